@@ -1,0 +1,1 @@
+"""Data sets, figures and the command line (``python -m demos``)."""

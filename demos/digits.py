@@ -1,0 +1,16 @@
+"""scikit-learn's 8x8 digits (1,797 images bundled with scikit-learn: no download)."""
+import numpy as np
+
+
+def load_digits():
+    """images float32 (1797, 1, 8, 8) in [0, 1], labels int64 (1797,).
+
+    Needs scikit-learn, which the ``test`` extra installs: ``pip install -e ".[test]"``.
+    """
+    try:
+        from sklearn.datasets import load_digits as _sk_load_digits
+    except ImportError as e:
+        raise ImportError("load_digits needs scikit-learn: install it with "
+                          "`pip install scikit-learn` or `pip install -e \".[test]\"`") from e
+    d = _sk_load_digits()
+    return (d.images[:, None] / 16.0).astype(np.float32), d.target.astype(np.int64)

@@ -1,0 +1,40 @@
+"""Loss functions: cross-entropy from logits (through the stable log-softmax) and MSE."""
+import numpy as np
+
+from minigrad import Tensor, as_tensor, log_softmax
+
+
+def _labels(target, n, num_classes):
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if y.shape != (n,):
+        raise ValueError(f"target: expected {n} class indices, shape ({n},), got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(np.mod(y, 1) == 0):
+            raise TypeError(f"target: expected integer class indices, got dtype {y.dtype}")
+        y = y.astype(np.int64)
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"target: class indices must lie in [0, {num_classes}), "
+                         f"got values in [{y.min()}, {y.max()}]")
+    return y
+
+
+def cross_entropy(logits, target):
+    """mean_n -log softmax(logits_n)[target_n]: logits (N, K), target (N,) ints -> scalar Tensor."""
+    logits = as_tensor(logits)
+    if logits.ndim != 2:
+        raise ValueError(f"logits: expected shape (N, K), got {logits.shape}")
+    y = _labels(target, logits.shape[0], logits.shape[1])
+    return -log_softmax(logits, axis=1)[np.arange(len(y)), y].mean()
+
+
+def mse_loss(prediction, target):
+    """mean((prediction - target)^2); shapes must match exactly (no silent broadcasting)."""
+    prediction, target = as_tensor(prediction), as_tensor(target)
+    if prediction.shape != target.shape:
+        raise ValueError(f"mse_loss: prediction shape {prediction.shape} and target shape "
+                         f"{target.shape} differ")
+    d = prediction - target
+    return (d * d).mean()
+
+
+LOSSES = {"cross_entropy": cross_entropy, "mse": mse_loss}

@@ -1,0 +1,79 @@
+"""Ready models: ``MLP``, ``LeNet`` (LeCun et al. 1998) and ``GAPNet`` (conv layers, global
+average pooling, one linear layer: the shape CAM needs, Zhou et al. 2016).
+
+Each takes ``seed`` so that the same seed gives the same initial weights.
+"""
+import numpy as np
+
+from layers.activation import ReLU
+from layers.conv import Conv2d
+from layers.init import generator
+from layers.linear import Flatten, Linear
+from layers.module import Module, Sequential
+from layers.pool import GlobalAvgPool2d, MaxPool2d
+
+
+class MLP(Sequential):
+    """Linear-ReLU stack: sizes (in, h1, ..., out). Input (N, ...) is flattened first.
+    Keys as torch's ``nn.Sequential(Flatten(), Linear, ReLU, ..., Linear)``: "1.weight", "3.weight", ..."""
+
+    def __init__(self, sizes, seed=None, dtype=np.float64):
+        if len(sizes) < 2:
+            raise ValueError(f"MLP: sizes needs at least (in, out), got {sizes!r}")
+        rng = generator(seed)
+        mods = [Flatten()]
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            mods.append(Linear(a, b, rng=rng, dtype=dtype))
+            if i < len(sizes) - 2:
+                mods.append(ReLU())
+        super().__init__(*mods)
+
+
+class LeNet(Module):
+    """LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, for (N, in_channels, S, S).
+
+    features: conv5x5(6, pad 2) - ReLU - maxpool2 - conv5x5(16) - ReLU - maxpool2;
+    classifier: 120 - ReLU - 84 - ReLU - num_classes. For 28x28 inputs this is the classic
+    16x5x5 = 400 features; for small inputs (S < 16, e.g. 8x8 digits) the second conv is
+    padded by 2 as well so that the maps do not vanish.
+    """
+
+    def __init__(self, in_channels=1, num_classes=10, input_size=28, seed=None, dtype=np.float64):
+        if input_size < 4:
+            raise ValueError(f"LeNet: input_size must be at least 4, got {input_size}")
+        rng = generator(seed)
+        pad2 = 2 if input_size < 16 else 0
+        side = (input_size // 2 + 2 * pad2 - 4) // 2
+        self.features = Sequential(
+            Conv2d(in_channels, 6, 5, padding=2, rng=rng, dtype=dtype), ReLU(), MaxPool2d(2),
+            Conv2d(6, 16, 5, padding=pad2, rng=rng, dtype=dtype), ReLU(), MaxPool2d(2))
+        self.classifier = Sequential(
+            Flatten(), Linear(16 * side * side, 120, rng=rng, dtype=dtype), ReLU(),
+            Linear(120, 84, rng=rng, dtype=dtype), ReLU(), Linear(84, num_classes, rng=rng, dtype=dtype))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class GAPNet(Module):
+    """A small all-convolutional network for CAM: (N, in_channels, H, W) -> (N, num_classes).
+
+    features: for each width, conv3x3(pad 1) - ReLU, with a 2x2 max-pool between stages;
+    then ``gap`` (GlobalAvgPool2d) and ``fc`` (Linear). ``features[-1]`` is the last ReLU,
+    whose maps CAM and Grad-CAM read.
+    """
+
+    def __init__(self, in_channels=3, num_classes=6, widths=(16, 32, 64), seed=None, dtype=np.float64):
+        rng = generator(seed)
+        mods, c = [], in_channels
+        for i, w in enumerate(widths):
+            if i > 0:
+                mods.append(MaxPool2d(2))
+            mods += [Conv2d(c, w, 3, padding=1, rng=rng, dtype=dtype), ReLU()]
+            c = w
+        self.features = Sequential(*mods)
+        self.gap = GlobalAvgPool2d()
+        self.fc = Linear(c, num_classes, rng=rng, dtype=dtype)
+
+    def forward(self, x):
+        return self.fc(self.gap(self.features(x)))

@@ -1,0 +1,182 @@
+"""``Module`` and ``Sequential`` in the PyTorch manner, with PyTorch's state-dict keys.
+
+Parameters and sub-modules are found by looking at a module's attributes in the order
+they were assigned, which is the order PyTorch registers them in; so for the same
+architecture ``state_dict()`` has the same keys ("0.weight", "features.3.bias", ...) and
+the same array layouts, and weights move between the two as a dict of NumPy arrays.
+"""
+import os
+import tempfile
+from collections import OrderedDict
+
+import numpy as np
+
+from minigrad import Tensor
+from minigrad.capture import run_module
+
+
+class Parameter(Tensor):
+    """A leaf tensor that a module owns and an optimizer updates (requires grad by default)."""
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return f"Parameter(shape={self.shape}, dtype={self.dtype})"
+
+
+class Module:
+    """Base class of layers and models: subclasses define ``forward``."""
+
+    training = True
+
+    def __call__(self, *args, **kwargs):
+        return run_module(self, self.forward, *args, **kwargs)
+
+    # --- the tree ---------------------------------------------------------------
+    def named_children(self):
+        return [(k, v) for k, v in vars(self).items() if isinstance(v, Module)]
+
+    def children(self):
+        return [m for _, m in self.named_children()]
+
+    def named_modules(self, prefix=""):
+        """(dotted name, module) for this module and all below it, depth first."""
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return [m for _, m in self.named_modules()]
+
+    def named_parameters(self, prefix=""):
+        for name, value in vars(self).items():
+            full = f"{prefix}.{name}" if prefix else name
+            if isinstance(value, Parameter):
+                yield full, value
+            elif isinstance(value, Module):
+                yield from value.named_parameters(full)
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = None
+
+    # --- modes and dtype ----------------------------------------------------------
+    def train(self, mode=True):
+        for m in self.modules():
+            m.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def to(self, dtype):
+        """Cast every parameter to ``dtype`` (np.float32 or np.float64) in place."""
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"to: expected dtype float32 or float64, got {dtype}")
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        return self
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    # --- state dict -------------------------------------------------------------------
+    def state_dict(self):
+        """OrderedDict of dotted name -> a copy of the parameter array."""
+        return OrderedDict((k, p.data.copy()) for k, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays into the parameters, cast to their dtype.
+
+        ``state_dict`` maps names to arrays (NumPy arrays, or anything ``np.asarray``
+        converts, e.g. a CPU torch tensor). With ``strict`` a missing or unexpected key
+        raises ``ValueError``; a wrong shape always does. Nothing is changed on error.
+        """
+        own = OrderedDict(self.named_parameters())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise ValueError(f"load_state_dict into {type(self).__name__}: missing keys {missing}, "
+                             f"unexpected keys {unexpected}")
+        new = {}
+        for k, p in own.items():
+            if k not in state_dict:
+                continue
+            arr = np.asarray(state_dict[k])
+            if arr.shape != p.shape:
+                raise ValueError(f"load_state_dict: '{k}' expected shape {p.shape}, got {arr.shape}")
+            if not np.issubdtype(arr.dtype, np.number):
+                raise TypeError(f"load_state_dict: '{k}' expected a numeric array, got dtype {arr.dtype}")
+            new[k] = arr.astype(p.dtype, copy=True)
+        for k, arr in new.items():
+            own[k].data = arr
+        return self
+
+    def save(self, path):
+        """Write the state dict to ``path`` as ``.npz`` (atomically: no half-written file)."""
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **self.state_dict())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def load(self, path):
+        """Load a state dict written by ``save`` (or ``np.savez`` of a torch state dict)."""
+        try:
+            with np.load(os.fspath(path), allow_pickle=False) as f:
+                state = {k: f[k] for k in f.files}
+        except (OSError, ValueError) as e:
+            raise ValueError(f"load: cannot read weights from {path!r}: {e}") from e
+        return self.load_state_dict(state)
+
+    # --- printing -------------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        kids = self.named_children()
+        if not kids:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        body = "\n".join(f"  ({k}): " + repr(m).replace("\n", "\n  ") for k, m in kids)
+        return f"{type(self).__name__}(\n{body}\n)"
+
+
+class Sequential(Module):
+    """Modules applied in order; children are named "0", "1", ... as in PyTorch."""
+
+    def __init__(self, *modules):
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {i} must be a Module, got {type(m).__name__}")
+            setattr(self, str(i), m)
+
+    def __getitem__(self, i):
+        kids = self.children()
+        if isinstance(i, slice):
+            return Sequential(*kids[i])
+        return kids[i]
+
+    def __len__(self):
+        return len(self.children())
+
+    def __iter__(self):
+        return iter(self.children())
+
+    def forward(self, x):
+        for m in self.children():
+            x = m(x)
+        return x

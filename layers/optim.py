@@ -1,0 +1,59 @@
+"""Optimizers with PyTorch's update rules: SGD (momentum, weight decay, Nesterov) and Adam."""
+import numpy as np
+
+
+class Optimizer:
+    def __init__(self, params, lr):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("params: expected at least one parameter, got none")
+        if not lr > 0:
+            raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
+        self.lr = float(lr)
+        self.state = [{} for _ in self.params]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        for p, state in zip(self.params, self.state):
+            if p.grad is not None:
+                p.data -= self._update(p.data, p.grad.astype(p.dtype, copy=False), state).astype(p.dtype)
+
+
+class SGD(Optimizer):
+    """v <- mu v + (g + wd p); p <- p - lr v (or lr (g + mu v) with Nesterov), as torch.optim.SGD."""
+
+    def __init__(self, params, lr=0.01, momentum=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, lr)
+        self.momentum, self.weight_decay, self.nesterov = float(momentum), float(weight_decay), nesterov
+
+    def _update(self, p, g, state):
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        if self.momentum:
+            v = state.get("v")
+            v = g.copy() if v is None else self.momentum * v + g
+            state["v"] = v
+            g = g + self.momentum * v if self.nesterov else v
+        return self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015, Algorithm 1) with bias correction; weight decay added to g (L2)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        self.b1, self.b2 = betas
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
+
+    def _update(self, p, g, state):
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        t = state["t"] = state.get("t", 0) + 1
+        m = state["m"] = self.b1 * state.get("m", 0.0) + (1 - self.b1) * g
+        v = state["v"] = self.b2 * state.get("v", 0.0) + (1 - self.b2) * g * g
+        m_hat = m / (1 - self.b1 ** t)
+        v_hat = v / (1 - self.b2 ** t)
+        return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)

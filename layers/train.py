@@ -1,0 +1,111 @@
+"""The training loop: seeded shuffling, mini-batches, a progress bar, and per-epoch metrics."""
+import numpy as np
+
+from layers.losses import LOSSES
+from layers.optim import Adam
+from layers.progress import progress
+from minigrad import Tensor, no_grad
+
+
+def _check_data(X, y, what):
+    X = np.asarray(X)
+    if X.size == 0:
+        raise ValueError(f"{what}: X is empty (shape {X.shape})")
+    if not np.issubdtype(X.dtype, np.number):
+        raise TypeError(f"{what}: X must be numeric, got dtype {X.dtype}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{what}: X contains NaN or inf ({int(np.sum(~np.isfinite(X)))} values)")
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise ValueError(f"{what}: X has {len(X)} samples but y has {len(y)}")
+    if np.issubdtype(y.dtype, np.number) and not np.all(np.isfinite(y)):
+        raise ValueError(f"{what}: y contains NaN or inf")
+    return X, y
+
+
+def predict(model, X, batch_size=256):
+    """The model's outputs for X in eval mode without recording a graph, as an array."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            return np.concatenate([model(Tensor(X[i:i + batch_size])).data
+                                   for i in range(0, len(X), batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def accuracy(model, X, y, batch_size=256):
+    """Fraction of samples whose arg-max output equals the label."""
+    return float(np.mean(predict(model, X, batch_size).argmax(axis=1) == np.asarray(y)))
+
+
+def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entropy",
+        validation_data=None, seed=0, progress_bar=True, verbose=True):
+    """Train ``model`` on (X, y) with mini-batches shuffled by ``seed``.
+
+    Parameters
+    ----------
+    X : array (N, ...) of float32/float64 (the model's dtype is used)
+    y : array (N,) of class indices for 'cross_entropy', or targets for 'mse'
+    optimizer : an Optimizer, default Adam(model.parameters(), lr=1e-3)
+    loss : 'cross_entropy' or 'mse', or a function (output, target) -> scalar Tensor
+    validation_data : (X_val, y_val) or None
+
+    Returns
+    -------
+    dict of per-epoch lists: 'loss', 'accuracy', and 'val_loss', 'val_accuracy' with validation data
+    (accuracies only for 'cross_entropy').
+    """
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"loss: expected one of {sorted(LOSSES)} or a function, got {loss!r}")
+        loss_name, loss_fn = loss, LOSSES[loss]
+    else:
+        loss_name, loss_fn = getattr(loss, "__name__", "loss"), loss
+    if not (isinstance(epochs, (int, np.integer)) and epochs >= 1):
+        raise ValueError(f"epochs: expected a positive int, got {epochs!r}")
+    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    X, y = _check_data(X, y, "fit")
+    if validation_data is not None:
+        Xv, yv = _check_data(*validation_data, "fit validation_data")
+    dtype = model.parameters()[0].dtype
+    X = X.astype(dtype, copy=False)
+    optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
+    classify = loss_name == "cross_entropy"
+    rng = np.random.default_rng(seed)
+    history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    for epoch in range(epochs):
+        model.train()
+        order = rng.permutation(len(X))
+        batches = range(0, len(X), batch_size)
+        bar = progress(batches, desc=f"epoch {epoch + 1}/{epochs}", enabled=progress_bar)
+        total, correct = 0.0, 0
+        for start in bar:
+            idx = order[start:start + batch_size]
+            out = model(Tensor(X[idx]))
+            batch_loss = loss_fn(out, y[idx])
+            optimizer.zero_grad()
+            batch_loss.backward()
+            optimizer.step()
+            total += batch_loss.item() * len(idx)
+            if classify:
+                correct += int(np.sum(out.data.argmax(axis=1) == y[idx]))
+            bar.set_postfix(f"loss={total / (start + len(idx)):.4f}")
+        history["loss"].append(total / len(X))
+        if classify:
+            history["accuracy"].append(correct / len(X))
+        line = f"epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f}"
+        if classify:
+            line += f", accuracy {history['accuracy'][-1]:.4f}"
+        if validation_data is not None:
+            out = predict(model, Xv.astype(dtype, copy=False))
+            history["val_loss"].append(float(loss_fn(Tensor(out), yv).item()))
+            line += f", val_loss {history['val_loss'][-1]:.4f}"
+            if classify:
+                history["val_accuracy"].append(float(np.mean(out.argmax(axis=1) == yv)))
+                line += f", val_accuracy {history['val_accuracy'][-1]:.4f}"
+        if verbose:
+            print(line)
+    return {k: v for k, v in history.items() if v}

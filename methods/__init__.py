@@ -1,0 +1,1 @@
+"""Visualization methods built on minigrad's swappable backward rules."""

@@ -1,0 +1,56 @@
+"""Which layer is running, and ``capture``: layers' outputs kept as graph tensors.
+
+``layers.Module.__call__`` runs its ``forward`` through ``run_module`` so that (1) every op
+recorded inside knows its layer (``ctx.module``, used by per-layer rules) and (2) active
+``capture`` blocks see the layer's output.
+"""
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from minigrad.graph import _reset_module, _set_module, is_grad_enabled
+
+_CAPTURES = ContextVar("minigrad_captures", default=())
+
+
+class Captured(dict):
+    """The outputs of captured layers, keyed by layer: ``acts[net.conv2] -> Tensor``.
+
+    A layer that runs several times in one forward pass keeps its last output.
+    """
+
+
+def run_module(module, forward, *args, **kwargs):
+    token = _set_module(module)
+    try:
+        out = forward(*args, **kwargs)
+    finally:
+        _reset_module(token)
+    for wanted, store in _CAPTURES.get():
+        if id(module) in wanted:
+            if is_grad_enabled() and not out.requires_grad:
+                # a graph tensor even when nothing upstream wants a gradient, so that
+                # grad(..., [acts[layer]]) works (Grad-CAM on a model with frozen weights)
+                out.requires_grad = True
+            store[module] = out
+    return out
+
+
+@contextmanager
+def capture(*modules):
+    """Record the outputs of ``modules`` during the forward passes run inside the block.
+
+    ``with capture(net.conv2) as acts: logits = net(x)`` then
+    ``gx, gA = grad(logits, [x, acts[net.conv2]], seed=onehot)``.
+    Captured outputs are graph tensors, so ``grad`` returns their gradient.
+    """
+    if not modules:
+        raise ValueError("capture: expected at least one module, got none")
+    for m in modules:
+        if not hasattr(m, "forward"):
+            raise TypeError(f"capture: expected layers (Module instances), got {type(m).__name__}")
+    store = Captured()
+    token = _CAPTURES.set(_CAPTURES.get() + ((frozenset(map(id, modules)), store),))
+    try:
+        yield store
+    finally:
+        _CAPTURES.reset(token)

@@ -1,0 +1,107 @@
+"""How a forward pass records the graph: ``Op``, the ``Node`` it leaves behind, and grad mode.
+
+An op is a class with ``forward(ctx, *arrays, **kw) -> array`` and a default
+``backward(ctx, grad_out) -> tuple of grads``, side by side (early tinygrad style).
+Calling ``Op.apply(*tensors, **kw)`` runs ``forward`` on the raw arrays and, when grad
+mode is on and some input requires grad, attaches the ``Node`` (the ``ctx``) to the
+output tensor.  The reverse pass (``minigrad.backward``) looks each node's backward rule
+up by ``Op.name`` at backward time, so rules can be swapped after the forward pass.
+"""
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+#: Every op class by name; ``minigrad.rules`` uses it to reject unknown names.
+OPS = {}
+
+_GRAD_ENABLED = ContextVar("minigrad_grad_enabled", default=True)
+_CURRENT_MODULE = ContextVar("minigrad_current_module", default=None)
+
+
+@contextmanager
+def no_grad():
+    """Run the block without recording a graph (outputs get ``requires_grad=False``)."""
+    token = _GRAD_ENABLED.set(False)
+    try:
+        yield
+    finally:
+        _GRAD_ENABLED.reset(token)
+
+
+def is_grad_enabled():
+    return _GRAD_ENABLED.get()
+
+
+class Node:
+    """The record of one op application; it is the ``ctx`` seen by forward, backward and rules.
+
+    Attributes
+    ----------
+    op : type[Op]            the op class (``ctx.op.name`` is its rule-table key)
+    inputs : tuple[Tensor]   the input tensors
+    arrays : tuple[ndarray]  their ``.data`` (what forward received)
+    kwargs : dict            the op's keyword options (stride, axis, ...)
+    output : ndarray         the forward result
+    module : Module or None  the innermost layer that was running when the op was recorded
+    needs_input_grad : tuple[bool]  set by the reverse pass: which inputs want a gradient
+
+    ``forward`` may store anything else it wants to reuse as plain attributes
+    (``ctx.cols``, ``ctx.argmax``, ...).
+    """
+
+    def __init__(self, op, inputs, kwargs):
+        self.op = op
+        self.inputs = inputs
+        self.arrays = tuple(t.data for t in inputs)
+        self.kwargs = kwargs
+        self.output = None
+        self.module = _CURRENT_MODULE.get()
+        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+
+    def __repr__(self):
+        return f"<Node {self.op.name} module={type(self.module).__name__ if self.module else None}>"
+
+
+class Op:
+    """Base class of all ops. Subclasses set ``name`` and define ``forward`` and ``backward``."""
+
+    name = None
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls.name is not None:
+            OPS[cls.name] = cls
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        from minigrad.tensor import Tensor, as_tensor
+
+        tensors = tuple(as_tensor(t) for t in inputs)
+        ctx = Node(cls, tensors, kwargs)
+        out = cls.forward(ctx, *ctx.arrays, **kwargs)
+        record = _GRAD_ENABLED.get() and any(t.requires_grad for t in tensors)
+        result = Tensor(out, requires_grad=record)
+        if record:
+            ctx.output = result.data
+            result._node = ctx
+        return result
+
+
+def _set_module(module):
+    return _CURRENT_MODULE.set(module)
+
+
+def _reset_module(token):
+    _CURRENT_MODULE.reset(token)
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: the adjoint of NumPy broadcasting."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)

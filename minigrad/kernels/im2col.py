@@ -1,0 +1,70 @@
+"""im2col / col2im: unfold image patches into the columns of one big GEMM and back.
+
+Layout: ``cols[(c*kh + i)*kw + j, (n*Ho + oh)*Wo + ow] = x[n, c, oh*sh - ph + i, ow*sw - pw + j]``
+(zero outside the image), i.e. ``(C*kh*kw, N*Ho*Wo)``. With it a convolution is
+``W.reshape(O, -1) @ cols``, the fastest layout measured on this machine kind.
+"""
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def _im2col(x, kh, kw, sh, sw, ph, pw, Ho, Wo, cols):
+    N, C, H, W = x.shape
+    for r in prange(C * kh * kw):
+        c = r // (kh * kw)
+        i = (r // kw) % kh
+        j = r % kw
+        for n in range(N):
+            base = n * Ho * Wo
+            for oh in range(Ho):
+                h = oh * sh - ph + i
+                row = base + oh * Wo
+                if h < 0 or h >= H:
+                    for ow in range(Wo):
+                        cols[r, row + ow] = 0
+                    continue
+                for ow in range(Wo):
+                    w = ow * sw - pw + j
+                    if 0 <= w < W:
+                        cols[r, row + ow] = x[n, c, h, w]
+                    else:
+                        cols[r, row + ow] = 0
+
+
+@njit(parallel=True, cache=True)
+def _col2im(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo, dx):
+    # one (n, c) image plane per task: no two tasks write the same element
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        base = n * Ho * Wo
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                for oh in range(Ho):
+                    h = oh * sh - ph + i
+                    if h < 0 or h >= H:
+                        continue
+                    row = base + oh * Wo
+                    for ow in range(Wo):
+                        w = ow * sw - pw + j
+                        if 0 <= w < W:
+                            dx[n, c, h, w] += cols[r, row + ow]
+
+
+def im2col(x, kernel, stride, padding, out_size):
+    """x (N, C, H, W) -> cols (C*kh*kw, N*Ho*Wo) of x's dtype."""
+    (kh, kw), (sh, sw), (ph, pw), (Ho, Wo) = kernel, stride, padding, out_size
+    N, C = x.shape[:2]
+    cols = np.empty((C * kh * kw, N * Ho * Wo), dtype=x.dtype)
+    _im2col(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, Ho, Wo, cols)
+    return cols
+
+
+def col2im(cols, x_shape, kernel, stride, padding, out_size):
+    """The adjoint of ``im2col``: scatter-add columns back into an (N, C, H, W) array."""
+    (kh, kw), (sh, sw), (ph, pw), (Ho, Wo) = kernel, stride, padding, out_size
+    dx = np.zeros(x_shape, dtype=cols.dtype)
+    _col2im(np.ascontiguousarray(cols), *x_shape, kh, kw, sh, sw, ph, pw, Ho, Wo, dx)
+    return dx

@@ -1,0 +1,116 @@
+"""Max and average pooling kernels over (N, C, H, W), one (n, c) plane per parallel task."""
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
+    N, C, H, W = x.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        for oh in range(Ho):
+            for ow in range(Wo):
+                best = -np.inf
+                where = -1
+                for i in range(kh):
+                    h = oh * sh - ph + i
+                    if h < 0 or h >= H:
+                        continue  # padding counts as -inf: never the maximum
+                    for j in range(kw):
+                        w = ow * sw - pw + j
+                        if w < 0 or w >= W:
+                            continue
+                        v = x[n, c, h, w]
+                        # strict '>' keeps the first maximum in row-major order (PyTorch's tie rule)
+                        if v > best or where < 0:
+                            best = v
+                            where = h * W + w
+                out[n, c, oh, ow] = best
+                argmax[n, c, oh, ow] = where
+
+
+@njit(parallel=True, cache=True)
+def _max_pool_backward(g, argmax, dx):
+    N, C, Ho, Wo = g.shape
+    W = dx.shape[3]
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        for oh in range(Ho):
+            for ow in range(Wo):
+                k = argmax[n, c, oh, ow]
+                dx[n, c, k // W, k % W] += g[n, c, oh, ow]
+
+
+@njit(parallel=True, cache=True)
+def _avg_pool(x, kh, kw, sh, sw, ph, pw, out):
+    # divisor is kh*kw, padding included (PyTorch's count_include_pad=True default)
+    N, C, H, W = x.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    scale = 1.0 / (kh * kw)
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        for oh in range(Ho):
+            for ow in range(Wo):
+                s = 0.0
+                for i in range(kh):
+                    h = oh * sh - ph + i
+                    if h < 0 or h >= H:
+                        continue
+                    for j in range(kw):
+                        w = ow * sw - pw + j
+                        if 0 <= w < W:
+                            s += x[n, c, h, w]
+                out[n, c, oh, ow] = s * scale
+
+
+@njit(parallel=True, cache=True)
+def _avg_pool_backward(g, kh, kw, sh, sw, ph, pw, dx):
+    N, C, H, W = dx.shape
+    Ho, Wo = g.shape[2], g.shape[3]
+    scale = 1.0 / (kh * kw)
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        for oh in range(Ho):
+            for ow in range(Wo):
+                v = g[n, c, oh, ow] * scale
+                for i in range(kh):
+                    h = oh * sh - ph + i
+                    if h < 0 or h >= H:
+                        continue
+                    for j in range(kw):
+                        w = ow * sw - pw + j
+                        if 0 <= w < W:
+                            dx[n, c, h, w] += v
+
+
+def max_pool_forward(x, kernel, stride, padding, out_size):
+    """-> (out (N, C, Ho, Wo), argmax: flat h*W + w index of each window's first maximum)."""
+    N, C = x.shape[:2]
+    out = np.empty((N, C) + tuple(out_size), dtype=x.dtype)
+    argmax = np.empty((N, C) + tuple(out_size), dtype=np.int64)
+    _max_pool_forward(np.ascontiguousarray(x), *kernel, *stride, *padding, out, argmax)
+    return out, argmax
+
+
+def max_pool_backward(g, argmax, x_shape):
+    dx = np.zeros(x_shape, dtype=g.dtype)
+    _max_pool_backward(np.ascontiguousarray(g), argmax, dx)
+    return dx
+
+
+def avg_pool_forward(x, kernel, stride, padding, out_size):
+    N, C = x.shape[:2]
+    out = np.empty((N, C) + tuple(out_size), dtype=x.dtype)
+    _avg_pool(np.ascontiguousarray(x), *kernel, *stride, *padding, out)
+    return out
+
+
+def avg_pool_backward(g, x_shape, kernel, stride, padding):
+    dx = np.zeros(x_shape, dtype=g.dtype)
+    _avg_pool_backward(np.ascontiguousarray(g), *kernel, *stride, *padding, dx)
+    return dx

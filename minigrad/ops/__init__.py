@@ -1,0 +1,14 @@
+"""Every differentiable op of minigrad, as plain functions on tensors."""
+from minigrad.ops.conv import avg_pool2d, conv2d, max_pool2d
+from minigrad.ops.elementwise import (abs, add, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt,
+                                      sub, tanh)
+from minigrad.ops.linalg import linear, matmul
+from minigrad.ops.reduce import log_softmax, softmax
+from minigrad.ops.reduce import reduce_max as max
+from minigrad.ops.reduce import reduce_mean as mean
+from minigrad.ops.reduce import reduce_sum as sum
+from minigrad.ops.shape import concatenate, getitem, reshape, stack, transpose
+
+__all__ = ["abs", "add", "avg_pool2d", "concatenate", "conv2d", "div", "exp", "getitem", "linear",
+           "log", "log_softmax", "matmul", "max", "max_pool2d", "mean", "mul", "neg", "pow", "relu",
+           "reshape", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "transpose"]

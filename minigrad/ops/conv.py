@@ -1,0 +1,146 @@
+"""2-D convolution and pooling as single ops, so that a backward rule acts on a whole layer.
+
+All take NCHW arrays. Sizes follow PyTorch: Ho = (H + 2 ph - kh) // sh + 1.
+"""
+import numpy as np
+
+from minigrad.graph import Op
+from minigrad.kernels.im2col import col2im, im2col
+from minigrad.kernels.pool import (avg_pool_backward, avg_pool_forward, max_pool_backward,
+                                   max_pool_forward)
+
+
+def pair(value, name, minimum):
+    """An int or a pair of ints -> a pair of ints >= minimum, else a ValueError naming ``name``."""
+    v = (value, value) if np.isscalar(value) else tuple(value)
+    if len(v) != 2 or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in v):
+        raise ValueError(f"{name}: expected an int or a pair of ints, got {value!r}")
+    if min(v) < minimum:
+        raise ValueError(f"{name}: expected values >= {minimum}, got {value!r}")
+    return int(v[0]), int(v[1])
+
+
+def output_size(in_hw, kernel, stride, padding, what):
+    """(Ho, Wo) of a sliding window, with a ValueError when the kernel exceeds the padded input."""
+    H, W = in_hw
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    if kh > H + 2 * ph or kw > W + 2 * pw:
+        raise ValueError(f"{what}: kernel {kh}x{kw} is larger than the padded input "
+                         f"{H + 2 * ph}x{W + 2 * pw} (input {H}x{W}, padding {ph}x{pw})")
+    return (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+
+
+def _check_4d(x, what):
+    if x.ndim != 4:
+        raise ValueError(f"{what}: expected input of shape (N, C, H, W), got shape {x.shape}")
+
+
+class Conv2d(Op):
+    """out[n, o] = sum_c x[n, c] (cross-correlated with) w[o, c] + b[o], via im2col + one GEMM.
+
+    x (N, C, H, W), w (O, C, kh, kw), b (O,) or absent -> (N, O, Ho, Wo).
+    """
+
+    name = "conv2d"
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0)):
+        N = x.shape[0]
+        O, _, kh, kw = w.shape
+        size = output_size(x.shape[2:], (kh, kw), stride, padding, "conv2d")
+        cols = im2col(x, (kh, kw), stride, padding, size)
+        out = w.reshape(O, -1) @ cols
+        if b is not None:
+            out += b[:, None]
+        ctx.cols, ctx.size = cols, size
+        return np.ascontiguousarray(out.reshape(O, N, *size).transpose(1, 0, 2, 3))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.arrays[:2]
+        O = w.shape[0]
+        need = ctx.needs_input_grad
+        g2 = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(O, -1)
+        gx = gw = None
+        if need[0]:
+            gcols = w.reshape(O, -1).T @ g2
+            gx = col2im(gcols, x.shape, w.shape[2:], ctx.kwargs["stride"], ctx.kwargs["padding"], ctx.size)
+        if need[1]:
+            gw = (g2 @ ctx.cols.T).reshape(w.shape)
+        if len(ctx.arrays) == 2:
+            return gx, gw
+        return gx, gw, (g2.sum(axis=1) if need[2] else None)
+
+
+class MaxPool2d(Op):
+    """Max over each window; padding counts as -inf; the gradient of a window goes to its
+    first maximum in row-major order (PyTorch's rule when several entries tie)."""
+
+    name = "max_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding):
+        size = output_size(x.shape[2:], kernel_size, stride, padding, "max_pool2d")
+        out, ctx.argmax = max_pool_forward(x, kernel_size, stride, padding, size)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return (max_pool_backward(g, ctx.argmax, ctx.arrays[0].shape),)
+
+
+class AvgPool2d(Op):
+    """Mean over each window, zero padding included in the count (PyTorch's default)."""
+
+    name = "avg_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride, padding):
+        size = output_size(x.shape[2:], kernel_size, stride, padding, "avg_pool2d")
+        return avg_pool_forward(x, kernel_size, stride, padding, size)
+
+    @staticmethod
+    def backward(ctx, g):
+        k = ctx.kwargs
+        return (avg_pool_backward(g, ctx.arrays[0].shape, k["kernel_size"], k["stride"], k["padding"]),)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or None -> (N, O, Ho, Wo)."""
+    from minigrad.tensor import as_tensor
+
+    x, weight = as_tensor(x), as_tensor(weight)
+    _check_4d(x, "conv2d")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: expected weight of shape (O, C, kh, kw), got shape {weight.shape}")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv2d: input has {x.shape[1]} channels but weight expects {weight.shape[1]}")
+    kw = dict(stride=pair(stride, "stride", 1), padding=pair(padding, "padding", 0))
+    args = (x, weight) if bias is None else (x, weight, bias)
+    return Conv2d.apply(*args, **kw)
+
+
+def _pool_args(x, kernel_size, stride, padding, what):
+    from minigrad.tensor import as_tensor
+
+    x = as_tensor(x)
+    _check_4d(x, what)
+    k = pair(kernel_size, "kernel_size", 1)
+    s = k if stride is None else pair(stride, "stride", 1)
+    p = pair(padding, "padding", 0)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"{what}: padding should be at most half the kernel size, got padding {p} "
+                         f"for kernel {k}")
+    return x, dict(kernel_size=k, stride=s, padding=p)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """x (N, C, H, W) -> (N, C, Ho, Wo); stride defaults to kernel_size."""
+    x, kw = _pool_args(x, kernel_size, stride, padding, "max_pool2d")
+    return MaxPool2d.apply(x, **kw)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """x (N, C, H, W) -> (N, C, Ho, Wo); stride defaults to kernel_size."""
+    x, kw = _pool_args(x, kernel_size, stride, padding, "avg_pool2d")
+    return AvgPool2d.apply(x, **kw)

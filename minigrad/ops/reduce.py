@@ -1,0 +1,105 @@
+"""Reductions over axes (sum, mean, max) and the normalisations softmax / log_softmax."""
+import numpy as np
+
+from minigrad.graph import Op
+
+
+def _axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if np.isscalar(axis) else tuple(axis)
+    return tuple(a % ndim for a in axes)
+
+
+def _expand(g, ctx):
+    """Re-insert the reduced axes into ``g`` so that it broadcasts against the input."""
+    if ctx.kwargs["keepdims"]:
+        return g
+    return np.expand_dims(g, _axes(ctx.kwargs["axis"], ctx.arrays[0].ndim))
+
+
+class Sum(Op):
+    name = "sum"
+    forward = staticmethod(lambda ctx, a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims))
+
+    @staticmethod
+    def backward(ctx, g):
+        return (np.broadcast_to(_expand(g, ctx), ctx.arrays[0].shape).copy(),)
+
+
+class Mean(Op):
+    name = "mean"
+    forward = staticmethod(lambda ctx, a, axis=None, keepdims=False: np.mean(a, axis=axis, keepdims=keepdims))
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.arrays[0]
+        count = a.size // max(ctx.output.size, 1)
+        return (np.broadcast_to(_expand(g, ctx) / count, a.shape).astype(a.dtype),)
+
+
+class Max(Op):
+    """Maximum over axes. When several entries tie, the gradient is split evenly among them
+    (PyTorch's ``amax`` convention)."""
+
+    name = "max"
+    forward = staticmethod(lambda ctx, a, axis=None, keepdims=False: np.max(a, axis=axis, keepdims=keepdims))
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.arrays[0]
+        out = ctx.output if ctx.kwargs["keepdims"] else np.expand_dims(ctx.output, _axes(ctx.kwargs["axis"], a.ndim))
+        mask = a == out
+        count = mask.sum(axis=_axes(ctx.kwargs["axis"], a.ndim), keepdims=True)
+        return (mask * (_expand(g, ctx) / count),)
+
+
+class Softmax(Op):
+    """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis``."""
+
+    name = "softmax"
+
+    @staticmethod
+    def forward(ctx, a, axis=-1):
+        e = np.exp(a - a.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        s = ctx.output
+        return (s * (g - (g * s).sum(axis=ctx.kwargs["axis"], keepdims=True)),)
+
+
+class LogSoftmax(Op):
+    """log_softmax(x) = x - max x - log sum exp(x - max x): stable for any logits."""
+
+    name = "log_softmax"
+
+    @staticmethod
+    def forward(ctx, a, axis=-1):
+        shifted = a - a.max(axis=axis, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g - np.exp(ctx.output) * g.sum(axis=ctx.kwargs["axis"], keepdims=True),)
+
+
+def reduce_sum(x, axis=None, keepdims=False):
+    return Sum.apply(x, axis=axis, keepdims=keepdims)
+
+
+def reduce_mean(x, axis=None, keepdims=False):
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
+
+
+def reduce_max(x, axis=None, keepdims=False):
+    return Max.apply(x, axis=axis, keepdims=keepdims)
+
+
+def softmax(x, axis=-1):
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return LogSoftmax.apply(x, axis=axis)

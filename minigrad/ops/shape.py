@@ -1,0 +1,91 @@
+"""Ops that move data without arithmetic: reshape, transpose, indexing, concatenate, stack."""
+import numpy as np
+
+from minigrad.graph import Op
+
+
+class Reshape(Op):
+    name = "reshape"
+    forward = staticmethod(lambda ctx, a, shape: a.reshape(shape))
+    backward = staticmethod(lambda ctx, g: (g.reshape(ctx.arrays[0].shape),))
+
+
+class Transpose(Op):
+    name = "transpose"
+    forward = staticmethod(lambda ctx, a, axes=None: np.transpose(a, axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        axes = ctx.kwargs["axes"]
+        return (np.transpose(g, None if axes is None else np.argsort(axes)),)
+
+
+def _is_fancy(idx):
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return any(isinstance(p, (list, np.ndarray)) for p in parts)
+
+
+class GetItem(Op):
+    """``a[idx]``; the backward scatters into zeros, adding where fancy indices repeat."""
+
+    name = "getitem"
+    forward = staticmethod(lambda ctx, a, idx: a[idx])
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.arrays[0]
+        idx = ctx.kwargs["idx"]
+        out = np.zeros_like(a)
+        if _is_fancy(idx):
+            np.add.at(out, idx, g)
+        else:
+            out[idx] = g
+        return (out,)
+
+
+class Concatenate(Op):
+    name = "concatenate"
+    forward = staticmethod(lambda ctx, *arrays, axis=0: np.concatenate(arrays, axis=axis))
+
+    @staticmethod
+    def backward(ctx, g):
+        axis = ctx.kwargs["axis"]
+        bounds = np.cumsum([a.shape[axis] for a in ctx.arrays])[:-1]
+        return tuple(np.split(g, bounds, axis=axis))
+
+
+class Stack(Op):
+    name = "stack"
+    forward = staticmethod(lambda ctx, *arrays, axis=0: np.stack(arrays, axis=axis))
+
+    @staticmethod
+    def backward(ctx, g):
+        axis = ctx.kwargs["axis"]
+        return tuple(np.take(g, i, axis=axis) for i in range(len(ctx.arrays)))
+
+
+def reshape(x, shape):
+    return Reshape.apply(x, shape=tuple(shape) if not np.isscalar(shape) else (shape,))
+
+
+def transpose(x, axes=None):
+    return Transpose.apply(x, axes=None if axes is None else tuple(axes))
+
+
+def getitem(x, idx):
+    from minigrad.tensor import Tensor
+
+    # tensors used as indices act through their values
+    if isinstance(idx, tuple):
+        idx = tuple(i.data.astype(np.intp) if isinstance(i, Tensor) else i for i in idx)
+    elif isinstance(idx, Tensor):
+        idx = idx.data.astype(np.intp)
+    return GetItem.apply(x, idx=idx)
+
+
+def concatenate(tensors, axis=0):
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis=0):
+    return Stack.apply(*tensors, axis=axis)

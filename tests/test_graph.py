@@ -1,0 +1,129 @@
+"""The reverse pass itself: accumulation, purity of grad(), no_grad, detach, capture, dtypes."""
+import numpy as np
+import pytest
+
+import layers as L
+import minigrad as mg
+
+
+def test_diamond_graph_accumulates_both_paths():
+    x = mg.Tensor(np.array([1.5, -2.0]), requires_grad=True)
+    a = x * 3.0
+    y = a * a + a  # a is used twice: dy/dx = (2a + 1) * 3
+    g, = mg.grad(y, [x])
+    np.testing.assert_allclose(g, (2 * 3 * x.data + 1) * 3)
+
+
+def test_same_tensor_twice_in_one_op():
+    x = mg.Tensor(np.array([2.0, 3.0]), requires_grad=True)
+    g, = mg.grad(x * x, [x])
+    np.testing.assert_allclose(g, 2 * x.data)
+
+
+def test_grad_is_pure_and_backward_accumulates():
+    x = mg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x * x).sum()
+    g1, = mg.grad(y, [x])
+    g2, = mg.grad(y, [x])  # the same graph can be differentiated again
+    assert x.grad is None
+    np.testing.assert_array_equal(g1, g2)
+    y.backward()
+    y.backward()
+    np.testing.assert_allclose(x.grad, 2 * (2 * x.data))
+
+
+def test_grad_with_seed_and_unreachable_input():
+    x = mg.Tensor(np.ones((2, 3)), requires_grad=True)
+    z = mg.Tensor(np.ones(4), requires_grad=True)
+    seed = np.arange(6.0).reshape(2, 3)
+    gx, gz = mg.grad(x * 2.0, [x, z], seed=seed)
+    np.testing.assert_allclose(gx, 2 * seed)
+    np.testing.assert_array_equal(gz, np.zeros(4))
+    seed[:] = 0  # the returned gradient does not alias the caller's seed
+    assert gx.sum() > 0
+
+
+def test_grad_skips_gradients_nobody_asked_for():
+    conv = L.Conv2d(1, 2, 3, rng=0)
+    x = mg.Tensor(np.random.default_rng(0).standard_normal((1, 1, 5, 5)), requires_grad=True)
+    y = conv(x)
+    mg.grad(y, [x])
+    assert y._node.needs_input_grad == (True, False, False)
+
+
+def test_no_grad_records_nothing_and_detach_cuts_history():
+    x = mg.Tensor(np.ones(3), requires_grad=True)
+    with mg.no_grad():
+        y = x * 2.0
+    assert not y.requires_grad and y._node is None
+    assert mg.is_grad_enabled()
+    d = (x * 2.0).detach()
+    assert d.is_leaf and not d.requires_grad
+    with pytest.raises(ValueError, match="requires grad"):
+        mg.grad(y, [x])
+
+
+def test_capture_returns_layer_outputs_as_graph_tensors():
+    net = L.GAPNet(seed=0)
+    x = np.random.default_rng(1).standard_normal((2, 3, 16, 16))
+    layer = net.features[4]
+    with mg.capture(layer, net.gap) as acts:
+        logits = net(x)
+    A = acts[layer]
+    assert A.shape == (2, 32, 8, 8) and acts[net.gap].shape == (2, 64)
+    onehot = np.eye(6)[[1, 4]]
+    gA, = mg.grad(logits, [A], seed=onehot)
+    # check one entry against a finite difference through the rest of the network
+    rest = mg.Tensor(A.data)
+    def head(a):
+        h = a
+        for m in list(net.features)[5:]:
+            h = m(h)
+        return (net.fc(net.gap(h)).data * onehot).sum()
+    eps = 1e-6
+    bumped = rest.data.copy()
+    bumped[0, 3, 2, 5] += eps
+    lowered = rest.data.copy()
+    lowered[0, 3, 2, 5] -= eps
+    fd = (head(mg.Tensor(bumped)) - head(mg.Tensor(lowered))) / (2 * eps)
+    assert abs(gA[0, 3, 2, 5] - fd) < 1e-6 * max(1, abs(fd))
+
+
+def test_capture_works_when_no_weight_requires_grad():
+    net = L.GAPNet(seed=0)
+    for p in net.parameters():
+        p.requires_grad = False
+    with mg.capture(net.features[-1]) as acts:
+        logits = net(np.ones((1, 3, 8, 8)))
+    gA, = mg.grad(logits[:, 0], [acts[net.features[-1]]])
+    assert gA.shape == (1, 64, 2, 2) and np.abs(gA).sum() > 0
+
+
+def test_node_knows_its_layer():
+    net = L.Sequential(L.Linear(3, 2, rng=0), L.ReLU())
+    y = net(mg.Tensor(np.ones((1, 3)), requires_grad=True))
+    assert y._node.op.name == "relu" and y._node.module is net[1]
+    assert y._node.inputs[0]._node.module is net[0]
+
+
+def test_float32_stays_float32_end_to_end():
+    net = L.LeNet(seed=0).float()
+    x = mg.Tensor(np.ones((2, 1, 28, 28), dtype=np.float32), requires_grad=True)
+    y = net(x)
+    assert y.dtype == np.float32
+    loss = L.cross_entropy(y, [1, 2])
+    assert loss.dtype == np.float32
+    loss.backward()
+    assert x.grad.dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for p in net.parameters())
+    assert (x * 2.0 + 1).dtype == np.float32  # python scalars do not upcast
+
+
+def test_tensor_rejects_non_numeric_data_and_bad_grad_arguments():
+    with pytest.raises(TypeError, match="numeric"):
+        mg.Tensor(np.array(["a", "b"]))
+    x = mg.Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(TypeError, match="inputs"):
+        mg.grad(x * 2.0, [np.ones(3)])
+    with pytest.raises(ValueError, match="seed"):
+        mg.grad(x * 2.0, [x], seed=np.ones(4))
