@@ -6,8 +6,9 @@ import time
 class progress:
     """Iterate over ``iterable`` while drawing ``desc [#####.....] i/n  12.3s  loss=0.12``.
 
-    ``set_postfix(text)`` changes the trailing text. Redraws at most 10 times a second;
-    ``enabled=False`` makes it a plain pass-through.
+    ``set_postfix(text)`` changes the trailing text. Redraws at most 10 times a second on a
+    terminal; elsewhere (a log file, CI) only the final line is written. ``enabled=False``
+    makes it a plain pass-through.
     """
 
     def __init__(self, iterable, total=None, desc="", enabled=True, width=24, stream=None):
@@ -23,7 +24,7 @@ class progress:
 
     def _draw(self, i, final=False):
         now = time.perf_counter()
-        if not final and now - self._last < 0.1:
+        if not final and (now - self._last < 0.1 or not self._tty):
             return
         self._last = now
         if self.total:
@@ -38,6 +39,7 @@ class progress:
 
     def __iter__(self):
         self._start = time.perf_counter()
+        self._tty = getattr(self.stream, "isatty", lambda: False)()
         i = 0
         for item in self.iterable:
             yield item

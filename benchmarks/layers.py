@@ -1,0 +1,134 @@
+"""minigrad vs PyTorch CPU: forward and forward+backward of LeNet and a VGG-like net.
+
+    python benchmarks/layers.py [--repeats 7]
+
+Same weights in both (loaded through the state dict), same thread count (1 and 2: torch
+via set_num_threads, NumPy's BLAS via threadpoolctl, Numba via set_num_threads), in one
+process, medians of several runs, printed as minigrad/torch ratios (< 1 means faster).
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+# this file is named like the package it measures: keep its own folder off the import path
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import numba
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+import layers as L
+import minigrad as mg
+
+
+def vgg_like(seed=0):
+    rng = np.random.default_rng(seed)
+    mods, c = [], 3
+    for i, w in enumerate((32, 64, 128)):
+        if i:
+            mods.append(L.MaxPool2d(2))
+        mods += [L.Conv2d(c, w, 3, padding=1, rng=rng), L.ReLU(), L.Conv2d(w, w, 3, padding=1, rng=rng), L.ReLU()]
+        c = w
+    return L.Sequential(*mods, L.GlobalAvgPool2d(), L.Linear(c, 10, rng=rng))
+
+
+def to_torch(net):
+    """The torch twin of a layers.Sequential / LeNet, with the same weights."""
+    from torch import nn
+
+    def convert(m):
+        if isinstance(m, L.Sequential):
+            return nn.Sequential(*[convert(c) for c in m])
+        if isinstance(m, L.Conv2d):
+            return nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding)
+        if isinstance(m, L.Linear):
+            return nn.Linear(m.in_features, m.out_features)
+        if isinstance(m, L.MaxPool2d):
+            return nn.MaxPool2d(m.kernel_size, m.stride, m.padding)
+        if isinstance(m, L.ReLU):
+            return nn.ReLU()
+        if isinstance(m, L.Flatten):
+            return nn.Flatten()
+        if isinstance(m, L.GlobalAvgPool2d):
+            return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        raise TypeError(type(m))
+
+    if isinstance(net, L.LeNet):
+        t = nn.Sequential(convert(net.features), convert(net.classifier))
+        sd = {("0." if k.startswith("features") else "1.") + k.split(".", 1)[1]: v
+              for k, v in net.state_dict().items()}
+    else:
+        t = convert(net)
+        names = [n for n, _ in t.named_parameters()]
+        sd = dict(zip(names, net.state_dict().values()))
+    t.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
+    return t
+
+
+def median_time(fn, repeats):
+    fn()  # warm-up (compilation, allocator)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bench(name, net, shape, dtype, threads, repeats):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    net.to(dtype)
+    tnet = to_torch(net).to(torch.float32 if dtype == np.float32 else torch.float64)
+    xt = torch.from_numpy(x)
+
+    def mg_fwd():
+        with mg.no_grad():
+            net(x)
+
+    def mg_fwd_bwd():
+        xx = mg.Tensor(x, requires_grad=True)
+        mg.grad(net(xx), [xx] + net.parameters())
+
+    def t_fwd():
+        with torch.no_grad():
+            tnet(xt)
+
+    def t_fwd_bwd():
+        xx = xt.clone().requires_grad_()
+        torch.autograd.grad(tnet(xx).sum(), [xx] + list(tnet.parameters()))
+
+    torch.set_num_threads(threads)
+    numba.set_num_threads(threads)
+    with threadpool_limits(threads):
+        # interleave the two libraries so that machine noise hits both alike
+        res = {}
+        for label, a, b in (("forward", mg_fwd, t_fwd), ("fwd+bwd", mg_fwd_bwd, t_fwd_bwd)):
+            ta, tb = [], []
+            for _ in range(3):
+                ta.append(median_time(a, repeats))
+                tb.append(median_time(b, repeats))
+            res[label] = (min(ta), min(tb))
+    for label, (ta, tb) in res.items():
+        print(f"{name:9s} {np.dtype(dtype).name:7s} {threads} thr  {label:8s} "
+              f"minigrad {ta * 1e3:8.2f} ms   torch {tb * 1e3:8.2f} ms   ratio {ta / tb:5.2f}", flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    args = p.parse_args(argv)
+    print(f"numpy {np.__version__}, numba {numba.__version__} ({numba.config.THREADING_LAYER}), "
+          f"torch {torch.__version__}, python {sys.version.split()[0]}")
+    for threads in args.threads:
+        for dtype in (np.float32, np.float64):
+            bench("LeNet", L.LeNet(seed=0), (64, 1, 28, 28), dtype, threads, args.repeats)
+            bench("VGG-like", vgg_like(), (16, 3, 64, 64), dtype, threads, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
