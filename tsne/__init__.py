@@ -1,0 +1,32 @@
+"""t-SNE (van der Maaten & Hinton 2008) and its Barnes-Hut approximation (van der Maaten 2014).
+
+Depends only on NumPy and Numba. ``TSNE`` is a drop-in for ``sklearn.manifold.TSNE``; each
+step is also usable alone to check a formula:
+
+- ``conditional_probabilities`` / ``joint_probabilities`` / ``joint_probabilities_nn``: p_j|i with
+  the Gaussian precision found by binary search so that 2^H(P_i) = perplexity, and
+  p_ij = (p_j|i + p_i|j) / 2n, dense or over the nearest neighbours;
+- ``nearest_neighbors``: exact kNN by blocked BLAS distances;
+- ``kl_divergence``: KL(P || Q) and its exact gradient; ``kl_divergence_bh``: the Barnes-Hut
+  gradient with a quadtree (2-D) or octree (3-D);
+- ``pca``: principal components by SVD.
+"""
+import os
+
+import numba
+
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    # OpenMP's spinning after parallel regions starves BLAS threads (PERF-NOTES): use workqueue
+    numba.config.THREADING_LAYER = "workqueue"
+
+from tsne.affinities import SparseAffinities, joint_probabilities, joint_probabilities_nn  # noqa: E402
+from tsne.barnes_hut import kl_divergence_bh  # noqa: E402
+from tsne.kl import kl_divergence  # noqa: E402
+from tsne.neighbors import nearest_neighbors, squared_distances  # noqa: E402
+from tsne.pca import pca  # noqa: E402
+from tsne.perplexity import conditional_probabilities  # noqa: E402
+from tsne.tsne import TSNE  # noqa: E402
+
+__all__ = ["TSNE", "SparseAffinities", "conditional_probabilities", "joint_probabilities",
+           "joint_probabilities_nn", "kl_divergence", "kl_divergence_bh", "nearest_neighbors", "pca",
+           "squared_distances"]

@@ -1,0 +1,94 @@
+"""Per-point binary search of the Gaussian precision so that each P_i has the target perplexity.
+
+p_j|i = exp(-beta_i d_ij^2) / sum_{k != i} exp(-beta_i d_ik^2)   (van der Maaten & Hinton 2008, eq. 1,
+with beta_i = 1 / (2 sigma_i^2)), and beta_i is chosen so that Perp(P_i) = 2^H(P_i) equals the
+target, H(P_i) = -sum_j p_j|i log2 p_j|i (eq. 4).
+"""
+import numpy as np
+from numba import njit, prange
+
+_MAX_STEPS = 200
+
+
+@njit(cache=True)
+def _search_row(d, skip, log_perplexity, tol, p):
+    """Fill p with the conditional distribution of one row of squared distances ``d``.
+
+    The row's smallest distance is subtracted before exponentiating: it cancels in the
+    normalisation and keeps a point far from all others from underflowing to 0/0.
+    Returns the entropy reached (natural log).
+    """
+    m = d.shape[0]
+    dmin = np.inf
+    for j in range(m):
+        if j != skip and d[j] < dmin:
+            dmin = d[j]
+    beta, lo, hi = 1.0, 0.0, np.inf
+    # start at a scale where the kernel is neither flat nor a spike
+    spread = 0.0
+    for j in range(m):
+        if j != skip:
+            spread += d[j] - dmin
+    if spread > 0:
+        beta = m / spread
+    entropy, total = 0.0, 1.0
+    for _ in range(_MAX_STEPS):
+        total = 0.0
+        weighted = 0.0
+        for j in range(m):
+            if j == skip:
+                p[j] = 0.0
+                continue
+            e = np.exp(-(d[j] - dmin) * beta)
+            p[j] = e
+            total += e
+            weighted += (d[j] - dmin) * e
+        entropy = np.log(total) + beta * weighted / total
+        diff = entropy - log_perplexity
+        if abs(diff) <= tol:
+            break
+        if diff > 0:  # too flat: sharpen
+            lo = beta
+            beta = beta * 2.0 if hi == np.inf else 0.5 * (beta + hi)
+        else:
+            hi = beta
+            beta = 0.5 * (beta + lo)
+    for j in range(m):
+        p[j] /= total
+    return entropy
+
+
+@njit(parallel=True, cache=True)
+def _search_rows(d, skip_self, log_perplexity, tol, p, entropies):
+    for i in prange(d.shape[0]):
+        entropies[i] = _search_row(d[i], i if skip_self else -1, log_perplexity, tol, p[i])
+
+
+def conditional_probabilities(sq_distances, perplexity, skip_self=True, tol=1e-10):
+    """p_j|i for every row of squared distances, each row calibrated to ``perplexity``.
+
+    Parameters
+    ----------
+    sq_distances : (n, m) float array of squared distances d_ij^2. With ``skip_self`` the
+        matrix is square and the diagonal is ignored (dense t-SNE); without, each row holds
+        the distances to a point's m nearest neighbours (Barnes-Hut t-SNE).
+    perplexity : float, 1 <= perplexity < number of candidates per row
+    tol : tolerance on the entropy in nats; 1e-10 gives the perplexity to ~1e-10 relative.
+
+    Returns
+    -------
+    P : (n, m) float64, rows summing to 1 (zero on the diagonal with ``skip_self``).
+    """
+    d = np.ascontiguousarray(sq_distances, dtype=np.float64)
+    if d.ndim != 2 or d.size == 0:
+        raise ValueError(f"sq_distances: expected a non-empty 2-D array, got shape {d.shape}")
+    candidates = d.shape[1] - (1 if skip_self else 0)
+    if not 1.0 <= perplexity < candidates:
+        raise ValueError(f"perplexity: expected a value in [1, {candidates}) for rows of {candidates} "
+                         f"candidate neighbours, got {perplexity}")
+    if not np.all(np.isfinite(d)) or d.min() < 0:
+        raise ValueError("sq_distances: expected finite, non-negative squared distances")
+    p = np.empty_like(d)
+    entropies = np.empty(d.shape[0])
+    _search_rows(d, skip_self, np.log(perplexity), tol, p, entropies)
+    return p

@@ -1,0 +1,210 @@
+"""``TSNE``: the estimator, with scikit-learn's parameter names, defaults and attributes."""
+import numbers
+import time
+
+import numpy as np
+
+from tsne.affinities import affinities_from_data
+from tsne.barnes_hut import kl_divergence_bh
+from tsne.kl import kl_divergence
+from tsne.optimizer import gradient_descent
+from tsne.pca import pca
+
+_EXPLORATION_MAX_ITER = 250
+_N_ITER_CHECK = 50
+
+
+class TSNE:
+    """t-distributed Stochastic Neighbor Embedding (van der Maaten & Hinton 2008), exact or
+    Barnes-Hut (van der Maaten 2014). A drop-in for ``sklearn.manifold.TSNE`` (1.9).
+
+    Parameters
+    ----------
+    n_components : int, 2 (or 3; any with method='exact')
+    perplexity : float, default 30; must be < n_samples
+    early_exaggeration : float, default 12, applied for the first 250 iterations
+    learning_rate : float or 'auto' (max(n_samples / early_exaggeration / 4, 50))
+    max_iter : int >= 250, default 1000
+    n_iter_without_progress : int, default 300
+    min_grad_norm : float, default 1e-7
+    metric : 'euclidean' or 'precomputed' (a square matrix of non-negative distances)
+    init : 'pca', 'random' or an array (n_samples, n_components); 'pca' is scaled so that the
+        first component has standard deviation 1e-4, as scikit-learn does
+    method : 'barnes_hut' (default) or 'exact'
+    angle : float, default 0.5, the Barnes-Hut trade-off
+    random_state : None, int or numpy Generator (used by init='random')
+    verbose : int, progress messages like scikit-learn's
+    n_jobs : None or int, number of threads of the Numba kernels (None keeps Numba's setting)
+    callback : callable(iteration, Y, kl) or None, called every ``callback_every`` iterations
+        with a copy of the embedding (to animate the optimisation)
+    callback_every : int, default 50
+
+    Attributes
+    ----------
+    embedding_ : (n_samples, n_components) float64
+    kl_divergence_ : float, KL(P || Q) of the *final* embedding, with P unexaggerated:
+        exact for method='exact'; for 'barnes_hut', summed over the non-zeros of the sparse P
+        with Z estimated by the tree at ``angle`` (scikit-learn instead reports the value
+        computed one step before the last update)
+    n_iter_ : int, index of the last iteration run
+    learning_rate_ : float
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_components=2, *, perplexity=30.0, early_exaggeration=12.0, learning_rate="auto",
+                 max_iter=1000, n_iter_without_progress=300, min_grad_norm=1e-7, metric="euclidean",
+                 init="pca", method="barnes_hut", angle=0.5, random_state=None, verbose=0, n_jobs=None,
+                 callback=None, callback_every=50):
+        self.n_components = n_components
+        self.perplexity = perplexity
+        self.early_exaggeration = early_exaggeration
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.n_iter_without_progress = n_iter_without_progress
+        self.min_grad_norm = min_grad_norm
+        self.metric = metric
+        self.init = init
+        self.method = method
+        self.angle = angle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.callback = callback
+        self.callback_every = callback_every
+
+    def get_params(self, deep=True):
+        return {k: getattr(self, k) for k in self.__init__.__code__.co_varnames[1:self.__init__.__code__.co_argcount
+                                                                               + self.__init__.__code__.co_kwonlyargcount]}
+
+    def set_params(self, **params):
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"set_params: unknown parameter {k!r}; valid: {sorted(valid)}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self):
+        return f"TSNE(n_components={self.n_components}, perplexity={self.perplexity}, method={self.method!r})"
+
+    # --- validation -------------------------------------------------------------------
+    def _validate(self, X):
+        if self.method not in ("barnes_hut", "exact"):
+            raise ValueError(f"method: expected 'barnes_hut' or 'exact', got {self.method!r}")
+        if self.metric not in ("euclidean", "precomputed"):
+            raise ValueError(f"metric: expected 'euclidean' or 'precomputed', got {self.metric!r}")
+        if not isinstance(self.n_components, numbers.Integral) or self.n_components < 1:
+            raise ValueError(f"n_components: expected a positive int, got {self.n_components!r}")
+        if self.method == "barnes_hut" and self.n_components not in (2, 3):
+            raise ValueError(f"n_components: 'barnes_hut' supports 2 or 3 components (quadtree/octree), "
+                             f"got {self.n_components}; use method='exact'")
+        if not (isinstance(self.max_iter, numbers.Integral) and self.max_iter >= _EXPLORATION_MAX_ITER):
+            raise ValueError(f"max_iter: expected an int >= {_EXPLORATION_MAX_ITER}, got {self.max_iter!r}")
+        if not self.early_exaggeration >= 1:
+            raise ValueError(f"early_exaggeration: expected a value >= 1, got {self.early_exaggeration!r}")
+        if not self.angle >= 0:
+            raise ValueError(f"angle: expected a value >= 0, got {self.angle!r}")
+        if not (isinstance(self.learning_rate, str) and self.learning_rate == "auto"
+                or isinstance(self.learning_rate, numbers.Real) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate: expected 'auto' or a positive number, got {self.learning_rate!r}")
+        X = np.asarray(X)
+        if X.dtype == object or not np.issubdtype(X.dtype, np.number):
+            raise TypeError(f"X: expected a numeric array, got dtype {X.dtype}")
+        X = X.astype(np.float64)
+        if X.ndim != 2:
+            raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
+        if X.shape[0] < 2:
+            raise ValueError(f"X: t-SNE needs at least 2 samples, got {X.shape[0]}")
+        if X.shape[1] == 0:
+            raise ValueError("X: has no features (shape (n, 0))")
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"X: contains NaN or inf ({int(np.sum(~np.isfinite(X)))} values)")
+        if self.metric == "precomputed":
+            if X.shape[0] != X.shape[1]:
+                raise ValueError(f"X: a precomputed distance matrix must be square, got shape {X.shape}")
+            if X.min() < 0:
+                raise ValueError("X: a precomputed distance matrix must be non-negative")
+            if isinstance(self.init, str) and self.init == "pca":
+                raise ValueError("init: 'pca' cannot be used with metric='precomputed'; use 'random' or an array")
+        if not 0 < self.perplexity < X.shape[0]:
+            raise ValueError(f"perplexity: must be less than n_samples ({X.shape[0]}) and positive, "
+                             f"got {self.perplexity}")
+        if isinstance(self.init, str):
+            if self.init not in ("pca", "random"):
+                raise ValueError(f"init: expected 'pca', 'random' or an array, got {self.init!r}")
+        else:
+            init = np.asarray(self.init, dtype=np.float64)
+            if init.shape != (X.shape[0], self.n_components):
+                raise ValueError(f"init: expected an array of shape {(X.shape[0], self.n_components)}, "
+                                 f"got {init.shape}")
+            if not np.all(np.isfinite(init)):
+                raise ValueError("init: contains NaN or inf")
+        return X
+
+    def _initial_embedding(self, X):
+        if isinstance(self.init, str) and self.init == "pca":
+            Y = pca(X, self.n_components)
+            return Y / np.std(Y[:, 0]) * 1e-4
+        if isinstance(self.init, str):
+            rng = self.random_state if isinstance(self.random_state, np.random.Generator) \
+                else np.random.default_rng(self.random_state)
+            return 1e-4 * rng.standard_normal((X.shape[0], self.n_components))
+        return np.array(self.init, dtype=np.float64)
+
+    # --- fitting ---------------------------------------------------------------------------
+    def fit_transform(self, X, y=None):
+        """Embed X (n_samples, n_features), or a distance matrix with metric='precomputed'.
+        Returns the embedding (n_samples, n_components)."""
+        import numba
+
+        X = self._validate(X)
+        n = X.shape[0]
+        self.n_features_in_ = X.shape[1]
+        threads = numba.get_num_threads()
+        if self.n_jobs is not None:
+            numba.set_num_threads(max(1, min(int(self.n_jobs), numba.config.NUMBA_NUM_THREADS)))
+        try:
+            self.embedding_ = self._fit(X, n)
+        finally:
+            numba.set_num_threads(threads)
+        return self.embedding_
+
+    def fit(self, X, y=None):
+        self.fit_transform(X)
+        return self
+
+    def _fit(self, X, n):
+        self.learning_rate_ = (max(n / self.early_exaggeration / 4, 50) if isinstance(self.learning_rate, str)
+                               else float(self.learning_rate))
+        t0 = time.perf_counter()
+        P = affinities_from_data(X, self.perplexity, self.method, self.metric)
+        if self.verbose:
+            print(f"[t-SNE] Computed conditional probabilities for sample {n} / {n} "
+                  f"({time.perf_counter() - t0:.3f}s)")
+        dof = float(max(self.n_components - 1, 1))
+        exact = self.method == "exact"
+
+        def objective_for(P):
+            if exact:
+                return lambda Y, compute_error: kl_divergence(P, Y, dof, compute_error)
+            return lambda Y, compute_error: kl_divergence_bh(P, Y, self.angle, dof, compute_error)
+
+        Y = self._initial_embedding(X)
+        state = {"update": np.zeros_like(Y), "gains": np.ones_like(Y)}
+        common = dict(learning_rate=self.learning_rate_, min_grad_norm=self.min_grad_norm,
+                      n_iter_check=_N_ITER_CHECK, verbose=self.verbose, callback=self.callback,
+                      callback_every=self.callback_every, state=state)
+        P_exaggerated = P * self.early_exaggeration if exact else P.scaled(self.early_exaggeration)
+        Y, kl, it = gradient_descent(objective_for(P_exaggerated), Y, 0, _EXPLORATION_MAX_ITER, momentum=0.5,
+                                     n_iter_without_progress=_EXPLORATION_MAX_ITER, **common)
+        if self.verbose:
+            print(f"[t-SNE] KL divergence after {it + 1} iterations with early exaggeration: {kl:.6f}")
+        if it < _EXPLORATION_MAX_ITER - 1 or self.max_iter > _EXPLORATION_MAX_ITER:
+            Y, kl, it = gradient_descent(objective_for(P), Y, it + 1, self.max_iter, momentum=0.8,
+                                         n_iter_without_progress=self.n_iter_without_progress, **common)
+        self.n_iter_ = it
+        self.kl_divergence_ = float(objective_for(P)(Y, True)[0])
+        if self.verbose:
+            print(f"[t-SNE] KL divergence after {it + 1} iterations: {self.kl_divergence_:.6f} "
+                  f"({time.perf_counter() - t0:.1f}s in all)")
+        return Y
