@@ -16,6 +16,7 @@ from numba import njit, prange
 from tsne.kl import MACHINE_EPSILON, check_embedding
 
 _MAX_DEPTH = 60
+_BLOCK = 256  # points per parallel task
 
 
 @njit(cache=True)
@@ -41,11 +42,35 @@ def _quadrant(y, c):
 
 
 @njit(cache=True)
-def _build_tree(Y):
-    """Insert the points one by one; a leaf holds one point, or several identical ones (or
+def _morton_keys(Y):
+    """Z-order keys: the bits of the quantised coordinates interleaved, so that sorting by key
+    puts points of the same tree cell next to each other (cache-friendly build and traversal)."""
+    n, dim = Y.shape
+    bits = 62 // dim
+    scale = float((1 << bits) - 1)
+    lo = np.empty(dim)
+    span = 0.0
+    for a in range(dim):
+        lo[a] = Y[:, a].min()
+        span = max(span, Y[:, a].max() - lo[a])
+    span = span if span > 0 else 1.0
+    keys = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        key = 0
+        for a in range(dim):
+            q = int((Y[i, a] - lo[a]) / span * scale)
+            for b in range(bits):
+                key |= ((q >> b) & 1) << (b * dim + a)
+        keys[i] = key
+    return keys
+
+
+@njit(cache=True)
+def _build_tree(Y, order):
+    """Insert the points one by one in ``order``; a leaf holds one point, or several identical ones (or
     points closer than 2^-60 of the box). Returns the cell arrays, centres of mass divided out."""
     n, dim = Y.shape
-    cap = 2 * n + 16
+    cap = 2 * n + 4 * _MAX_DEPTH
     children = -np.ones((cap, 1 << dim), dtype=np.int64)
     count = np.zeros(cap, dtype=np.int64)
     com = np.zeros((cap, dim))  # sums while building
@@ -60,13 +85,13 @@ def _build_tree(Y):
         h = max(h, 0.5 * (hi - lo))
     half[0] = h * (1.0 + 1e-6) + 1e-12
     n_cells = 1
-    for i in range(n):
+    for i in order:
+        if n_cells + 2 * _MAX_DEPTH + 2 > len(count):  # room for the deepest possible insertion
+            children, count, com, center, half, is_leaf, leaf_point = _grow(
+                children, count, com, center, half, is_leaf, leaf_point)
         cell = 0
         depth = 0
         while True:
-            if n_cells == len(count):
-                children, count, com, center, half, is_leaf, leaf_point = _grow(
-                    children, count, com, center, half, is_leaf, leaf_point)
             if is_leaf[cell] and count[cell] > 0:
                 j = leaf_point[cell]
                 same = True
@@ -111,53 +136,66 @@ def _build_tree(Y):
 
 
 @njit(cache=True)
-def _leaf_of(y, children, center, is_leaf):
-    """The leaf a point lies in: follow the quadrants from the root."""
-    cell = 0
-    while not is_leaf[cell]:
-        cell = children[cell, _quadrant(y, center[cell])]
-    return cell
+def _pack(count, com, half, is_leaf):
+    """One row per cell: centre of mass, number of points, then the squared side for an
+    internal cell or -1 for a leaf, so that a visit reads one cache line."""
+    n_cells, dim = com.shape
+    node = np.empty((n_cells, dim + 2))
+    for c in range(n_cells):
+        for a in range(dim):
+            node[c, a] = com[c, a]
+        node[c, dim] = count[c]
+        node[c, dim + 1] = -1.0 if is_leaf[c] else 4.0 * half[c] * half[c]
+    return node
 
 
 @njit(parallel=True, cache=True)
-def _repulsion(Y, children, count, com, center, half, is_leaf, angle, alpha, repulse, row_z):
+def _repulsion(Y, order, children, node, center, angle, alpha, repulse, row_z):
     n, dim = Y.shape
     nchild = children.shape[1]
     expo = (alpha + 1.0) / 2.0
     theta2 = angle * angle
-    for i in prange(n):
-        own = _leaf_of(Y[i], children, center, is_leaf)
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for blk in prange(n_blocks):
         stack = np.empty(_MAX_DEPTH * nchild + 8, dtype=np.int64)
-        top = 1
-        stack[0] = 0
-        z = 0.0
-        for a in range(dim):
-            repulse[i, a] = 0.0
-        while top > 0:
-            top -= 1
-            c = stack[top]
-            d2 = 0.0
-            for a in range(dim):
-                t = Y[i, a] - com[c, a]
-                d2 += t * t
-            if is_leaf[c]:
-                m = count[c] - (1 if c == own else 0)
-                if m == 0:
+        force = np.empty(dim)
+        for k in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
+            i = order[k]  # neighbouring points in turn: their traversals share cells in cache
+            own = 0  # the leaf holding i: follow the quadrants down
+            while node[own, dim + 1] >= 0:
+                own = children[own, _quadrant(Y[i], center[own])]
+            top = 1
+            stack[0] = 0
+            z = 0.0
+            force[:] = 0.0
+            while top > 0:
+                top -= 1
+                c = stack[top]
+                d2 = 0.0
+                for a in range(dim):
+                    t = Y[i, a] - node[c, a]
+                    d2 += t * t
+                side2 = node[c, dim + 1]
+                m = node[c, dim]
+                if side2 < 0:  # a leaf
+                    if c == own:
+                        m -= 1.0
+                        if m == 0.0:
+                            continue
+                elif side2 >= theta2 * d2:  # too close to summarise: open it
+                    for q in range(nchild):
+                        if children[c, q] >= 0:
+                            stack[top] = children[c, q]
+                            top += 1
                     continue
-            elif 4.0 * half[c] * half[c] < theta2 * d2:
-                m = count[c]
-            else:
-                for k in range(nchild):
-                    if children[c, k] >= 0:
-                        stack[top] = children[c, k]
-                        top += 1
-                continue
-            b = 1.0 / (1.0 + d2 / alpha)
-            w = b if alpha == 1.0 else b ** expo
-            z += m * w
+                b = 1.0 / (1.0 + d2 / alpha)
+                w = b if alpha == 1.0 else b ** expo
+                z += m * w
+                for a in range(dim):
+                    force[a] += m * w * b * (Y[i, a] - node[c, a])
             for a in range(dim):
-                repulse[i, a] += m * w * b * (Y[i, a] - com[c, a])
-        row_z[i] = z
+                repulse[i, a] = force[a]
+            row_z[i] = z
 
 
 @njit(parallel=True, cache=True)
@@ -218,10 +256,12 @@ def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True):
         raise ValueError(f"Y: Barnes-Hut needs 2 or 3 components, got {Y.shape[1]}")
     if not angle >= 0:
         raise ValueError(f"angle: expected a value >= 0, got {angle}")
-    children, count, com, center, half, is_leaf = _build_tree(Y)
+    order = np.argsort(_morton_keys(Y), kind="stable")
+    children, count, com, center, half, is_leaf = _build_tree(Y, order)
     repulse, attract = np.empty_like(Y), np.empty_like(Y)
     row_z = np.empty(len(Y))
-    _repulsion(Y, children, count, com, center, half, is_leaf, float(angle), float(dof), repulse, row_z)
+    _repulsion(Y, order, children, _pack(count, com, half, is_leaf), center, float(angle), float(dof),
+               repulse, row_z)
     _attraction(P.indptr, P.indices, P.data, Y, float(dof), attract)
     z = max(row_z.sum(), MACHINE_EPSILON)
     grad = (2.0 * (dof + 1.0) / dof) * (attract - repulse / z)

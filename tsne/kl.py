@@ -15,53 +15,65 @@ from numba import njit, prange
 MACHINE_EPSILON = np.finfo(np.float64).eps
 
 
-@njit(parallel=True, cache=True)
-def _forces(P, Y, alpha, attract, repulse, row_z):
-    """Per row: sum_j p_ij b_ij (y_i - y_j), sum_j w_ij b_ij (y_i - y_j) and sum_j w_ij."""
-    n, dim = Y.shape
-    expo = (alpha + 1.0) / 2.0
-    for i in prange(n):
-        z = 0.0
-        for a in range(dim):
-            attract[i, a] = 0.0
-            repulse[i, a] = 0.0
+@njit(cache=True, fastmath=True)
+def _row_kernel(Yt, i, alpha, b, w):
+    """b_ij and w_ij of row i into b, w (including j = i, where both are 1)."""
+    dim, n = Yt.shape
+    for j in range(n):
+        b[j] = 0.0
+    for a in range(dim):  # column by column, so the j loops vectorise
+        yi = Yt[a, i]
+        col = Yt[a]
         for j in range(n):
-            if j == i:
-                continue
-            d2 = 0.0
-            for a in range(dim):
-                t = Y[i, a] - Y[j, a]
-                d2 += t * t
-            b = 1.0 / (1.0 + d2 / alpha)
-            w = b if alpha == 1.0 else b ** expo
-            z += w
-            pb = P[i, j] * b
-            wb = w * b
-            for a in range(dim):
-                t = Y[i, a] - Y[j, a]
-                attract[i, a] += pb * t
-                repulse[i, a] += wb * t
-        row_z[i] = z
-
-
-@njit(parallel=True, cache=True)
-def _kl_rows(P, Y, alpha, z, out):
-    n, dim = Y.shape
+            t = yi - col[j]
+            b[j] += t * t
+    inv_alpha = 1.0 / alpha
     expo = (alpha + 1.0) / 2.0
+    for j in range(n):
+        b[j] = 1.0 / (1.0 + b[j] * inv_alpha)
+        w[j] = b[j] if alpha == 1.0 else b[j] ** expo
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def _forces(P, Yt, alpha, attract, repulse, row_z):
+    """Per row: sum_j p_ij b_ij (y_i - y_j), sum_j w_ij b_ij (y_i - y_j) and sum_{j != i} w_ij."""
+    dim, n = Yt.shape
+    for i in prange(n):
+        b = np.empty(n)
+        w = np.empty(n)
+        _row_kernel(Yt, i, alpha, b, w)
+        z = 0.0
+        for j in range(n):
+            z += w[j]
+            w[j] *= b[j]
+            b[j] *= P[i, j]
+        row_z[i] = z - 1.0  # w_ii = 1 is not a pair; its force terms vanish since y_i - y_i = 0
+        for a in range(dim):
+            yi = Yt[a, i]
+            col = Yt[a]
+            fa = 0.0
+            fr = 0.0
+            for j in range(n):
+                t = yi - col[j]
+                fa += b[j] * t
+                fr += w[j] * t
+            attract[i, a] = fa
+            repulse[i, a] = fr
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def _kl_rows(P, Yt, alpha, z, out):
+    dim, n = Yt.shape
     eps = 2.220446049250313e-16
     for i in prange(n):
+        b = np.empty(n)
+        w = np.empty(n)
+        _row_kernel(Yt, i, alpha, b, w)
         s = 0.0
         for j in range(n):
-            if j == i:
-                continue
-            d2 = 0.0
-            for a in range(dim):
-                t = Y[i, a] - Y[j, a]
-                d2 += t * t
-            b = 1.0 / (1.0 + d2 / alpha)
-            w = b if alpha == 1.0 else b ** expo
             p = P[i, j]
-            s += p * np.log(max(p, eps) / max(w / z, eps))
+            if j != i and p > 0.0:
+                s += p * np.log(max(p, eps) / max(w[j] / z, eps))
         out[i] = s
 
 
@@ -94,12 +106,13 @@ def kl_divergence(P, Y, dof=1.0, compute_error=True):
     Y = check_embedding(Y, P.shape[0])
     attract, repulse = np.empty_like(Y), np.empty_like(Y)
     row_z = np.empty(len(Y))
-    _forces(P, Y, float(dof), attract, repulse, row_z)
+    Yt = np.ascontiguousarray(Y.T)
+    _forces(P, Yt, float(dof), attract, repulse, row_z)
     z = row_z.sum()
     grad = (2.0 * (dof + 1.0) / dof) * (attract - repulse / z)
     kl = np.nan
     if compute_error:
         rows = np.empty(len(Y))
-        _kl_rows(P, Y, float(dof), z, rows)
+        _kl_rows(P, Yt, float(dof), z, rows)
         kl = float(rows.sum())
     return kl, grad

@@ -34,25 +34,36 @@ def _search_row(d, skip, log_perplexity, tol, p):
     entropy, total = 0.0, 1.0
     for _ in range(_MAX_STEPS):
         total = 0.0
-        weighted = 0.0
+        mean = 0.0
+        second = 0.0
         for j in range(m):
             if j == skip:
                 p[j] = 0.0
                 continue
-            e = np.exp(-(d[j] - dmin) * beta)
+            dj = d[j] - dmin
+            e = np.exp(-dj * beta)
             p[j] = e
             total += e
-            weighted += (d[j] - dmin) * e
-        entropy = np.log(total) + beta * weighted / total
+            mean += dj * e
+            second += dj * dj * e
+        mean /= total
+        entropy = np.log(total) + beta * mean
         diff = entropy - log_perplexity
         if abs(diff) <= tol:
             break
         if diff > 0:  # too flat: sharpen
             lo = beta
-            beta = beta * 2.0 if hi == np.inf else 0.5 * (beta + hi)
         else:
             hi = beta
-            beta = 0.5 * (beta + lo)
+        # Newton on H(beta), dH/dbeta = -beta Var[d]; bisect when it would leave the bracket
+        var = second / total - mean * mean
+        step = beta + diff / (beta * var) if var > 0 and beta > 0 else -1.0
+        if lo < step < hi:
+            beta = step
+        elif hi == np.inf:
+            beta = beta * 2.0
+        else:
+            beta = 0.5 * (lo + hi)
     for j in range(m):
         p[j] /= total
     return entropy
