@@ -85,6 +85,8 @@ def conditional_probabilities(sq_distances, perplexity, skip_self=True, tol=1e-1
         the distances to a point's m nearest neighbours (Barnes-Hut t-SNE).
     perplexity : float, 1 <= perplexity < number of candidates per row
     tol : tolerance on the entropy in nats; 1e-10 gives the perplexity to ~1e-10 relative.
+        A row whose k nearest candidates are tied (e.g. k identical points) cannot go below
+        perplexity k; it then gets the sharpest distribution, uniform over the ties.
 
     Returns
     -------
