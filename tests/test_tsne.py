@@ -136,6 +136,12 @@ def test_barnes_hut_at_angle_zero_is_exact(stored, dims):
     kl_bh, grad_bh = tsne.kl_divergence_bh(as_sparse(P), Y, angle=0.0, dof=dof)
     assert np.abs(grad_bh - grad).max() < 1e-10 * np.abs(grad).max()
     assert kl_bh == pytest.approx(kl, rel=1e-10)
+    # a sparse P: the exact objective with attraction over the neighbours, Z over all pairs
+    Pnn = tsne.joint_probabilities_nn(*tsne.nearest_neighbors(stored["X"], 61), 20.0)
+    kl, grad = tsne.kl_divergence(Pnn, Y, dof)
+    kl_bh, grad_bh = tsne.kl_divergence_bh(Pnn, Y, angle=0.0, dof=dof)
+    assert np.abs(grad_bh - grad).max() < 1e-10 * np.abs(grad).max()
+    assert kl_bh == pytest.approx(kl, rel=1e-10)
 
 
 def test_barnes_hut_error_at_angle_half_on_digits(stored, digits):

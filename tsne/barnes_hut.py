@@ -13,7 +13,7 @@ result does not depend on the number of threads.
 import numpy as np
 from numba import njit, prange
 
-from tsne.kl import MACHINE_EPSILON, check_embedding
+from tsne.kl import MACHINE_EPSILON, check_embedding, sparse_attraction, sparse_kl_rows
 
 _MAX_DEPTH = 60
 _BLOCK = 256  # points per parallel task
@@ -198,43 +198,6 @@ def _repulsion(Y, order, children, node, center, angle, alpha, repulse, row_z):
             row_z[i] = z
 
 
-@njit(parallel=True, cache=True)
-def _attraction(indptr, indices, pvals, Y, alpha, attract):
-    n, dim = Y.shape
-    for i in prange(n):
-        for a in range(dim):
-            attract[i, a] = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            j = indices[k]
-            d2 = 0.0
-            for a in range(dim):
-                t = Y[i, a] - Y[j, a]
-                d2 += t * t
-            pb = pvals[k] / (1.0 + d2 / alpha)
-            for a in range(dim):
-                attract[i, a] += pb * (Y[i, a] - Y[j, a])
-
-
-@njit(parallel=True, cache=True)
-def _sparse_kl_rows(indptr, indices, pvals, Y, alpha, z, out):
-    n, dim = Y.shape
-    expo = (alpha + 1.0) / 2.0
-    eps = 2.220446049250313e-16
-    for i in prange(n):
-        s = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            j = indices[k]
-            d2 = 0.0
-            for a in range(dim):
-                t = Y[i, a] - Y[j, a]
-                d2 += t * t
-            b = 1.0 / (1.0 + d2 / alpha)
-            w = b if alpha == 1.0 else b ** expo
-            p = pvals[k]
-            s += p * np.log(max(p, eps) / max(w / z, eps))
-        out[i] = s
-
-
 def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True):
     """Barnes-Hut estimate of KL(P || Q) and its gradient, O(n log n).
 
@@ -262,12 +225,12 @@ def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True):
     row_z = np.empty(len(Y))
     _repulsion(Y, order, children, _pack(count, com, half, is_leaf), center, float(angle), float(dof),
                repulse, row_z)
-    _attraction(P.indptr, P.indices, P.data, Y, float(dof), attract)
+    sparse_attraction(P.indptr, P.indices, P.data, Y, float(dof), attract)
     z = max(row_z.sum(), MACHINE_EPSILON)
     grad = (2.0 * (dof + 1.0) / dof) * (attract - repulse / z)
     kl = np.nan
     if compute_error:
         rows = np.empty(len(Y))
-        _sparse_kl_rows(P.indptr, P.indices, P.data, Y, float(dof), z, rows)
+        sparse_kl_rows(P.indptr, P.indices, P.data, Y, float(dof), z, rows)
         kl = float(rows.sum())
     return kl, grad

@@ -35,8 +35,9 @@ def _row_kernel(Yt, i, alpha, b, w):
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def _forces(P, Yt, alpha, attract, repulse, row_z):
-    """Per row: sum_j p_ij b_ij (y_i - y_j), sum_j w_ij b_ij (y_i - y_j) and sum_{j != i} w_ij."""
+def _forces(P, dense, Yt, alpha, attract, repulse, row_z):
+    """Per row: sum_j w_ij b_ij (y_i - y_j), sum_{j != i} w_ij and, if ``dense``, the attraction
+    sum_j p_ij b_ij (y_i - y_j) from the dense P (a sparse P's attraction is ``sparse_attraction``)."""
     dim, n = Yt.shape
     for i in prange(n):
         b = np.empty(n)
@@ -46,7 +47,7 @@ def _forces(P, Yt, alpha, attract, repulse, row_z):
         for j in range(n):
             z += w[j]
             w[j] *= b[j]
-            b[j] *= P[i, j]
+            b[j] = P[i, j] * b[j] if dense else 0.0
         row_z[i] = z - 1.0  # w_ii = 1 is not a pair; its force terms vanish since y_i - y_i = 0
         for a in range(dim):
             yi = Yt[a, i]
@@ -57,7 +58,8 @@ def _forces(P, Yt, alpha, attract, repulse, row_z):
                 t = yi - col[j]
                 fa += b[j] * t
                 fr += w[j] * t
-            attract[i, a] = fa
+            if dense:
+                attract[i, a] = fa
             repulse[i, a] = fr
 
 
@@ -77,6 +79,45 @@ def _kl_rows(P, Yt, alpha, z, out):
         out[i] = s
 
 
+@njit(parallel=True, cache=True)
+def sparse_attraction(indptr, indices, pvals, Y, alpha, attract):
+    """attract_i = sum_j p_ij b_ij (y_i - y_j) over the non-zeros of a CSR matrix."""
+    n, dim = Y.shape
+    for i in prange(n):
+        for a in range(dim):
+            attract[i, a] = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            d2 = 0.0
+            for a in range(dim):
+                t = Y[i, a] - Y[j, a]
+                d2 += t * t
+            pb = pvals[k] / (1.0 + d2 / alpha)
+            for a in range(dim):
+                attract[i, a] += pb * (Y[i, a] - Y[j, a])
+
+
+@njit(parallel=True, cache=True)
+def sparse_kl_rows(indptr, indices, pvals, Y, alpha, z, out):
+    """out_i = sum_j p_ij log(p_ij / q_ij) over the non-zeros of row i, q_ij = w_ij / z."""
+    n, dim = Y.shape
+    expo = (alpha + 1.0) / 2.0
+    eps = 2.220446049250313e-16
+    for i in prange(n):
+        s = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            d2 = 0.0
+            for a in range(dim):
+                t = Y[i, a] - Y[j, a]
+                d2 += t * t
+            b = 1.0 / (1.0 + d2 / alpha)
+            w = b if alpha == 1.0 else b ** expo
+            p = pvals[k]
+            s += p * np.log(max(p, eps) / max(w / z, eps))
+        out[i] = s
+
+
 def check_embedding(Y, n):
     Y = np.ascontiguousarray(Y, dtype=np.float64)
     if Y.ndim != 2 or Y.shape[0] != n:
@@ -87,11 +128,13 @@ def check_embedding(Y, n):
 
 
 def kl_divergence(P, Y, dof=1.0, compute_error=True):
-    """KL(P || Q) and its exact gradient, O(n^2).
+    """KL(P || Q) and its exact gradient, O(n^2) time and O(n) memory beyond P.
 
     Parameters
     ----------
-    P : (n, n) joint probabilities (``joint_probabilities``; may be exaggerated)
+    P : (n, n) joint probabilities (``joint_probabilities``; may be exaggerated), or a
+        ``SparseAffinities`` (``joint_probabilities_nn``): then the attraction runs over its
+        non-zeros and Z over all pairs, which is the exact objective that Barnes-Hut approximates
     Y : (n, n_components) embedding
     dof : alpha, the Student-t degrees of freedom
 
@@ -100,19 +143,26 @@ def kl_divergence(P, Y, dof=1.0, compute_error=True):
     kl : float (NaN when ``compute_error`` is False)
     grad : (n, n_components) float64
     """
-    P = np.ascontiguousarray(P, dtype=np.float64)
-    if P.ndim != 2 or P.shape[0] != P.shape[1]:
-        raise ValueError(f"P: expected a square (n, n) matrix, got shape {P.shape}")
-    Y = check_embedding(Y, P.shape[0])
+    dense = not hasattr(P, "indptr")
+    if dense:
+        P = np.ascontiguousarray(P, dtype=np.float64)
+        if P.ndim != 2 or P.shape[0] != P.shape[1]:
+            raise ValueError(f"P: expected a square (n, n) matrix, got shape {P.shape}")
+    Y = check_embedding(Y, P.shape[0] if dense else P.n)
+    Yt = np.ascontiguousarray(Y.T)
     attract, repulse = np.empty_like(Y), np.empty_like(Y)
     row_z = np.empty(len(Y))
-    Yt = np.ascontiguousarray(Y.T)
-    _forces(P, Yt, float(dof), attract, repulse, row_z)
+    _forces(P if dense else np.zeros((1, 1)), dense, Yt, float(dof), attract, repulse, row_z)
+    if not dense:
+        sparse_attraction(P.indptr, P.indices, P.data, Y, float(dof), attract)
     z = row_z.sum()
     grad = (2.0 * (dof + 1.0) / dof) * (attract - repulse / z)
     kl = np.nan
     if compute_error:
         rows = np.empty(len(Y))
-        _kl_rows(P, Yt, float(dof), z, rows)
+        if dense:
+            _kl_rows(P, Yt, float(dof), z, rows)
+        else:
+            sparse_kl_rows(P.indptr, P.indices, P.data, Y, float(dof), z, rows)
         kl = float(rows.sum())
     return kl, grad
