@@ -3,6 +3,7 @@ nearest neighbours (Barnes-Hut t-SNE, van der Maaten 2014, sec. 4.1)."""
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from tsne.neighbors import nearest_neighbors, squared_distances
 from tsne.perplexity import conditional_probabilities
@@ -53,21 +54,44 @@ def joint_probabilities(distances, perplexity, squared=True):
     return P
 
 
-def symmetrize(rows, cols, vals, n):
-    """(A + A^T) for a sparse A given as coordinates, as CSR with duplicates summed."""
-    r = np.concatenate([rows, cols])
-    c = np.concatenate([cols, rows])
-    v = np.concatenate([vals, vals])
-    order = np.lexsort((c, r))
-    r, c, v = r[order], c[order], v[order]
-    first = np.ones(len(r), dtype=bool)
-    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-    starts = np.flatnonzero(first)
-    data = np.add.reduceat(v, starts)
-    indices = c[starts]
+@njit(cache=True)
+def _symmetrize(rows, cols, vals, n):
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for t in range(len(rows)):
+        counts[rows[t] + 1] += 1
+        counts[cols[t] + 1] += 1
+    start = np.cumsum(counts)
+    fill = start[:-1].copy()
+    c_all = np.empty(start[-1], dtype=np.int64)
+    v_all = np.empty(start[-1])
+    for t in range(len(rows)):  # entry (i, j) of A, then (j, i) of A^T
+        i, j = rows[t], cols[t]
+        c_all[fill[i]], v_all[fill[i]] = j, vals[t]
+        fill[i] += 1
+        c_all[fill[j]], v_all[fill[j]] = i, vals[t]
+        fill[j] += 1
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(indptr, r[starts] + 1, 1)
-    return SparseAffinities(np.cumsum(indptr), indices.astype(np.int64), data, n)
+    out = 0
+    for i in range(n):  # sort each row by column and add up duplicates, in place
+        lo, hi = start[i], start[i + 1]
+        order = np.argsort(c_all[lo:hi], kind="mergesort")
+        cs, vs = c_all[lo:hi][order], v_all[lo:hi][order]
+        for t in range(len(cs)):
+            if t > 0 and cs[t] == cs[t - 1]:
+                v_all[out - 1] += vs[t]
+            else:
+                c_all[out], v_all[out] = cs[t], vs[t]
+                out += 1
+        indptr[i + 1] = out
+    return indptr, c_all[:out].copy(), v_all[:out].copy()
+
+
+def symmetrize(rows, cols, vals, n):
+    """A + A^T for a sparse A given as coordinates (row, col, value), as CSR with sorted
+    columns and duplicates added up."""
+    indptr, indices, data = _symmetrize(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+                                        np.asarray(vals, dtype=np.float64), int(n))
+    return SparseAffinities(indptr, indices, data, n)
 
 
 def joint_probabilities_nn(neighbor_indices, neighbor_sq_distances, perplexity):

@@ -1,5 +1,6 @@
 """Exact squared Euclidean distances and k nearest neighbours by blocked BLAS products."""
 import numpy as np
+from numba import njit, prange
 
 _BLOCK_BYTES = 64 << 20  # distance rows computed at once: keeps memory flat for 70k points
 
@@ -14,6 +15,68 @@ def squared_distances(X, Y=None):
     return d
 
 
+@njit(parallel=True, cache=True)
+def _k_smallest(gram, norms, k, row0, indices, dists):
+    """Per row r of a block of Gram products x_i.x_j (i = row0 + r): the k smallest squared
+    distances |x_i|^2 + |x_j|^2 - 2 x_i.x_j (clipped at 0) to other points, nearest first, with a
+    max-heap so that most entries cost one comparison."""
+    rows, n = gram.shape
+    for r in prange(rows):
+        heap_d = np.empty(k)
+        heap_i = np.empty(k, dtype=np.int64)
+        size = 0
+        row = gram[r]
+        me = row0 + r
+        base = norms[me]
+        for j in range(n):
+            v = max(base + norms[j] - 2.0 * row[j], 0.0)
+            if j == me or (size == k and v >= heap_d[0]):
+                continue
+            if size < k:  # sift up
+                pos = size
+                size += 1
+                while pos > 0:
+                    parent = (pos - 1) // 2
+                    if heap_d[parent] >= v:
+                        break
+                    heap_d[pos] = heap_d[parent]
+                    heap_i[pos] = heap_i[parent]
+                    pos = parent
+            else:  # replace the root, sift down
+                pos = 0
+                while True:
+                    child = 2 * pos + 1
+                    if child >= k:
+                        break
+                    if child + 1 < k and heap_d[child + 1] > heap_d[child]:
+                        child += 1
+                    if heap_d[child] <= v:
+                        break
+                    heap_d[pos] = heap_d[child]
+                    heap_i[pos] = heap_i[child]
+                    pos = child
+            heap_d[pos] = v
+            heap_i[pos] = j
+        # nearest first; equal distances by index, so the result does not depend on scan order
+        keys = np.empty(k)
+        for t in range(k):
+            keys[t] = heap_d[t]
+        order = np.argsort(keys, kind="mergesort")
+        for t in range(k):
+            dists[r, t] = heap_d[order[t]]
+            indices[r, t] = heap_i[order[t]]
+        t = 0
+        while t < k:  # among ties, ascending index
+            u = t
+            while u + 1 < k and dists[r, u + 1] == dists[r, t]:
+                u += 1
+            if u > t:
+                seg = np.sort(indices[r, t:u + 1])
+                for s_ in range(u - t + 1):
+                    indices[r, t + s_] = seg[s_]
+            t = u + 1
+
+
 def nearest_neighbors(X, k):
     """The k nearest other points of every row of X, exactly.
 
@@ -24,7 +87,8 @@ def nearest_neighbors(X, k):
 
     Returns
     -------
-    indices : (n, k) int64, nearest first (a point is never its own neighbour, duplicates are)
+    indices : (n, k) int64, nearest first, equal distances by ascending index (a point is never
+        its own neighbour; its duplicates are)
     sq_distances : (n, k) float64 squared Euclidean distances
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
@@ -35,16 +99,7 @@ def nearest_neighbors(X, k):
     block = max(1, min(n, _BLOCK_BYTES // (8 * n)))
     indices = np.empty((n, k), dtype=np.int64)
     dists = np.empty((n, k))
-    rows = np.arange(block)
     for start in range(0, n, block):
         stop = min(start + block, n)
-        d = norms[start:stop, None] + norms[None, :] - 2.0 * (X[start:stop] @ X.T)
-        np.maximum(d, 0.0, out=d)
-        r = rows[:stop - start]
-        d[r, start + r] = np.inf  # not its own neighbour
-        part = np.argpartition(d, k - 1, axis=1)[:, :k]
-        pd = np.take_along_axis(d, part, axis=1)
-        order = np.argsort(pd, axis=1, kind="stable")
-        indices[start:stop] = np.take_along_axis(part, order, axis=1)
-        dists[start:stop] = np.take_along_axis(pd, order, axis=1)
+        _k_smallest(X[start:stop] @ X.T, norms, k, start, indices[start:stop], dists[start:stop])
     return indices, dists
