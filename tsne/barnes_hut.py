@@ -16,7 +16,7 @@ from numba import njit, prange
 from tsne.kl import MACHINE_EPSILON, check_embedding, sparse_attraction, sparse_kl_rows
 
 _MAX_DEPTH = 60
-_BLOCK = 256  # points per parallel task
+_BLOCK = 256  # consecutive points (in Z-order) per parallel task
 
 
 @njit(cache=True)

@@ -34,80 +34,32 @@ def _row_kernel(Yt, i, alpha, b, w):
         w[j] = b[j] if alpha == 1.0 else b[j] ** expo
 
 
-_N_BLOCKS = 32  # fixed, so the summation order (hence the result) does not depend on the threads
-
-
-def _block_bounds(n, n_blocks=_N_BLOCKS):
-    """Row ranges holding about equal numbers of pairs (i, j > i)."""
-    pairs = np.concatenate(([0], np.cumsum(np.arange(n - 1, -1, -1))))
-    return np.searchsorted(pairs, np.linspace(0, pairs[-1], n_blocks + 1)).astype(np.int64)
-
-
 @njit(parallel=True, cache=True, fastmath=True)
-def _pair_forces(P, dense, Yt, alpha, bounds, part_att, part_rep, part_z):
-    """Each pair i < j once (P and the kernel are symmetric): block k of rows adds
-    +-p_ij b_ij (y_i - y_j), +-w_ij b_ij (y_i - y_j) and w_ij to rows i and j of its own partial
-    sums, which ``_sum_blocks`` adds in a fixed order."""
+def _forces(P, dense, Yt, alpha, attract, repulse, row_z):
+    """Per row: sum_j w_ij b_ij (y_i - y_j), sum_{j != i} w_ij and, if ``dense``, the attraction
+    sum_j p_ij b_ij (y_i - y_j) from the dense P (a sparse P's attraction is ``sparse_attraction``)."""
     dim, n = Yt.shape
-    inv_alpha = 1.0 / alpha
-    expo = (alpha + 1.0) / 2.0
-    for k in prange(len(bounds) - 1):
-        att = part_att[k]
-        rep = part_rep[k]
-        zz = part_z[k]
-        att[:] = 0.0
-        rep[:] = 0.0
-        zz[:] = 0.0
+    for i in prange(n):
         b = np.empty(n)
         w = np.empty(n)
-        for i in range(bounds[k], bounds[k + 1]):
-            for j in range(i + 1, n):
-                b[j] = 0.0
-            for a in range(dim):  # column by column, so the j loops vectorise
-                yi = Yt[a, i]
-                col = Yt[a]
-                for j in range(i + 1, n):
-                    t = yi - col[j]
-                    b[j] += t * t
-            zi = 0.0
-            for j in range(i + 1, n):
-                bj = 1.0 / (1.0 + b[j] * inv_alpha)
-                wj = bj if alpha == 1.0 else bj ** expo
-                zi += wj
-                zz[j] += wj
-                w[j] = wj * bj
-                b[j] = P[i, j] * bj if dense else 0.0
-            zz[i] += zi
-            for a in range(dim):
-                yi = Yt[a, i]
-                col = Yt[a]
-                fa = 0.0
-                fr = 0.0
-                for j in range(i + 1, n):
-                    t = yi - col[j]
-                    fa += b[j] * t
-                    fr += w[j] * t
-                    att[a, j] -= b[j] * t
-                    rep[a, j] -= w[j] * t
-                att[a, i] += fa
-                rep[a, i] += fr
-
-
-@njit(parallel=True, cache=True)
-def _sum_blocks(part_att, part_rep, part_z, attract, repulse, row_z):
-    n_blocks, dim, n = part_att.shape
-    for i in prange(n):
+        _row_kernel(Yt, i, alpha, b, w)
         z = 0.0
-        for k in range(n_blocks):
-            z += part_z[k, i]
-        row_z[i] = z
+        for j in range(n):
+            z += w[j]
+            w[j] *= b[j]
+            b[j] = P[i, j] * b[j] if dense else 0.0
+        row_z[i] = z - 1.0  # w_ii = 1 is not a pair; its force terms vanish since y_i - y_i = 0
         for a in range(dim):
+            yi = Yt[a, i]
+            col = Yt[a]
             fa = 0.0
             fr = 0.0
-            for k in range(n_blocks):
-                fa += part_att[k, a, i]
-                fr += part_rep[k, a, i]
-            attract[i, a] = fa
+            for j in range(n):
+                t = yi - col[j]
+                fa += b[j] * t
+                fr += w[j] * t
+            if dense:
+                attract[i, a] = fa
             repulse[i, a] = fr
 
 
@@ -180,7 +132,8 @@ def kl_divergence(P, Y, dof=1.0, compute_error=True):
 
     Parameters
     ----------
-    P : (n, n) joint probabilities (``joint_probabilities``; may be exaggerated), or a
+    P : (n, n) joint probabilities (``joint_probabilities``; may be exaggerated; float32 halves the
+        memory traffic of the O(n^2) loop, the sums stay float64), or a
         ``SparseAffinities`` (``joint_probabilities_nn``): then the attraction runs over its
         non-zeros and Z over all pairs, which is the exact objective that Barnes-Hut approximates
     Y : (n, n_components) embedding
@@ -193,18 +146,14 @@ def kl_divergence(P, Y, dof=1.0, compute_error=True):
     """
     dense = not hasattr(P, "indptr")
     if dense:
-        P = np.ascontiguousarray(P, dtype=np.float64)
+        P = np.ascontiguousarray(P, dtype=P.dtype if P.dtype in (np.float32, np.float64) else np.float64)
         if P.ndim != 2 or P.shape[0] != P.shape[1]:
             raise ValueError(f"P: expected a square (n, n) matrix, got shape {P.shape}")
     Y = check_embedding(Y, P.shape[0] if dense else P.n)
     Yt = np.ascontiguousarray(Y.T)
     attract, repulse = np.empty_like(Y), np.empty_like(Y)
     row_z = np.empty(len(Y))
-    n, dim = Y.shape
-    bounds = _block_bounds(n)
-    parts = np.empty((len(bounds) - 1, dim, n)), np.empty((len(bounds) - 1, dim, n)), np.empty((len(bounds) - 1, n))
-    _pair_forces(P if dense else np.zeros((1, 1)), dense, Yt, float(dof), bounds, *parts)
-    _sum_blocks(*parts, attract, repulse, row_z)
+    _forces(P if dense else np.zeros((1, 1)), dense, Yt, float(dof), attract, repulse, row_z)
     if not dense:
         sparse_attraction(P.indptr, P.indices, P.data, Y, float(dof), attract)
     z = row_z.sum()

@@ -194,13 +194,15 @@ class TSNE:
         common = dict(learning_rate=self.learning_rate_, min_grad_norm=self.min_grad_norm,
                       n_iter_check=_N_ITER_CHECK, verbose=self.verbose, callback=self.callback,
                       callback_every=self.callback_every, state=state)
-        P_exaggerated = P * self.early_exaggeration if exact else P.scaled(self.early_exaggeration)
+        # the dense O(n^2) loop is bound by reading P: iterate on a float32 copy, report with float64
+        P_run = P.astype(np.float32) if exact else P
+        P_exaggerated = P_run * np.float32(self.early_exaggeration) if exact else P.scaled(self.early_exaggeration)
         Y, kl, it = gradient_descent(objective_for(P_exaggerated), Y, 0, _EXPLORATION_MAX_ITER, momentum=0.5,
                                      n_iter_without_progress=_EXPLORATION_MAX_ITER, **common)
         if self.verbose:
             print(f"[t-SNE] KL divergence after {it + 1} iterations with early exaggeration: {kl:.6f}")
         if it < _EXPLORATION_MAX_ITER - 1 or self.max_iter > _EXPLORATION_MAX_ITER:
-            Y, kl, it = gradient_descent(objective_for(P), Y, it + 1, self.max_iter, momentum=0.8,
+            Y, kl, it = gradient_descent(objective_for(P_run), Y, it + 1, self.max_iter, momentum=0.8,
                                          n_iter_without_progress=self.n_iter_without_progress, **common)
         self.n_iter_ = it
         self.kl_divergence_ = float(objective_for(P)(Y, True)[0])
