@@ -65,6 +65,16 @@ def _morton_keys(Y):
     return keys
 
 
+@njit(cache=True, inline="always")
+def _open_child(cell, q, child, children, center, half):
+    """Make cell number ``child`` the q-th quadrant/octant of ``cell``; returns ``child``."""
+    children[cell, q] = child
+    half[child] = 0.5 * half[cell]
+    for a in range(center.shape[1]):
+        center[child, a] = center[cell, a] + (half[child] if (q >> a) & 1 else -half[child])
+    return child
+
+
 @njit(cache=True)
 def _build_tree(Y, order):
     """Insert the points one by one in ``order``; a leaf holds one point, or several identical ones (or
@@ -100,14 +110,9 @@ def _build_tree(Y, order):
                         same = False
                 if not (same or depth >= _MAX_DEPTH):
                     # split: the leaf's points (all at y_j) move into a new child; i goes on below
-                    q = _quadrant(Y[j], center[cell])
-                    child = n_cells
+                    child = _open_child(cell, _quadrant(Y[j], center[cell]), n_cells, children, center, half)
                     n_cells += 1
-                    children[cell, q] = child
-                    half[child] = 0.5 * half[cell]
-                    for a in range(dim):
-                        center[child, a] = center[cell, a] + (half[child] if (q >> a) & 1 else -half[child])
-                        com[child, a] = com[cell, a]
+                    com[child] = com[cell]
                     count[child] = count[cell]
                     leaf_point[child] = j
                     is_leaf[cell] = False
@@ -121,12 +126,8 @@ def _build_tree(Y, order):
             q = _quadrant(Y[i], center[cell])
             child = children[cell, q]
             if child < 0:
-                child = n_cells
+                child = _open_child(cell, q, n_cells, children, center, half)
                 n_cells += 1
-                children[cell, q] = child
-                half[child] = 0.5 * half[cell]
-                for a in range(dim):
-                    center[child, a] = center[cell, a] + (half[child] if (q >> a) & 1 else -half[child])
             cell = child
             depth += 1
     for c in range(n_cells):
