@@ -1,1 +1,13 @@
-"""Visualization methods built on minigrad's swappable backward rules."""
+"""Visualization methods built on minigrad's swappable backward rules.
+
+Every method has the signature ``method(model, x, target, **options) -> np.ndarray`` with x
+(N, C, H, W) or a single (C, H, W) image, and ``target`` a class index, one index per sample,
+or a callable mapping the model's output to one scalar per sample.
+"""
+from methods.cam import cam, gradcam, guided_gradcam
+from methods.gradients import deconvnet, gradient, guided_backprop, input_x_gradient, saliency
+from methods.occlusion import occlusion
+from methods.upsample import bilinear_resize
+
+__all__ = ["bilinear_resize", "cam", "deconvnet", "gradcam", "gradient", "guided_backprop", "guided_gradcam",
+           "input_x_gradient", "occlusion", "saliency"]

@@ -1,0 +1,55 @@
+"""The shared front of every method: check the input batch and turn ``target`` into scores.
+
+``target`` is a class index, one index per sample, or a callable mapping the model's output
+tensor to one scalar per sample (a unit of a captured layer, a regression output).
+"""
+import numpy as np
+
+from minigrad import Tensor
+
+
+def as_batch(x):
+    """x (N, C, H, W) or a single image (C, H, W) -> (float array (N, C, H, W), whether it was single)."""
+    arr = np.asarray(x.data if isinstance(x, Tensor) else x)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"x: expected a numeric array, got dtype {arr.dtype}")
+    if arr.ndim == 3:
+        return _floating(arr[None]), True
+    if arr.ndim != 4:
+        raise ValueError(f"x: expected a batch (N, C, H, W) or an image (C, H, W), got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError("x: the batch is empty")
+    return _floating(arr), False
+
+
+def _floating(arr):
+    arr = arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("x: contains NaN or inf")
+    return arr
+
+
+def unbatch(result, single):
+    return result[0] if single else result
+
+
+def scores(output, target):
+    """One scalar per sample, as a Tensor of shape (N,), from the model's output and ``target``."""
+    n = output.shape[0]
+    if callable(target):
+        s = target(output)
+        if not isinstance(s, Tensor) or s.shape != (n,):
+            raise ValueError(f"target: a callable target must return a Tensor of shape ({n},), "
+                             f"got {getattr(s, 'shape', type(s).__name__)}")
+        return s
+    if output.ndim != 2:
+        raise ValueError(f"target: an index target needs outputs of shape (N, classes), got {output.shape}; "
+                         f"pass a callable for other outputs")
+    idx = np.asarray(target)
+    if idx.ndim == 0:
+        idx = np.full(n, idx)
+    if idx.shape != (n,) or not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"target: expected a class index or {n} integer indices, got {target!r}")
+    if idx.min() < 0 or idx.max() >= output.shape[1]:
+        raise ValueError(f"target: class indices must lie in [0, {output.shape[1]}), got {idx.tolist()}")
+    return output[np.arange(n), idx]

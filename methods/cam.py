@@ -1,0 +1,90 @@
+"""Class activation maps: CAM (Zhou et al. 2016), Grad-CAM (Selvaraju et al. 2017) and Guided
+Grad-CAM. Maps are computed at the layer's resolution, the ReLU applied there, and only then
+resized to the input (bilinear, half-pixel centres), as Captum and the Grad-CAM paper do.
+"""
+import numpy as np
+
+import minigrad
+from layers import GlobalAvgPool2d, Linear
+from methods.batch import as_batch, scores, unbatch
+from methods.upsample import bilinear_resize
+from minigrad import Tensor
+
+
+def _check_layer(model, layer):
+    if not any(m is layer for m in model.modules()):
+        raise ValueError(f"layer: {layer!r} is not a layer of this model")
+
+
+def _gradcam_parts(model, x, target, layer):
+    """One forward pass: (x batch, single, x tensor, scores, A = the layer's output)."""
+    _check_layer(model, layer)
+    xb, single = as_batch(x)
+    xt = Tensor(xb, requires_grad=True)
+    with minigrad.capture(layer) as acts:
+        s = scores(model(xt), target)
+    A = acts.get(layer)
+    if A is None or A.ndim != 4:
+        raise ValueError(f"layer: expected a layer with (N, K, h, w) outputs, got "
+                         f"{None if A is None else A.shape}")
+    return xb, single, xt, s, A
+
+
+def _finish(maps, xb, relu, upsample):
+    if relu:
+        maps = np.maximum(maps, 0)
+    return bilinear_resize(maps, xb.shape[2:]) if upsample else maps
+
+
+def gradcam(model, x, target, layer, relu=True, upsample=True):
+    """Grad-CAM (Selvaraju et al. 2017, eqs. 1-2): w_k = mean_ij dy_c/dA^k_ij,
+    map = ReLU(sum_k w_k A^k).
+
+    x (N, C, H, W) or (C, H, W); ``layer`` a module of ``model`` with (N, K, h, w) outputs.
+    Returns (N, H, W) (or (N, h, w) with ``upsample=False``; no batch axis for a single image).
+    """
+    xb, single, _, s, A = _gradcam_parts(model, x, target, layer)
+    gA, = minigrad.grad(s, [A])
+    maps = np.einsum("nk,nkij->nij", gA.mean(axis=(2, 3)), A.data)
+    return unbatch(_finish(maps, xb, relu, upsample), single)
+
+
+def guided_gradcam(model, x, target, layer, upsample=True):
+    """Guided Grad-CAM (Selvaraju et al. 2017, sec. 3): guided backprop * upsampled Grad-CAM, from
+    one forward pass and two reverse passes with different rule tables. -> x's shape."""
+    xb, single, xt, s, A = _gradcam_parts(model, x, target, layer)
+    gA, = minigrad.grad(s, [A])
+    maps = _finish(np.einsum("nk,nkij->nij", gA.mean(axis=(2, 3)), A.data), xb, True, True)
+    with minigrad.rules(relu="guided"):
+        g, = minigrad.grad(s, [xt])
+    return unbatch(g * maps[:, None], single)
+
+
+def _gap_head(model):
+    """(the GlobalAvgPool2d, the Linear after it) of a network ending GAP -> Linear."""
+    mods = model.modules()
+    gaps = [i for i, m in enumerate(mods) if isinstance(m, GlobalAvgPool2d)]
+    linears = [i for i, m in enumerate(mods) if isinstance(m, Linear)]
+    if not gaps or not linears or linears[-1] < gaps[-1] or len([i for i in linears if i > gaps[-1]]) != 1:
+        raise ValueError("cam: the model must end in GlobalAvgPool2d followed by one Linear layer "
+                         "(Zhou et al. 2016); use gradcam for other networks")
+    return mods[gaps[-1]], mods[linears[-1]]
+
+
+def cam(model, x, target, upsample=True):
+    """CAM (Zhou et al. 2016, eq. 2): M_c(i, j) = sum_k w^c_k f_k(i, j), with f_k the maps that
+    enter the global average pooling and w^c the final Linear layer's weights of class c.
+    ``target``: class index or one per sample. Returns (N, H, W) (no ReLU, as in the paper)."""
+    gap, fc = _gap_head(model)
+    if callable(target):
+        raise ValueError("target: cam weights the maps by the final layer's row of a class, so it needs "
+                         "class indices; use gradcam for other targets")
+    xb, single = as_batch(x)
+    with minigrad.capture(gap) as acts:
+        out = model(Tensor(xb, requires_grad=True))
+    scores(out, target)  # validates the target
+    pooled = acts[gap]
+    A = pooled._node.inputs[0].data  # the maps that entered the pooling: (N, K, h, w)
+    idx = np.broadcast_to(np.asarray(target), (len(xb),))
+    maps = np.einsum("nk,nkij->nij", fc.weight.data[idx], A)
+    return unbatch(bilinear_resize(maps, xb.shape[2:]) if upsample else maps, single)

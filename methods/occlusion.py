@@ -1,0 +1,58 @@
+"""Occlusion sensitivity (Zeiler & Fergus 2014, sec. 4.2): slide a patch of ``baseline`` over the
+image and record how much the target's score drops."""
+import numpy as np
+
+from methods.batch import as_batch, scores, unbatch
+from minigrad import Tensor, no_grad
+from minigrad.ops.conv import pair
+
+
+def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
+    """Each pixel gets the mean drop s(x) - s(x with the window set to baseline) over the windows
+    covering it (Captum's convention); the window spans all channels.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) or (C, H, W)
+    target : class index, one per sample, or callable(output) -> (N,) (any unit of any layer)
+    window, stride : int or (h, w); windows start at multiples of the stride and stay inside
+    baseline : float or array broadcastable to (C, H, W)
+    batch_size : occluded copies sent through the network at once
+
+    Returns
+    -------
+    (N, H, W) (no batch axis for a single image); pixels no window covers get 0.
+    """
+    xb, single = as_batch(x)
+    N, C, H, W = xb.shape
+    wh, ww = pair(window, "window", 1)
+    sh, sw = pair(stride, "stride", 1)
+    if wh > H or ww > W:
+        raise ValueError(f"window: {wh}x{ww} is larger than the image {H}x{W}")
+    base = np.broadcast_to(np.asarray(baseline, dtype=xb.dtype), (C, H, W))
+    starts = [(i, j) for i in range(0, H - wh + 1, sh) for j in range(0, W - ww + 1, sw)]
+    total = np.zeros((N, H, W))
+    count = np.zeros((H, W))
+    for i, j in starts:
+        count[i:i + wh, j:j + ww] += 1
+    with no_grad():
+        for n in range(N):
+            reference = scores(model(Tensor(xb[n:n + 1])), _one(target, n)).data[0]
+            for k in range(0, len(starts), batch_size):
+                chunk = starts[k:k + batch_size]
+                batch = np.repeat(xb[n:n + 1], len(chunk), axis=0)
+                for b, (i, j) in enumerate(chunk):
+                    batch[b, :, i:i + wh, j:j + ww] = base[:, i:i + wh, j:j + ww]
+                drop = reference - scores(model(Tensor(batch)), _one(target, n, len(chunk))).data
+                for b, (i, j) in enumerate(chunk):
+                    total[n, i:i + wh, j:j + ww] += drop[b]
+    result = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(xb.dtype)
+    return unbatch(result, single)
+
+
+def _one(target, n, repeat=1):
+    """Sample n's target, for a batch of ``repeat`` copies of it."""
+    if callable(target):
+        return target
+    t = np.asarray(target)
+    return int(t) if t.ndim == 0 else np.full(repeat, int(t[n]))

@@ -1,0 +1,128 @@
+"""Methods: identities from the papers, and bilinear resizing against PyTorch."""
+import numpy as np
+import pytest
+
+import layers as L
+import methods
+import minigrad as mg
+
+
+@pytest.fixture(scope="module")
+def linear_model():
+    """A linear classifier on (1, 4, 5) images: score_c = <w_c, x> + b_c."""
+    return L.Sequential(L.Flatten(), L.Linear(20, 3, rng=0))
+
+
+@pytest.fixture(scope="module")
+def gapnet():
+    return L.GAPNet(in_channels=3, num_classes=4, widths=(6, 8), seed=0)
+
+
+def images(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def test_gradient_identities_on_a_linear_model(linear_model):
+    x = images((2, 1, 4, 5))
+    w = linear_model[1].weight.data
+    target = [2, 0]
+    g = methods.gradient(linear_model, x, target)
+    np.testing.assert_allclose(g, w[target].reshape(2, 1, 4, 5), rtol=1e-12)
+    np.testing.assert_allclose(methods.input_x_gradient(linear_model, x, target), x * g, rtol=1e-12)
+    np.testing.assert_allclose(methods.saliency(linear_model, x, 1), np.abs(w[1]).reshape(4, 5)[None].repeat(2, 0))
+    single = methods.gradient(linear_model, x[0], 2)  # a single image gives a single result
+    np.testing.assert_allclose(single, g[0])
+
+
+def test_guided_and_deconvnet_equal_the_gradient_without_relu():
+    net = L.Sequential(L.Conv2d(2, 3, 3, rng=0), L.MaxPool2d(2), L.Flatten(), L.Linear(12, 2, rng=1))
+    x = images((2, 2, 6, 6))
+    g = methods.gradient(net, x, 1)
+    np.testing.assert_allclose(methods.guided_backprop(net, x, 1), g, rtol=1e-12)
+    np.testing.assert_allclose(methods.deconvnet(net, x, 1), g, rtol=1e-12)
+
+
+def test_guided_backprop_differs_from_the_gradient_on_a_relu_network(gapnet):
+    x = images((2, 3, 12, 12))
+    plain = methods.gradient(gapnet, x, 1)
+    guided = methods.guided_backprop(gapnet, x, 1)
+    assert guided.shape == plain.shape and not np.allclose(guided, plain)
+
+
+def test_gradcam_equals_cam_up_to_a_positive_constant_on_a_gap_network(gapnet):
+    x = images((3, 3, 12, 12))
+    target = [0, 3, 1]
+    layer = gapnet.features[-1]
+    c = methods.cam(gapnet, x, target, upsample=False)
+    gc = methods.gradcam(gapnet, x, target, layer, relu=False, upsample=False)
+    h, w = c.shape[1:]
+    np.testing.assert_allclose(gc * h * w, c, rtol=1e-10, atol=1e-12)
+    up = methods.gradcam(gapnet, x, target, layer)
+    assert up.shape == (3, 12, 12) and up.min() >= 0
+    np.testing.assert_allclose(up, methods.bilinear_resize(np.maximum(gc, 0), (12, 12)))
+
+
+def test_guided_gradcam_is_guided_backprop_times_the_map(gapnet):
+    x = images((2, 3, 12, 12))
+    layer = gapnet.features[-1]
+    gg = methods.guided_gradcam(gapnet, x, 2, layer)
+    expected = methods.guided_backprop(gapnet, x, 2) * methods.gradcam(gapnet, x, 2, layer)[:, None]
+    np.testing.assert_allclose(gg, expected, rtol=1e-12)
+
+
+def test_occlusion_with_a_1x1_window_on_a_linear_model(linear_model):
+    x = images((2, 1, 4, 5))
+    w = linear_model[1].weight.data.reshape(3, 1, 4, 5)
+    occ = methods.occlusion(linear_model, x, [1, 2], window=1, baseline=0.5)
+    np.testing.assert_allclose(occ, (w[[1, 2]] * (x - 0.5)).sum(axis=1), rtol=1e-10)
+
+
+def test_occlusion_averages_over_covering_windows(linear_model):
+    x = images((1, 1, 4, 5))
+    w = linear_model[1].weight.data[0].reshape(4, 5)
+    occ = methods.occlusion(linear_model, x[0], 0, window=2, stride=1, batch_size=3)
+    drop = w * x[0, 0]
+    expected = np.zeros((4, 5))
+    count = np.zeros((4, 5))
+    for i in range(3):
+        for j in range(4):
+            expected[i:i + 2, j:j + 2] += drop[i:i + 2, j:j + 2].sum()
+            count[i:i + 2, j:j + 2] += 1
+    np.testing.assert_allclose(occ, expected / count, rtol=1e-10)
+
+
+def test_a_unit_of_a_layer_as_the_target(gapnet):
+    """The gradient of one feature cell A^k_ij (lecture 000): a truncated model and a callable target."""
+    trunk = gapnet.features[:3]
+    x = images((1, 3, 12, 12))
+    g = methods.gradient(trunk, x, lambda out: out[:, 2, 1, 1])
+    # pool cell (1, 1) covers conv rows/cols 2..3, whose 3x3 windows (padding 1) read input 1..4
+    support = np.argwhere(np.abs(g[0]).sum(axis=0) > 0)
+    assert len(support) > 0 and support.min() >= 1 and support.max() <= 4
+
+
+def test_bilinear_resize_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    maps = images((2, 5, 7))
+    for size in ((12, 12), (20, 9), (5, 7), (3, 4)):
+        ref = torch.nn.functional.interpolate(torch.from_numpy(maps)[:, None], size=size, mode="bilinear",
+                                              align_corners=False)[:, 0].numpy()
+        np.testing.assert_allclose(methods.bilinear_resize(maps, size), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_bad_input_raises_clear_errors(gapnet, linear_model):
+    x = images((2, 3, 12, 12))
+    with pytest.raises(ValueError, match="is not a layer of this model"):
+        methods.gradcam(gapnet, x, 0, L.ReLU())
+    with pytest.raises(ValueError, match=r"class indices must lie in \[0, 4\)"):
+        methods.gradient(gapnet, x, 4)
+    with pytest.raises(ValueError, match="larger than the image"):
+        methods.occlusion(gapnet, x, 0, window=13)
+    with pytest.raises(ValueError, match="GlobalAvgPool2d followed by one Linear"):
+        methods.cam(linear_model, images((1, 1, 4, 5)), 0)
+    with pytest.raises(ValueError, match=r"expected a batch \(N, C, H, W\)"):
+        methods.gradient(gapnet, images((3, 12)), 0)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        methods.saliency(gapnet, np.full((1, 3, 12, 12), np.nan), 0)
+    with pytest.raises(ValueError, match="expected a class index or 2 integer indices"):
+        methods.gradient(gapnet, x, [1, 2, 3])
