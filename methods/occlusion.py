@@ -15,13 +15,14 @@ def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
     ----------
     x : (N, C, H, W) or (C, H, W)
     target : class index, one per sample, or callable(output) -> (N,) (any unit of any layer)
-    window, stride : int or (h, w); windows start at multiples of the stride and stay inside
+    window, stride : int or (h, w); windows start at multiples of the stride, the last ones
+        clipped at the border
     baseline : float or array broadcastable to (C, H, W)
     batch_size : occluded copies sent through the network at once
 
     Returns
     -------
-    (N, H, W) (no batch axis for a single image); pixels no window covers get 0.
+    (N, H, W) (no batch axis for a single image).
     """
     xb, single = as_batch(x)
     N, C, H, W = xb.shape
@@ -30,7 +31,11 @@ def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
     if wh > H or ww > W:
         raise ValueError(f"window: {wh}x{ww} is larger than the image {H}x{W}")
     base = np.broadcast_to(np.asarray(baseline, dtype=xb.dtype), (C, H, W))
-    starts = [(i, j) for i in range(0, H - wh + 1, sh) for j in range(0, W - ww + 1, sw)]
+    # as Captum: ceil((H - wh) / sh) + 1 window positions per axis, the last one clipped at the
+    # border, so that every pixel is covered
+    rows = [k * sh for k in range(-(-(H - wh) // sh) + 1)]
+    cols = [k * sw for k in range(-(-(W - ww) // sw) + 1)]
+    starts = [(i, j) for i in rows for j in cols]
     total = np.zeros((N, H, W))
     count = np.zeros((H, W))
     for i, j in starts:
@@ -46,7 +51,7 @@ def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
                 drop = reference - scores(model(Tensor(batch)), _one(target, n, len(chunk))).data
                 for b, (i, j) in enumerate(chunk):
                     total[n, i:i + wh, j:j + ww] += drop[b]
-    result = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(xb.dtype)
+    result = (total / count).astype(xb.dtype)
     return unbatch(result, single)
 
 
