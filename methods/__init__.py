@@ -6,8 +6,9 @@ or a callable mapping the model's output to one scalar per sample.
 """
 from methods.cam import cam, gradcam, guided_gradcam
 from methods.gradients import deconvnet, gradient, guided_backprop, input_x_gradient, saliency
+from methods.integrated_gradients import integrated_gradients, smoothgrad
 from methods.occlusion import occlusion
 from methods.upsample import bilinear_resize
 
 __all__ = ["bilinear_resize", "cam", "deconvnet", "gradcam", "gradient", "guided_backprop", "guided_gradcam",
-           "input_x_gradient", "occlusion", "saliency"]
+           "input_x_gradient", "integrated_gradients", "occlusion", "saliency", "smoothgrad"]

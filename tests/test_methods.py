@@ -126,3 +126,56 @@ def test_bad_input_raises_clear_errors(gapnet, linear_model):
         methods.saliency(gapnet, np.full((1, 3, 12, 12), np.nan), 0)
     with pytest.raises(ValueError, match="expected a class index or 2 integer indices"):
         methods.gradient(gapnet, x, [1, 2, 3])
+
+
+@pytest.mark.parametrize("rule", ["gausslegendre", "riemann_left", "riemann_right", "riemann_middle",
+                                  "riemann_trapezoid"])
+def test_integrated_gradients_on_a_linear_model(linear_model, rule):
+    x = images((2, 1, 4, 5))
+    w = linear_model[1].weight.data.reshape(3, 1, 4, 5)
+    ig = methods.integrated_gradients(linear_model, x, [0, 2], baseline=0.3, n_steps=7, method=rule)
+    np.testing.assert_allclose(ig, (x - 0.3) * w[[0, 2]], rtol=1e-10)
+
+
+def test_integrated_gradients_completeness_on_a_cnn(gapnet):
+    from minigrad import Tensor
+
+    def check(net, x, target, bound):
+        ig, delta = methods.integrated_gradients(net, x, target, return_convergence_delta=True)
+        out = net(Tensor(x)).data - net(Tensor(np.zeros_like(x))).data
+        f = out[np.arange(len(x)), target]
+        np.testing.assert_allclose(ig.reshape(len(x), -1).sum(axis=1) + delta, f, rtol=1e-10)
+        ratio = np.abs(delta / f).max()
+        assert ratio < bound
+        return ratio
+
+    # a smooth CNN: 50 Gauss-Legendre points integrate it almost exactly
+    smooth = L.Sequential(L.Conv2d(3, 6, 3, padding=1, rng=0), L.Tanh(), L.AvgPool2d(2),
+                          L.Conv2d(6, 8, 3, padding=1, rng=1), L.Tanh(), L.GlobalAvgPool2d(), L.Linear(8, 4, rng=2))
+    x = images((3, 3, 12, 12))
+    r_smooth = check(smooth, x, [0, 1, 2], 1e-3)
+    # with ReLU and max-pool kinks the integrand is only piecewise smooth: a looser bound
+    r_relu = check(gapnet, x, [0, 1, 2], 5e-3)
+    print(f"IG completeness |delta| / |f(x) - f(x')|: tanh CNN {r_smooth:.1e}, ReLU GAP CNN {r_relu:.1e}")
+
+
+def test_smoothgrad_identities(linear_model, gapnet):
+    x = images((2, 1, 4, 5))
+    w = linear_model[1].weight.data[1].reshape(1, 4, 5)
+    # the gradient of a linear model does not depend on x: noise changes nothing
+    np.testing.assert_allclose(methods.smoothgrad(methods.gradient, linear_model, x, 1, n_samples=5),
+                               np.broadcast_to(w, (2, 1, 4, 5)), rtol=1e-12)
+    np.testing.assert_allclose(methods.smoothgrad(methods.gradient, linear_model, x, 1, n_samples=5,
+                                                  kind="smoothgrad_sq"), np.broadcast_to(w * w, (2, 1, 4, 5)))
+    assert np.abs(methods.smoothgrad(methods.gradient, linear_model, x, 1, n_samples=5, kind="vargrad")).max() < 1e-12
+    xc = images((2, 3, 12, 12))
+    np.testing.assert_allclose(methods.smoothgrad(methods.saliency, gapnet, xc, 0, n_samples=3, noise_level=0.0),
+                               methods.saliency(gapnet, xc, 0), rtol=1e-12)
+    a = methods.smoothgrad(methods.guided_backprop, gapnet, xc, 0, n_samples=4, seed=3)
+    b = methods.smoothgrad(methods.guided_backprop, gapnet, xc, 0, n_samples=4, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, methods.smoothgrad(methods.guided_backprop, gapnet, xc, 0, n_samples=4, seed=4))
+    with pytest.raises(ValueError, match="kind"):
+        methods.smoothgrad(methods.gradient, gapnet, xc, 0, kind="mean")
+    with pytest.raises(ValueError, match="method: expected one of"):
+        methods.integrated_gradients(gapnet, xc, 0, method="simpson")

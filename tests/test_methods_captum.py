@@ -61,3 +61,13 @@ def test_occlusion(case):
     # Captum returns occlusion maps in float32 whatever the input dtype
     assert c["occlusion"].dtype == np.float32
     close(methods.occlusion(net, c["x"], ref.TARGET, **ref.OCCLUSION), c["occlusion"], tol=1e-6)
+
+
+def test_integrated_gradients(case):
+    net, c = case
+    close(methods.integrated_gradients(net, c["x"], ref.TARGET), c["integrated_gradients"])
+    # Captum's trapezoid rule uses steps of 1/n (weights summing to (n-1)/n); ours are the rule's
+    # 1/(n-1). Its points come from torch.linspace in float32, hence 1e-7.
+    ours = methods.integrated_gradients(net, c["x"], ref.TARGET, baseline=0.1, n_steps=20,
+                                        method="riemann_trapezoid", internal_batch_size=7)
+    close(ours * 19 / 20, c["integrated_gradients_trapezoid"], tol=1e-7)

@@ -68,6 +68,10 @@ def captum_cases():
     out["gradcam_up"] = up[:, 0].detach().numpy()
     out["guided_gradcam"] = attr.GuidedGradCam(net, layer).attribute(
         x(), target=target, interpolate_mode="bilinear").detach().numpy()
+    out["integrated_gradients"] = attr.IntegratedGradients(net).attribute(
+        x(), baselines=0.0, target=target, n_steps=50, method="gausslegendre").detach().numpy()
+    out["integrated_gradients_trapezoid"] = attr.IntegratedGradients(net).attribute(
+        x(), baselines=0.1, target=target, n_steps=20, method="riemann_trapezoid").detach().numpy()
     wh, ww = OCCLUSION["window"]
     sh, sw = OCCLUSION["stride"]
     out["occlusion"] = attr.Occlusion(net).attribute(
