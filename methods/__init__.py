@@ -6,9 +6,13 @@ or a callable mapping the model's output to one scalar per sample.
 """
 from methods.cam import cam, gradcam, guided_gradcam
 from methods.gradients import deconvnet, gradient, guided_backprop, input_x_gradient, saliency
+from methods.inside import activation_statistics, activations, filters, receptive_field, top_patches
 from methods.integrated_gradients import integrated_gradients, smoothgrad
+from methods.localization import localization_score
 from methods.occlusion import occlusion
 from methods.upsample import bilinear_resize
 
-__all__ = ["bilinear_resize", "cam", "deconvnet", "gradcam", "gradient", "guided_backprop", "guided_gradcam",
-           "input_x_gradient", "integrated_gradients", "occlusion", "saliency", "smoothgrad"]
+__all__ = ["activation_statistics", "activations", "filters", "receptive_field", "top_patches",
+           "bilinear_resize", "cam", "deconvnet", "gradcam", "gradient", "guided_backprop", "guided_gradcam",
+           "input_x_gradient", "integrated_gradients", "localization_score", "occlusion", "saliency",
+           "smoothgrad"]
