@@ -4,7 +4,7 @@ Every method has the signature ``method(model, x, target, **options) -> np.ndarr
 (N, C, H, W) or a single (C, H, W) image, and ``target`` a class index, one index per sample,
 or a callable mapping the model's output to one scalar per sample.
 """
-from methods.cam import cam, gradcam, guided_gradcam
+from methods.cam import cam, gradcam, gradcam_plus_plus, guided_gradcam
 from methods.gradients import deconvnet, gradient, guided_backprop, input_x_gradient, saliency
 from methods.inside import activation_statistics, activations, filters, receptive_field, top_patches
 from methods.integrated_gradients import integrated_gradients, smoothgrad
@@ -14,6 +14,6 @@ from methods.sanity import model_randomization, rank_correlation, ssim
 from methods.upsample import bilinear_resize
 
 __all__ = ["activation_statistics", "activations", "filters", "receptive_field", "top_patches",
-           "bilinear_resize", "cam", "deconvnet", "gradcam", "gradient", "guided_backprop", "guided_gradcam",
+           "bilinear_resize", "cam", "deconvnet", "gradcam", "gradcam_plus_plus", "gradient", "guided_backprop", "guided_gradcam",
            "input_x_gradient", "integrated_gradients", "localization_score", "model_randomization", "occlusion",
            "rank_correlation", "saliency", "smoothgrad", "ssim"]

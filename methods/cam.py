@@ -49,6 +49,21 @@ def gradcam(model, x, target, layer, relu=True, upsample=True):
     return unbatch(_finish(maps, xb, relu, upsample), single)
 
 
+def gradcam_plus_plus(model, x, target, layer, upsample=True):
+    """Grad-CAM++ (Chattopadhay et al. 2018, eqs. 10 and 19, with the exponential of the score so
+    that higher derivatives are powers of the first): with g = dy_c/dA^k_ij,
+    alpha^k_ij = g^2 / (2 g^2 + sum_ab A^k_ab g^3) (0 where that is 0/0),
+    w_k = sum_ij alpha^k_ij relu(g), map = ReLU(sum_k w_k A^k). -> (N, H, W)."""
+    xb, single, _, s, A = _gradcam_parts(model, x, target, layer)
+    g, = minigrad.grad(s, [A])
+    a = A.data
+    denom = 2 * g ** 2 + a.sum(axis=(2, 3), keepdims=True) * g ** 3
+    alpha = np.divide(g ** 2, denom, out=np.zeros_like(g), where=denom != 0)
+    weights = (alpha * np.maximum(g, 0)).sum(axis=(2, 3))
+    maps = np.einsum("nk,nkij->nij", weights, a)
+    return unbatch(_finish(maps, xb, True, upsample), single)
+
+
 def guided_gradcam(model, x, target, layer, upsample=True):
     """Guided Grad-CAM (Selvaraju et al. 2017, sec. 3): guided backprop * upsampled Grad-CAM, from
     one forward pass and two reverse passes with different rule tables. -> x's shape."""

@@ -179,3 +179,20 @@ def test_smoothgrad_identities(linear_model, gapnet):
         methods.smoothgrad(methods.gradient, gapnet, xc, 0, kind="mean")
     with pytest.raises(ValueError, match="method: expected one of"):
         methods.integrated_gradients(gapnet, xc, 0, method="simpson")
+
+
+def test_gradcam_plus_plus_on_a_gap_network_matches_the_closed_form(gapnet):
+    """On GAP -> Linear, dy_c/dA^k_ij = W_ck / (h w) everywhere: the paper's weights in closed form."""
+    x = images((2, 3, 12, 12))
+    layer = gapnet.features[-1]
+    target = [1, 3]
+    ours = methods.gradcam_plus_plus(gapnet, x, target, layer, upsample=False)
+    A = methods.activations(gapnet, x, layer)
+    h, w = A.shape[2:]
+    g = gapnet.fc.weight.data[target][:, :, None, None] / (h * w) * np.ones_like(A)
+    denom = 2 * g ** 2 + A.sum(axis=(2, 3), keepdims=True) * g ** 3
+    alpha = np.where(denom != 0, g ** 2 / np.where(denom != 0, denom, 1), 0)
+    weights = (alpha * np.maximum(g, 0)).sum(axis=(2, 3))
+    expected = np.maximum(np.einsum("nk,nkij->nij", weights, A), 0)
+    np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-14)
+    assert methods.gradcam_plus_plus(gapnet, x, target, layer).shape == (2, 12, 12)
