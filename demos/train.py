@@ -10,7 +10,7 @@ from demos.shapes import make_shapes
 from layers import Adam, GAPNet, LeNet, accuracy, fit
 
 
-def train_shapes(n_train=3000, n_test=600, size=32, epochs=12, seed=0, progress_bar=True, verbose=True):
+def train_shapes(n_train=3000, n_test=600, size=32, epochs=20, seed=0, progress_bar=True, verbose=True):
     """GAPNet (float32) on make_shapes -> (model, held-out accuracy)."""
     X, y, _ = make_shapes(n_train + n_test, size=size, seed=seed)
     model = GAPNet(num_classes=6, seed=seed).float()
