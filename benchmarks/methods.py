@@ -8,9 +8,7 @@ Prints median times and minigrad/Captum ratios (< 1 means faster).
 import argparse
 import importlib.util
 import os
-import statistics
 import sys
-import time
 import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,16 +26,6 @@ import methods  # noqa: E402
 _spec = importlib.util.spec_from_file_location("bench_layers", os.path.join(HERE, "layers.py"))
 bench_layers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_layers)
-
-
-def median_time(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main(argv=None):
@@ -76,7 +64,7 @@ def main(argv=None):
     print(f"batch {args.batch} x 3x64x64, float32, {args.threads} threads, torch {torch.__version__}")
     with threadpool_limits(args.threads):
         for name, ours, theirs in cases:
-            a, b = median_time(ours, args.repeats), median_time(theirs, args.repeats)
+            a, b = bench_layers.median_time(ours, args.repeats), bench_layers.median_time(theirs, args.repeats)
             print(f"  {name:24s} minigrad {a * 1e3:9.1f} ms   Captum {b * 1e3:9.1f} ms   ratio {a / b:5.2f}",
                   flush=True)
 

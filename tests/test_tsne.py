@@ -259,3 +259,13 @@ def test_function_level_errors():
         tsne.kl_divergence(np.ones((4, 4)), np.ones((5, 2)))
     with pytest.raises(TypeError, match="numeric"):
         TSNE().fit_transform(np.array([["a", "b"], ["c", "d"]]))
+
+
+def test_get_and_set_params_follow_sklearn():
+    est = TSNE(perplexity=5.0, method="exact")
+    params = est.get_params()
+    assert params["perplexity"] == 5.0 and params["method"] == "exact" and "self" not in params
+    assert set(params) >= {"n_components", "early_exaggeration", "learning_rate", "max_iter", "angle", "callback"}
+    assert est.set_params(angle=0.3).angle == 0.3
+    with pytest.raises(ValueError, match="unknown parameter 'angel'"):
+        est.set_params(angel=0.3)

@@ -5,10 +5,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from tsne.kl import MACHINE_EPSILON
 from tsne.neighbors import nearest_neighbors, squared_distances
 from tsne.perplexity import conditional_probabilities
-
-MACHINE_EPSILON = np.finfo(np.float64).eps
 
 
 class SparseAffinities(NamedTuple):

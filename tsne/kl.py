@@ -16,11 +16,11 @@ MACHINE_EPSILON = np.finfo(np.float64).eps
 
 
 @njit(cache=True, fastmath=True)
-def _row_kernel(Yt, i, alpha, b, w):
-    """b_ij and w_ij of row i into b, w (including j = i, where both are 1)."""
+def _row_kernel(Yt, i, alpha):
+    """(b_i., w_i.): the kernels of row i against every point (including j = i, where both are 1)."""
     dim, n = Yt.shape
-    for j in range(n):
-        b[j] = 0.0
+    b = np.zeros(n)
+    w = np.empty(n)
     for a in range(dim):  # column by column, so the j loops vectorise
         yi = Yt[a, i]
         col = Yt[a]
@@ -32,6 +32,7 @@ def _row_kernel(Yt, i, alpha, b, w):
     for j in range(n):
         b[j] = 1.0 / (1.0 + b[j] * inv_alpha)
         w[j] = b[j] if alpha == 1.0 else b[j] ** expo
+    return b, w
 
 
 @njit(parallel=True, cache=True, fastmath=True)
@@ -40,9 +41,7 @@ def _forces(P, dense, Yt, alpha, attract, repulse, row_z):
     sum_j p_ij b_ij (y_i - y_j) from the dense P (a sparse P's attraction is ``sparse_attraction``)."""
     dim, n = Yt.shape
     for i in prange(n):
-        b = np.empty(n)
-        w = np.empty(n)
-        _row_kernel(Yt, i, alpha, b, w)
+        b, w = _row_kernel(Yt, i, alpha)
         z = 0.0
         for j in range(n):
             z += w[j]
@@ -68,9 +67,7 @@ def _kl_rows(P, Yt, alpha, z, out):
     dim, n = Yt.shape
     eps = 2.220446049250313e-16
     for i in prange(n):
-        b = np.empty(n)
-        w = np.empty(n)
-        _row_kernel(Yt, i, alpha, b, w)
+        b, w = _row_kernel(Yt, i, alpha)
         s = 0.0
         for j in range(n):
             p = P[i, j]

@@ -1,4 +1,5 @@
 """``TSNE``: the estimator, with scikit-learn's parameter names, defaults and attributes."""
+import inspect
 import numbers
 import time
 
@@ -73,8 +74,8 @@ class TSNE:
         self.callback_every = callback_every
 
     def get_params(self, deep=True):
-        return {k: getattr(self, k) for k in self.__init__.__code__.co_varnames[1:self.__init__.__code__.co_argcount
-                                                                               + self.__init__.__code__.co_kwonlyargcount]}
+        """The constructor's parameters and their values (scikit-learn's estimator API)."""
+        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
 
     def set_params(self, **params):
         valid = self.get_params()
