@@ -10,10 +10,11 @@ from methods.inside import activation_statistics, activations, filters, receptiv
 from methods.integrated_gradients import integrated_gradients, smoothgrad
 from methods.localization import localization_score
 from methods.occlusion import occlusion
+from methods.relevance import excitation_backprop, lrp
 from methods.sanity import model_randomization, rank_correlation, ssim
 from methods.upsample import bilinear_resize
 
 __all__ = ["activation_statistics", "activations", "filters", "receptive_field", "top_patches",
-           "bilinear_resize", "cam", "deconvnet", "gradcam", "gradcam_plus_plus", "gradient", "guided_backprop", "guided_gradcam",
-           "input_x_gradient", "integrated_gradients", "localization_score", "model_randomization", "occlusion",
+           "bilinear_resize", "cam", "deconvnet", "excitation_backprop", "gradcam", "gradcam_plus_plus", "gradient", "guided_backprop", "guided_gradcam",
+           "input_x_gradient", "integrated_gradients", "localization_score", "lrp", "model_randomization", "occlusion",
            "rank_correlation", "saliency", "smoothgrad", "ssim"]

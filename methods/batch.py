@@ -5,7 +5,7 @@ tensor to one scalar per sample (a unit of a captured layer, a regression output
 """
 import numpy as np
 
-from minigrad import Tensor
+from minigrad import Tensor, capture
 
 
 def as_batch(x):
@@ -53,3 +53,19 @@ def scores(output, target):
     if idx.min() < 0 or idx.max() >= output.shape[1]:
         raise ValueError(f"target: class indices must lie in [0, {output.shape[1]}), got {idx.tolist()}")
     return output[np.arange(n), idx]
+
+
+def check_layer(model, layer, what="layer"):
+    if not any(m is layer for m in model.modules()):
+        raise ValueError(f"{what}: {layer!r} is not a layer of this model")
+
+
+def layer_output(model, xt, target, layer):
+    """One forward pass of the tensor ``xt``: (scores (N,), the layer's output A (N, K, h, w))."""
+    with capture(layer) as acts:
+        s = scores(model(xt), target)
+    A = acts.get(layer)
+    if A is None or A.ndim != 4:
+        raise ValueError(f"layer: expected a layer with (N, K, h, w) outputs, got "
+                         f"{None if A is None else A.shape}")
+    return s, A

@@ -6,27 +6,17 @@ import numpy as np
 
 import minigrad
 from layers import GlobalAvgPool2d, Linear
-from methods.batch import as_batch, scores, unbatch
+from methods.batch import as_batch, check_layer, layer_output, scores, unbatch
 from methods.upsample import bilinear_resize
 from minigrad import Tensor
 
 
-def _check_layer(model, layer):
-    if not any(m is layer for m in model.modules()):
-        raise ValueError(f"layer: {layer!r} is not a layer of this model")
-
-
 def _gradcam_parts(model, x, target, layer):
     """One forward pass: (x batch, single, x tensor, scores, A = the layer's output)."""
-    _check_layer(model, layer)
+    check_layer(model, layer)
     xb, single = as_batch(x)
     xt = Tensor(xb, requires_grad=True)
-    with minigrad.capture(layer) as acts:
-        s = scores(model(xt), target)
-    A = acts.get(layer)
-    if A is None or A.ndim != 4:
-        raise ValueError(f"layer: expected a layer with (N, K, h, w) outputs, got "
-                         f"{None if A is None else A.shape}")
+    s, A = layer_output(model, xt, target, layer)
     return xb, single, xt, s, A
 
 

@@ -13,10 +13,11 @@ from minigrad.gradcheck import gradcheck
 from minigrad.graph import OPS, Node, Op, is_grad_enabled, no_grad
 from minigrad.ops import *  # noqa: F401,F403  (the op functions: conv2d, relu, ...)
 from minigrad.ops import __all__ as _op_names
+from minigrad import relevance
 from minigrad.rules import current_rules, deconvnet, guided, rules
 from minigrad.tensor import Tensor, as_tensor
 
 _malloc.keep_freed_memory()
 
 __all__ = ["OPS", "Node", "Op", "Tensor", "as_tensor", "capture", "current_rules", "deconvnet",
-           "grad", "gradcheck", "guided", "is_grad_enabled", "no_grad", "rules"] + list(_op_names)
+           "grad", "gradcheck", "guided", "is_grad_enabled", "no_grad", "relevance", "rules"] + list(_op_names)

@@ -71,3 +71,18 @@ def test_integrated_gradients(case):
     ours = methods.integrated_gradients(net, c["x"], ref.TARGET, baseline=0.1, n_steps=20,
                                         method="riemann_trapezoid", internal_batch_size=7)
     close(ours * 19 / 20, c["integrated_gradients_trapezoid"], tol=1e-7)
+
+
+def test_lrp_with_captums_default_and_per_layer_rules(case):
+    from minigrad import relevance
+
+    net, c = case
+    r, delta = methods.lrp(net, c["x"], ref.TARGET, return_convergence_delta=True)
+    close(r, c["lrp_epsilon"])
+    close(delta, c["lrp_epsilon_delta"])
+    torch_path = {"features.0": net.features[0], "features.3": net.features[3], "fc": net.fc}
+    make = {"gamma": relevance.gamma, "epsilon": relevance.epsilon, "alpha1beta0": lambda _: "alpha1beta0"}
+    chosen = {torch_path[p]: make[rule](arg) for p, (rule, arg) in ref.LRP_MIXED.items()}
+    r, delta = methods.lrp(net, c["x"], ref.TARGET, layer_rules=chosen, return_convergence_delta=True)
+    close(r, c["lrp_mixed"])
+    close(delta, c["lrp_mixed_delta"])

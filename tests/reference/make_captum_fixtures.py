@@ -14,6 +14,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "captum_methods.npz")
 TARGET = [1, 3, 0]
 OCCLUSION = dict(window=(3, 2), stride=(2, 1), baseline=0.25)
+#: per-layer LRP rules (torch module path -> (rule, parameter)), the rest epsilon 1e-9
+LRP_MIXED = {"features.0": ("gamma", 0.25), "features.3": ("epsilon", 0.01), "fc": ("alpha1beta0", None)}
 
 
 def torch_gapnet():
@@ -77,6 +79,26 @@ def captum_cases():
     out["occlusion"] = attr.Occlusion(net).attribute(
         x(), sliding_window_shapes=(3, wh, ww), strides=(3, sh, sw), baselines=OCCLUSION["baseline"],
         target=target)[:, 0].numpy()
+    out.update(lrp_cases(x, target))
+    return out
+
+
+def lrp_cases(x, target):
+    """Captum's LRP with its default rules (epsilon 1e-9; the custom GAP module needs one set
+    explicitly) and with the per-layer rules of ``LRP_MIXED``."""
+    from captum import attr
+    from captum.attr._utils import lrp_rules
+
+    out = {}
+    for name, chosen in [("lrp_epsilon", {}), ("lrp_mixed", LRP_MIXED)]:
+        net = torch_gapnet()
+        net.gap.rule = lrp_rules.EpsilonRule()
+        for path, (rule, arg) in chosen.items():
+            layer = net.get_submodule(path)
+            layer.rule = {"gamma": lrp_rules.GammaRule, "epsilon": lrp_rules.EpsilonRule,
+                          "alpha1beta0": lambda _: lrp_rules.Alpha1_Beta0_Rule()}[rule](arg)
+        r, delta = attr.LRP(net).attribute(x(), target=target, return_convergence_delta=True)
+        out[name], out[name + "_delta"] = r.detach().numpy(), delta.detach().numpy()
     return out
 
 

@@ -1,0 +1,101 @@
+"""Relevance propagation: LRP (Bach et al. 2015) with a rule per layer, and excitation backprop
+(Zhang et al. 2016) with its contrastive form. Both are one forward pass and reverse passes
+under a relevance rule table (``minigrad.relevance``); the model is never edited.
+"""
+import numpy as np
+
+import minigrad
+from methods.batch import as_batch, check_layer, layer_output, scores, unbatch
+from methods.upsample import bilinear_resize
+from minigrad import Tensor
+from minigrad.relevance import epsilon as epsilon_rule, excitation, relevance_rules
+
+
+def _check_rules(model, layer_rules):
+    if layer_rules is None:
+        return {}
+    if not isinstance(layer_rules, dict):
+        raise TypeError(f"layer_rules: expected a dict layer -> rule, got {type(layer_rules).__name__}")
+    for layer in layer_rules:
+        check_layer(model, layer)
+    return layer_rules
+
+
+def lrp(model, x, target, layer_rules=None, epsilon=1e-9, return_convergence_delta=False):
+    """Layer-wise relevance propagation (Bach et al. 2015; Montavon et al. 2019).
+
+    The output relevance is the target score f_c(x); each layer redistributes what reaches its
+    output to its input by its rule, R_in = a * J_f'(a)^T [R_out / stab(f'(a))] (see
+    ``minigrad.relevance``), ReLUs pass it unchanged, and the result is the relevance of each
+    input value. With zero biases and eps -> 0 it is conserved: sum_i R_i = f_c(x).
+
+    layer_rules : dict layer -> rule, e.g. ``{net.features[0]: relevance.gamma(0.25)}`` or rule
+        names ('epsilon', 'zero', 'gamma', 'alpha1beta0'); the other layers use LRP-eps.
+    epsilon : the eps of the default rule (Captum's default, 1e-9).
+    return_convergence_delta : also return f_c(x) - sum_i R_i per sample (Captum's delta).
+
+    x (N, C, H, W) or (C, H, W) -> relevance of x's shape (and the (N,) deltas).
+    """
+    table = relevance_rules(_check_rules(model, layer_rules), epsilon_rule(epsilon))
+    xb, single = as_batch(x)
+    xt = Tensor(xb, requires_grad=True)
+    s = scores(model(xt), target)
+    with minigrad.rules(**table):
+        r, = minigrad.grad(s, [xt], seed=s.data)
+    r = unbatch(r, single)
+    if return_convergence_delta:
+        return r, s.data - r.reshape(len(xb), -1).sum(axis=1)
+    return r
+
+
+def _classifier(model, classifier):
+    if classifier is not None:
+        check_layer(model, classifier, "classifier")
+        return classifier
+    weighted = [m for m in model.modules() if getattr(m, "weight", None) is not None
+                and not list(m.children())]
+    if not weighted:
+        raise ValueError("classifier: the model has no layer with weights to contrast")
+    return weighted[-1]
+
+
+def excitation_backprop(model, x, target, layer=None, contrastive=False, classifier=None, upsample=True):
+    """Excitation backprop: the marginal winning probability P(a_j) of every unit given a winning
+    target (Zhang et al. 2016, eqs. 5-7), propagated top-down with
+    P(a_j) = sum_i a_j w_ij^+ / (sum_k a_k w_ik^+) P(a_i), starting from P = 1 at the target.
+
+    layer : None gives P at the input values, x's shape (N, C, H, W); a layer of the model gives
+        the map at its output summed over channels, (N, h, w), bilinearly resized to the input's
+        size unless ``upsample=False`` (TorchRay's saliency layer).
+    contrastive : contrastive MWP (sec. 3.3): P for the target minus P for its dual unit, whose
+        ``classifier`` weights are negated, and at a layer the channel sum clipped at 0 (TorchRay).
+        Because the propagation is linear in P, subtracting at the layer equals subtracting at any
+        layer between it and the classifier, so no separate contrast layer is needed.
+    classifier : the layer whose weights the dual unit negates (default: the last layer with weights).
+
+    The winning probabilities are a distribution when activations are non-negative: the values
+    at each layer sum to 1 (2 - 2 = 0 for the contrastive difference).
+    """
+    if layer is not None:
+        check_layer(model, layer)
+    if contrastive:
+        top = _classifier(model, classifier)
+    xb, single = as_batch(x)
+    xt = Tensor(xb, requires_grad=True)
+    if layer is None:
+        s = scores(model(xt), target)
+        at = xt
+    else:
+        s, at = layer_output(model, xt, target, layer)
+    seed = np.ones_like(s.data)
+    with minigrad.rules(**relevance_rules({}, excitation())):
+        p, = minigrad.grad(s, [at], seed=seed)
+    if contrastive:
+        with minigrad.rules(**relevance_rules({top: excitation(contrast=True)}, excitation())):
+            p = p - minigrad.grad(s, [at], seed=seed)[0]
+    if layer is None:
+        return unbatch(p, single)
+    maps = p.sum(axis=1)
+    if contrastive:
+        maps = np.maximum(maps, 0)
+    return unbatch(bilinear_resize(maps, xb.shape[2:]) if upsample else maps, single)

@@ -1,0 +1,155 @@
+"""Relevance-propagation backward rules: LRP's z-rules (Bach et al. 2015; Montavon et al. 2019)
+and excitation backprop's marginal winning probability (Zhang et al. 2016).
+
+They are one rule with different parameters. For a layer y = f(a; W, b) that is linear in its
+input a (``conv2d``, ``linear``, ``avg_pool2d``, ``max_pool2d``, the global average ``mean``),
+the relevance R arriving at the output is redistributed to the input as
+
+    R_in = a * J_f'(a)^T [R_out / stab(f'(a))]       (Montavon et al. 2019, eqs. 3-4 and 7)
+
+where f' is the layer run with modified parameters rho(W), b' and ``stab`` keeps the division
+away from zero; J^T v is the op's own backward, so the same reverse pass (``minigrad.grad``) that
+carries gradients carries relevance. ReLU and tanh pass relevance unchanged. Per rule:
+
+    rule            rho(W)        bias b'   stab(z)
+    epsilon(e)      W             b         z + e * sign(z), sign(0) = 1        (LRP-eps, LRP-0 at e=0)
+    gamma(g)        W + g W^+     b         z + 1e-9 * sign(z)                 (LRP-gamma)
+    alpha1beta0()   W^+           b         z + 1e-9 * sign(z)                 (LRP-alpha1beta0, z+)
+    excitation()    W^+           0         z + 1e-20                          (MWP, Zhang eq. 7)
+    excitation(contrast=True)     (-W)^+    0     z + 1e-20                    (the dual unit of c-MWP)
+
+Biases and stabilisers follow Captum's LRP rules and TorchRay's excitation backprop. Pooling layers
+have no parameters, so every rule treats them alike: max pooling gives the window's relevance to
+its maximum, average pooling shares it in proportion to the inputs.
+
+``relevance_rules(layer_rules, default)`` turns a choice of rule per layer into a table for
+``minigrad.rules``: each node asks ``ctx.module`` (the layer that ran it) which rule applies.
+"""
+import copy
+
+import numpy as np
+
+#: Ops a z-rule can redistribute over: layers linear in their first input.
+LINEAR_OPS = frozenset({"conv2d", "linear", "avg_pool2d", "max_pool2d", "mean"})
+#: Element-wise nonlinearities that pass relevance unchanged (as Captum's LRP does).
+PASS_THROUGH_OPS = frozenset({"relu", "tanh"})
+
+
+def _signed_stabilizer(eps):
+    def stab(z):
+        return z + np.where(z >= 0, eps, -eps).astype(z.dtype)
+    return stab
+
+
+def _positive_stabilizer(z):
+    return z + z.dtype.type(1e-20)
+
+
+class LayerRule:
+    """One z-rule: R_in = a * J_f'(a)^T [R_out / stab(f'(a))] with f' = f(.; rho(W), b').
+
+    name : str                   shown in reprs and errors
+    rho : callable or None       W -> modified weights (None keeps W)
+    keep_bias : bool             False drops the bias from f'
+    stabilizer : callable        z -> z kept away from zero
+    """
+
+    def __init__(self, name, rho=None, keep_bias=True, stabilizer=_signed_stabilizer(1e-9)):
+        self.name, self.rho, self.keep_bias, self.stabilizer = name, rho, keep_bias, stabilizer
+
+    def __repr__(self):
+        return f"<LayerRule {self.name}>"
+
+    def __call__(self, ctx, relevance):
+        """Redistribute ``relevance`` (the shape of ctx.output) to ctx's first input."""
+        a, params = ctx.arrays[0], ctx.arrays[1:]
+        n_inputs = len(ctx.arrays)
+        if params and (self.rho is not None or not self.keep_bias):
+            w = params[0] if self.rho is None else self.rho(params[0])
+            args = (a, w) + (params[1:] if self.keep_bias else ())
+            scratch = copy.copy(ctx)
+            scratch.arrays = args
+            z = ctx.op.forward(scratch, *args, **ctx.kwargs)
+        else:  # f' is f: reuse what the forward pass saved (im2col columns, argmax)
+            scratch = copy.copy(ctx)
+            z = ctx.output
+        scratch.needs_input_grad = (True,) + (False,) * (len(scratch.arrays) - 1)
+        zs = self.stabilizer(z)
+        s = np.divide(relevance, zs, out=np.zeros_like(relevance), where=zs != 0)
+        back = ctx.op.backward(scratch, s)[0]
+        return (a * back,) + (None,) * (n_inputs - 1)
+
+
+def epsilon(eps=1e-9):
+    """LRP-eps (Bach et al. 2015, eq. 58; Montavon et al. 2019, eq. 5): stab(z) = z + eps sign(z).
+    eps=0 is LRP-0 (0/0 gives 0). Captum's default eps is 1e-9."""
+    if not np.isscalar(eps) or not np.isfinite(eps) or eps < 0:
+        raise ValueError(f"epsilon: expected a finite number >= 0, got {eps!r}")
+    return LayerRule(f"epsilon({eps:g})", stabilizer=_signed_stabilizer(eps))
+
+
+def gamma(gamma=0.25):
+    """LRP-gamma (Montavon et al. 2019, eq. 6): weights W + gamma W^+, favouring positive
+    contributions; the bias is kept (Captum's GammaRule). Captum's default gamma is 0.25."""
+    if not np.isscalar(gamma) or not np.isfinite(gamma) or gamma < 0:
+        raise ValueError(f"gamma: expected a finite number >= 0, got {gamma!r}")
+    return LayerRule(f"gamma({gamma:g})", rho=lambda w: w + gamma * np.maximum(w, 0))
+
+
+def alpha1beta0():
+    """LRP-alpha1beta0 (Bach et al. 2015, eq. 60 with alpha=1, beta=0): only positive weights
+    W^+ carry relevance; the bias is kept (Captum's Alpha1_Beta0_Rule)."""
+    return LayerRule("alpha1beta0", rho=lambda w: np.maximum(w, 0))
+
+
+def excitation(contrast=False):
+    """Excitation backprop's marginal winning probability (Zhang et al. 2016, eqs. 5-7):
+    P(a_j) = sum_i a_j w_ij^+ / (sum_k a_k w_ik^+) P(a_i), biases ignored. With ``contrast=True``
+    the weights are negated first, giving the dual unit of contrastive MWP (sec. 3.3)."""
+    rho = (lambda w: np.maximum(-w, 0)) if contrast else (lambda w: np.maximum(w, 0))
+    return LayerRule("excitation(contrast)" if contrast else "excitation", rho=rho, keep_bias=False,
+                     stabilizer=_positive_stabilizer)
+
+
+def pass_through(ctx, relevance):
+    """Relevance crosses an element-wise nonlinearity unchanged (Captum's LRP on ReLU and tanh)."""
+    return (relevance,)
+
+
+pass_through.ops = PASS_THROUGH_OPS
+
+_NAMED = {"epsilon": epsilon, "zero": lambda: epsilon(0.0), "gamma": gamma,
+          "alpha1beta0": alpha1beta0, "excitation": excitation}
+
+
+def as_layer_rule(rule, what="rule"):
+    """A ``LayerRule`` from itself or a name ('epsilon', 'zero', 'gamma', 'alpha1beta0', 'excitation')
+    taken with its default parameter."""
+    if isinstance(rule, LayerRule):
+        return rule
+    if isinstance(rule, str):
+        if rule not in _NAMED:
+            raise ValueError(f"{what}: unknown relevance rule '{rule}'; known: {', '.join(_NAMED)}")
+        return _NAMED[rule]()
+    raise TypeError(f"{what}: expected a LayerRule (minigrad.relevance.epsilon(...), ...) or a rule name, "
+                    f"got {type(rule).__name__}")
+
+
+def relevance_rules(layer_rules, default):
+    """A table for ``minigrad.rules(**table)`` that propagates relevance.
+
+    layer_rules : dict  layer (Module) -> LayerRule or name; layers not in it use ``default``
+    default : LayerRule or name
+
+    Ops run outside any layer (e.g. a callable target's indexing) keep their plain backward.
+    """
+    default = as_layer_rule(default, "default")
+    by_layer = {id(m): as_layer_rule(r, f"layer_rules[{m!r}]") for m, r in layer_rules.items()}
+
+    def by_module(ctx, relevance):
+        if ctx.module is None:
+            return ctx.op.backward(ctx, relevance)
+        return by_layer.get(id(ctx.module), default)(ctx, relevance)
+
+    by_module.ops = LINEAR_OPS
+    return {**{op: by_module for op in LINEAR_OPS}, **{op: pass_through for op in PASS_THROUGH_OPS}}
