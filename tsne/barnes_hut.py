@@ -4,7 +4,10 @@ dKL/dy_i = c (F_attr,i - F_rep,i / Z), c = 2 (alpha + 1) / alpha, with
 F_attr,i = sum_j p_ij b_ij (y_i - y_j) over the sparse P (eq. 11's attractive part) and
 F_rep,i  = sum_j w_ij b_ij (y_i - y_j), Z = sum_{k != l} w_kl estimated on the tree: a cell whose
 side s and distance d to y_i satisfy s / d < angle is summarised by its centre of mass and its
-number of points (eq. 13). w_ij = (1 + |y_i - y_j|^2 / alpha)^(-(alpha + 1) / 2), b_ij = (1 + |y_i - y_j|^2 / alpha)^(-1).
+number of points (eq. 13). Here d is taken to the bounding box of a block of _BLOCK points that
+are neighbours in Z-order, never more than the distance to y_i itself: the block shares one
+traversal and one list of cells (an interaction list, as in fast-multipole codes), and each point
+is at least as accurate as with its own traversal. w_ij = (1 + |y_i - y_j|^2 / alpha)^(-(alpha + 1) / 2), b_ij = (1 + |y_i - y_j|^2 / alpha)^(-1).
 
 At angle 0 every cell is opened down to its leaves and the result is the exact gradient for
 the given P. Each point's sums are kept in per-point arrays and added in a fixed order, so the
@@ -16,7 +19,7 @@ from numba import njit, prange
 from tsne.kl import MACHINE_EPSILON, check_embedding, sparse_attraction, sparse_kl_rows
 
 _MAX_DEPTH = 60
-_BLOCK = 256  # consecutive points (in Z-order) per parallel task
+_BLOCK = 32  # Z-order neighbours sharing one interaction list (16-64 measured within 10%)
 
 
 @njit(cache=True)
@@ -150,53 +153,105 @@ def _pack(count, com, half, is_leaf):
     return node
 
 
+@njit(cache=True)
+def _interaction_list(Y, order, k0, k1, children, node, center, theta2):
+    """The cells that points order[k0:k1] interact with, as a (dim + 1, L) array of centres of
+    mass and counts. A cell is summarised when side^2 < angle^2 d^2 with d its distance to the
+    block's bounding box, which is at most the distance to any point of the block, so every point
+    gets a summary at least as accurate as its own traversal would give. Cells overlapping the box
+    are always opened, so each point's own leaf is on the list."""
+    dim = Y.shape[1]
+    lo = np.full(dim, np.inf)
+    hi = np.full(dim, -np.inf)
+    for k in range(k0, k1):
+        for a in range(dim):
+            lo[a] = min(lo[a], Y[order[k], a])
+            hi[a] = max(hi[a], Y[order[k], a])
+    stack = np.empty(_MAX_DEPTH * children.shape[1] + 8, dtype=np.int64)
+    cells = np.empty(256, dtype=np.int64)
+    n_list = 0
+    top = 1
+    stack[0] = 0
+    while top > 0:
+        top -= 1
+        c = stack[top]
+        side2 = node[c, dim + 1]
+        if side2 >= 0:  # an internal cell: open it, or summarise it
+            h = 0.5 * np.sqrt(side2)
+            overlaps = True
+            d2 = 0.0
+            for a in range(dim):
+                if center[c, a] - h > hi[a] or center[c, a] + h < lo[a]:
+                    overlaps = False
+                t = node[c, a]
+                gap = lo[a] - t if t < lo[a] else (t - hi[a] if t > hi[a] else 0.0)
+                d2 += gap * gap
+            if overlaps or side2 >= theta2 * d2:
+                for q in range(children.shape[1]):
+                    if children[c, q] >= 0:
+                        stack[top] = children[c, q]
+                        top += 1
+                continue
+        if n_list == len(cells):
+            cells = np.concatenate((cells, np.empty(n_list, dtype=np.int64)))
+        cells[n_list] = c
+        n_list += 1
+    # contiguous rows so that the per-point loop streams through them
+    listed = np.empty((dim + 1, n_list))
+    for l in range(n_list):
+        for a in range(dim + 1):
+            listed[a, l] = node[cells[l], a]
+    return listed
+
+
+@njit(cache=True, fastmath=True)
+def _sum_interactions(Y, order, k0, k1, listed, alpha, repulse, row_z):
+    """F_rep,i and sum_j w_ij for points order[k0:k1] over their interaction list."""
+    dim = Y.shape[1]
+    expo = (alpha + 1.0) / 2.0
+    inv_alpha = 1.0 / alpha
+    for k in range(k0, k1):
+        i = order[k]
+        z = 0.0
+        f0 = 0.0
+        f1 = 0.0
+        f2 = 0.0
+        if dim == 2:
+            for l in range(listed.shape[1]):
+                t0 = Y[i, 0] - listed[0, l]
+                t1 = Y[i, 1] - listed[1, l]
+                b = 1.0 / (1.0 + (t0 * t0 + t1 * t1) * inv_alpha)
+                mw = listed[2, l] * (b if alpha == 1.0 else b ** expo)
+                z += mw
+                f0 += mw * b * t0
+                f1 += mw * b * t1
+        else:
+            for l in range(listed.shape[1]):
+                t0 = Y[i, 0] - listed[0, l]
+                t1 = Y[i, 1] - listed[1, l]
+                t2 = Y[i, 2] - listed[2, l]
+                b = 1.0 / (1.0 + (t0 * t0 + t1 * t1 + t2 * t2) * inv_alpha)
+                mw = listed[3, l] * (b if alpha == 1.0 else b ** expo)
+                z += mw
+                f0 += mw * b * t0
+                f1 += mw * b * t1
+                f2 += mw * b * t2
+            repulse[i, 2] = f2
+        repulse[i, 0] = f0
+        repulse[i, 1] = f1
+        # point i's own leaf is listed: it added w_ii = 1 and no force; take it out of Z
+        row_z[i] = z - 1.0
+
+
 @njit(parallel=True, cache=True)
 def _repulsion(Y, order, children, node, center, angle, alpha, repulse, row_z):
-    n, dim = Y.shape
-    nchild = children.shape[1]
-    expo = (alpha + 1.0) / 2.0
-    theta2 = angle * angle
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    for blk in prange(n_blocks):
-        stack = np.empty(_MAX_DEPTH * nchild + 8, dtype=np.int64)
-        force = np.empty(dim)
-        for k in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
-            i = order[k]  # neighbouring points in turn: their traversals share cells in cache
-            own = 0  # the leaf holding i: follow the quadrants down
-            while node[own, dim + 1] >= 0:
-                own = children[own, _quadrant(Y[i], center[own])]
-            top = 1
-            stack[0] = 0
-            z = 0.0
-            force[:] = 0.0
-            while top > 0:
-                top -= 1
-                c = stack[top]
-                d2 = 0.0
-                for a in range(dim):
-                    t = Y[i, a] - node[c, a]
-                    d2 += t * t
-                side2 = node[c, dim + 1]
-                m = node[c, dim]
-                if side2 < 0:  # a leaf
-                    if c == own:
-                        m -= 1.0
-                        if m == 0.0:
-                            continue
-                elif side2 >= theta2 * d2:  # too close to summarise: open it
-                    for q in range(nchild):
-                        if children[c, q] >= 0:
-                            stack[top] = children[c, q]
-                            top += 1
-                    continue
-                b = 1.0 / (1.0 + d2 / alpha)
-                w = b if alpha == 1.0 else b ** expo
-                z += m * w
-                for a in range(dim):
-                    force[a] += m * w * b * (Y[i, a] - node[c, a])
-            for a in range(dim):
-                repulse[i, a] = force[a]
-            row_z[i] = z
+    """F_rep and the row sums of Z, one interaction list per block of _BLOCK Z-order neighbours."""
+    n = Y.shape[0]
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        k0 = blk * _BLOCK
+        k1 = min(n, k0 + _BLOCK)
+        listed = _interaction_list(Y, order, k0, k1, children, node, center, angle * angle)
+        _sum_interactions(Y, order, k0, k1, listed, alpha, repulse, row_z)
 
 
 def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True):
