@@ -144,6 +144,17 @@ def test_barnes_hut_at_angle_zero_is_exact(stored, dims):
     assert kl_bh == pytest.approx(kl, rel=1e-10)
 
 
+@pytest.mark.parametrize("dims", [1, 2, 3, 4])
+def test_sparse_and_dense_p_give_the_same_kl_and_gradient(stored, dims):
+    # the sparse attraction has a register kernel for up to 3 components and a NumPy path beyond
+    Pnn = tsne.joint_probabilities_nn(*tsne.nearest_neighbors(stored["X"], 61), 20.0)
+    Y = np.random.default_rng(5).standard_normal((Pnn.n, dims))
+    kl_sparse, grad_sparse = tsne.kl_divergence(Pnn, Y)
+    kl_dense, grad_dense = tsne.kl_divergence(Pnn.toarray(), Y)
+    assert np.abs(grad_sparse - grad_dense).max() < 1e-12 * np.abs(grad_dense).max()
+    assert kl_sparse == pytest.approx(kl_dense, rel=1e-12)
+
+
 def test_barnes_hut_error_at_angle_half_on_digits(stored, digits):
     P = tsne.joint_probabilities(tsne.squared_distances(digits), 30.0)
     # the embedding after early exaggeration: clustered, but its gradient does not yet vanish

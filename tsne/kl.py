@@ -76,22 +76,44 @@ def _kl_rows(P, Yt, alpha, z, out):
         out[i] = s
 
 
-@njit(parallel=True, cache=True)
 def sparse_attraction(indptr, indices, pvals, Y, alpha, attract):
-    """attract_i = sum_j p_ij b_ij (y_i - y_j) over the non-zeros of a CSR matrix."""
+    """attract_i = sum_j p_ij b_ij (y_i - y_j), b_ij = 1 / (1 + |y_i - y_j|^2 / alpha), over the
+    non-zeros of a CSR matrix (indptr (n+1,), indices and pvals (nnz,)); Y and attract (n, d)."""
+    if Y.shape[1] <= 3:
+        _sparse_attraction_upto3(indptr, indices, pvals, Y, alpha, attract)
+        return
+    rows = np.repeat(np.arange(len(Y)), np.diff(indptr))
+    diff = Y[rows] - Y[indices]
+    pb = pvals / (1.0 + np.einsum("kd,kd->k", diff, diff) / alpha)
+    for a in range(Y.shape[1]):
+        attract[:, a] = np.bincount(rows, weights=pb * diff[:, a], minlength=len(Y))
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def _sparse_attraction_upto3(indptr, indices, pvals, Y, alpha, attract):
     n, dim = Y.shape
+    inv_alpha = 1.0 / alpha
     for i in prange(n):
-        for a in range(dim):
-            attract[i, a] = 0.0
+        # sums in registers, 3x faster than summing into attract[i] (reloaded at every term)
+        f0 = 0.0
+        f1 = 0.0
+        f2 = 0.0
+        y1 = Y[i, 1] if dim > 1 else 0.0
+        y2 = Y[i, 2] if dim > 2 else 0.0
         for k in range(indptr[i], indptr[i + 1]):
             j = indices[k]
-            d2 = 0.0
-            for a in range(dim):
-                t = Y[i, a] - Y[j, a]
-                d2 += t * t
-            pb = pvals[k] / (1.0 + d2 / alpha)
-            for a in range(dim):
-                attract[i, a] += pb * (Y[i, a] - Y[j, a])
+            t0 = Y[i, 0] - Y[j, 0]
+            t1 = y1 - Y[j, 1] if dim > 1 else 0.0
+            t2 = y2 - Y[j, 2] if dim > 2 else 0.0
+            pb = pvals[k] / (1.0 + (t0 * t0 + t1 * t1 + t2 * t2) * inv_alpha)
+            f0 += pb * t0
+            f1 += pb * t1
+            f2 += pb * t2
+        attract[i, 0] = f0
+        if dim > 1:
+            attract[i, 1] = f1
+        if dim > 2:
+            attract[i, 2] = f2
 
 
 @njit(parallel=True, cache=True)
