@@ -43,6 +43,8 @@ class Node:
     output : ndarray         the forward result
     module : Module or None  the innermost layer that was running when the op was recorded
     needs_input_grad : tuple[bool]  set by the reverse pass: which inputs want a gradient
+    recorded : bool          whether the node joins a graph; when False, forward may keep
+                             nothing for backward (e.g. it can build temporaries in scratch space)
 
     ``forward`` may store anything else it wants to reuse as plain attributes
     (``ctx.cols``, ``ctx.argmax``, ...).
@@ -56,6 +58,7 @@ class Node:
         self.output = None
         self.module = _CURRENT_MODULE.get()
         self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        self.recorded = _GRAD_ENABLED.get() and any(self.needs_input_grad)
 
     def __repr__(self):
         return f"<Node {self.op.name} module={type(self.module).__name__ if self.module else None}>"
@@ -78,9 +81,8 @@ class Op:
         tensors = tuple(as_tensor(t) for t in inputs)
         ctx = Node(cls, tensors, kwargs)
         out = cls.forward(ctx, *ctx.arrays, **kwargs)
-        record = _GRAD_ENABLED.get() and any(t.requires_grad for t in tensors)
-        result = Tensor(out, requires_grad=record)
-        if record:
+        result = Tensor(out, requires_grad=ctx.recorded)
+        if ctx.recorded:
             ctx.output = result.data
             result._node = ctx
         return result

@@ -63,6 +63,21 @@ def test_no_grad_records_nothing_and_detach_cuts_history():
         mg.grad(y, [x])
 
 
+
+def test_unrecorded_convolutions_do_not_share_their_scratch_columns():
+    # without a graph, conv2d builds its im2col columns in a reused buffer; each result must
+    # still be its own array, equal to the recorded one, in float64 and float32
+    rng = np.random.default_rng(0)
+    for dtype in (np.float64, np.float32):
+        conv = L.Conv2d(3, 4, 3, padding=1, rng=rng).to(dtype)
+        xs = [rng.standard_normal((2, 3, 6, 5)).astype(dtype) for _ in range(2)]
+        recorded = [conv(mg.Tensor(x, requires_grad=True)).data for x in xs]
+        with mg.no_grad():
+            free = [conv(x).data for x in xs]
+        for r, f in zip(recorded, free):
+            assert f.dtype == dtype and np.array_equal(r, f)
+        assert not np.array_equal(free[0], free[1])
+
 def test_capture_returns_layer_outputs_as_graph_tensors():
     net = L.GAPNet(seed=0)
     x = np.random.default_rng(1).standard_normal((2, 3, 16, 16))

@@ -8,6 +8,7 @@ from minigrad.graph import Op
 from minigrad.kernels.im2col import col2im, im2col
 from minigrad.kernels.pool import (avg_pool_backward, avg_pool_forward, max_pool_backward,
                                    max_pool_forward)
+from minigrad.kernels.scratch import scratch
 
 
 def pair(value, name, minimum):
@@ -48,11 +49,13 @@ class Conv2d(Op):
         N = x.shape[0]
         O, _, kh, kw = w.shape
         size = output_size(x.shape[2:], (kh, kw), stride, padding, "conv2d")
-        cols = im2col(x, (kh, kw), stride, padding, size)
+        # the columns are kept for the weight gradient, or else built in reusable scratch space
+        space = None if ctx.recorded else scratch((w[0].size, N * size[0] * size[1]), x.dtype)
+        cols = im2col(x, (kh, kw), stride, padding, size, out=space)
         out = w.reshape(O, -1) @ cols
         if b is not None:
             out += b[:, None]
-        ctx.cols, ctx.size = cols, size
+        ctx.cols, ctx.size = (cols if ctx.recorded else None), size
         return np.ascontiguousarray(out.reshape(O, N, *size).transpose(1, 0, 2, 3))
 
     @staticmethod
@@ -92,9 +95,11 @@ def _input_grad(g, g2, x_shape, w, kwargs, size):
     if _flipped_correlation_applies(w.shape, kwargs):
         N, _, H, W = x_shape
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(C, -1)
-        cols = im2col(g, (kh, kw), (1, 1), (kh - 1 - ph, kw - 1 - pw), (H, W))
+        cols = im2col(g, (kh, kw), (1, 1), (kh - 1 - ph, kw - 1 - pw), (H, W),
+                      out=scratch((O * kh * kw, N * H * W), g.dtype))
         return np.ascontiguousarray((flipped @ cols).reshape(C, N, H, W).transpose(1, 0, 2, 3))
-    return col2im(w.reshape(O, -1).T @ g2, x_shape, (kh, kw), kwargs["stride"], kwargs["padding"], size)
+    cols = np.matmul(w.reshape(O, -1).T, g2, out=scratch((C * kh * kw, g2.shape[1]), g.dtype))
+    return col2im(cols, x_shape, (kh, kw), kwargs["stride"], kwargs["padding"], size)
 
 
 class MaxPool2d(Op):
