@@ -52,11 +52,11 @@ class Conv2d(Op):
         # the columns are kept for the weight gradient, or else built in reusable scratch space
         space = None if ctx.recorded else scratch((w[0].size, N * size[0] * size[1]), x.dtype)
         cols = im2col(x, (kh, kw), stride, padding, size, out=space)
-        out = w.reshape(O, -1) @ cols
+        out = _matmul_to_nchw(w.reshape(O, -1), cols, N, size)
         if b is not None:
-            out += b[:, None]
+            out += b[:, None, None]
         ctx.cols, ctx.size = (cols if ctx.recorded else None), size
-        return np.ascontiguousarray(out.reshape(O, N, *size).transpose(1, 0, 2, 3))
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -75,6 +75,20 @@ class Conv2d(Op):
         if not has_bias:
             return gx, gw
         return gx, gw, (g2.sum(axis=1) if need[2] else None)
+
+
+def _matmul_to_nchw(a, cols, N, size):
+    """a (M, K) @ cols (K, N*Ho*Wo), returned as (N, M, Ho, Wo).
+
+    On large maps one GEMM per sample writes NCHW directly (the strided view of cols is fine
+    for BLAS), 1.2-3x faster than one big GEMM and a transposing copy; below 2048 pixels per
+    map the per-call overhead wins and the single GEMM is kept.
+    """
+    M, K = a.shape
+    hw = size[0] * size[1]
+    if hw >= 2048:
+        return np.matmul(a, cols.reshape(K, N, hw).transpose(1, 0, 2)).reshape(N, M, *size)
+    return np.ascontiguousarray((a @ cols).reshape(M, N, *size).transpose(1, 0, 2, 3))
 
 
 def _flipped_correlation_applies(w_shape, kwargs):
@@ -97,7 +111,7 @@ def _input_grad(g, g2, x_shape, w, kwargs, size):
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(C, -1)
         cols = im2col(g, (kh, kw), (1, 1), (kh - 1 - ph, kw - 1 - pw), (H, W),
                       out=scratch((O * kh * kw, N * H * W), g.dtype))
-        return np.ascontiguousarray((flipped @ cols).reshape(C, N, H, W).transpose(1, 0, 2, 3))
+        return _matmul_to_nchw(flipped, cols, N, (H, W))
     cols = np.matmul(w.reshape(O, -1).T, g2, out=scratch((C * kh * kw, g2.shape[1]), g.dtype))
     return col2im(cols, x_shape, (kh, kw), kwargs["stride"], kwargs["padding"], size)
 
