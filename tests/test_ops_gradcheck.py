@@ -154,18 +154,20 @@ def test_gradcheck_catches_a_wrong_backward():
     assert mg.gradcheck(Square.apply, [x]) > 0.1
 
 
+@pytest.mark.parametrize("hw", [(7, 6), (48, 45)])
 @pytest.mark.parametrize("padding", [(0, 0), (1, 2), (2, 1)])
-def test_conv_input_gradient_by_flipped_correlation_equals_col2im(padding):
-    """Conv2d's backward takes a shortcut for stride 1 and O <= C; it must equal the general route."""
+def test_conv_input_gradient_by_flipped_correlation_equals_col2im(padding, hw):
+    """Conv2d's backward takes a shortcut for stride 1 and O <= C; it must equal the general route
+    (on small maps and on maps large enough for the one-GEMM-per-sample path)."""
     from minigrad.kernels.im2col import col2im
     from minigrad.ops.conv import _flipped_correlation_applies, _input_grad
 
     rng = np.random.default_rng(0)
-    x_shape, w = (2, 5, 7, 6), rng.standard_normal((3, 5, 3, 4))
+    x_shape, w = (2, 5) + hw, rng.standard_normal((3, 5, 3, 4))
     kwargs = dict(stride=(1, 1), padding=padding)
-    size = (7 + 2 * padding[0] - 3 + 1, 6 + 2 * padding[1] - 4 + 1)
+    size = (hw[0] + 2 * padding[0] - 3 + 1, hw[1] + 2 * padding[1] - 4 + 1)
     g = rng.standard_normal((2, 3) + size)
     g2 = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(3, -1)
     assert _flipped_correlation_applies(w.shape, kwargs)
     general = col2im(w.reshape(3, -1).T @ g2, x_shape, (3, 4), (1, 1), padding, size)
-    np.testing.assert_allclose(_input_grad(g, None, x_shape, w, kwargs, size), general, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_input_grad(g, x_shape, w, kwargs, size), general, rtol=1e-12, atol=1e-12)
