@@ -15,13 +15,13 @@ import time
 # this file is named like the package it measures: keep its own folder off the import path
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
+import minigrad as mg  # first: it configures OpenBLAS before NumPy loads
 import numba
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
 import layers as L
-import minigrad as mg
 
 
 def vgg_like(seed=0):

@@ -15,6 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # this file is named like the package it measures: keep its own folder off the import path
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 
+import minigrad  # noqa: F401,E402  first: it configures OpenBLAS before NumPy loads
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402

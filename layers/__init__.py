@@ -1,4 +1,5 @@
 """CNN layers, losses, optimizers, initialisation, ready models and the training loop."""
+import minigrad  # noqa: F401  first: it configures OpenBLAS before NumPy loads
 from layers.activation import ReLU, Sigmoid, Tanh
 from layers.conv import Conv2d
 from layers.dropout import Dropout

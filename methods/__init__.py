@@ -4,6 +4,7 @@ Every method has the signature ``method(model, x, target, **options) -> np.ndarr
 (N, C, H, W) or a single (C, H, W) image, and ``target`` a class index, one index per sample,
 or a callable mapping the model's output to one scalar per sample.
 """
+import minigrad  # noqa: F401  first: it configures OpenBLAS before NumPy loads
 from methods.cam import cam, gradcam, gradcam_plus_plus, guided_gradcam
 from methods.gradients import deconvnet, gradient, guided_backprop, input_x_gradient, saliency
 from methods.inside import activation_statistics, activations, filters, receptive_field, top_patches

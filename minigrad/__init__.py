@@ -6,6 +6,10 @@
     with rules(relu=guided):
         gg, = grad(y, [x], seed=onehot)            # guided backprop, same graph
 """
+from minigrad import blas_threads as _blas_threads
+
+_blas_threads.let_blas_threads_sleep()  # before anything below imports NumPy
+
 from minigrad import malloc as _malloc
 from minigrad.backward import grad
 from minigrad.capture import capture
