@@ -13,9 +13,8 @@ A rule is a plain function ``rule(ctx, grad_out) -> tuple of grads, one per inpu
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-import numpy as np
-
 from minigrad.graph import OPS
+from minigrad.kernels.relu import relu_backward, relu_forward
 
 _TABLE = ContextVar("minigrad_rule_table", default={})
 
@@ -23,13 +22,13 @@ _TABLE = ContextVar("minigrad_rule_table", default={})
 def guided(ctx, grad_out):
     """Guided backpropagation through ReLU (Springenberg et al. 2014, eq. in sec. 3.4):
     R_in = relu(R_out) * 1[x > 0] -- pass only positive gradients, only where the input was positive."""
-    return (np.maximum(grad_out, 0) * (ctx.arrays[0] > 0),)
+    return (relu_backward(relu_forward(grad_out), ctx.arrays[0]),)  # relu(g) * 1[x > 0], one pass each
 
 
 def deconvnet(ctx, grad_out):
     """The deconvnet's ReLU (Zeiler & Fergus 2014, sec. 2.1): R_in = relu(R_out), ignoring the
     sign of the forward input."""
-    return (np.maximum(grad_out, 0),)
+    return (relu_forward(grad_out),)
 
 
 guided.ops = deconvnet.ops = frozenset({"relu"})

@@ -10,6 +10,23 @@ def test_relu_and_abs_have_zero_derivative_at_zero():
     assert mg.grad(mg.abs(x), [x])[0].tolist() == [0.0, 0.0]
 
 
+def test_relu_kernels_equal_the_numpy_formulas():
+    # one parallel pass each; NaN passes forward as in np.maximum, dtype and shape are kept
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal((3, 4, 5, 6)).astype(dtype)
+        x[0, 0, 0, :3] = [0.0, np.nan, -np.inf]
+        g = rng.standard_normal(x.shape).astype(dtype)
+        for a, b in ((x, g), (x.transpose(0, 2, 1, 3), g.transpose(0, 2, 1, 3))):  # and non-contiguous
+            xt = mg.Tensor(a, requires_grad=True)
+            y = mg.relu(xt)
+            np.testing.assert_array_equal(y.data, np.maximum(a, 0))
+            assert y.data.dtype == dtype and y.data.shape == a.shape
+            gx, = mg.grad(y, [xt], seed=b)
+            np.testing.assert_array_equal(gx, b * (a > 0))
+            assert gx.dtype == dtype
+
+
 def test_max_pool_sends_tied_gradients_to_the_first_maximum():
     x = mg.Tensor(np.array([[[[1.0, 3.0], [3.0, 3.0]]]]), requires_grad=True)
     g, = mg.grad(mg.max_pool2d(x, 2), [x])

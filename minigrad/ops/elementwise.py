@@ -6,6 +6,7 @@ Conventions at kinks, shared with PyTorch: relu'(0) = 0, abs'(0) = 0.
 import numpy as np
 
 from minigrad.graph import Op, unbroadcast
+from minigrad.kernels.relu import relu_backward, relu_forward
 
 
 def _binary(ctx, ga, gb):
@@ -92,11 +93,12 @@ class Abs(Op):
 
 
 class ReLU(Op):
-    """max(x, 0); the plain backward is g * 1[x > 0]. ``minigrad.rules`` can swap it."""
+    """max(x, 0); the plain backward is g * 1[x > 0]. ``minigrad.rules`` can swap it.
+    Both formulas run as single parallel passes (``minigrad/kernels/relu.py``)."""
 
     name = "relu"
-    forward = staticmethod(lambda ctx, a: np.maximum(a, 0))
-    backward = staticmethod(lambda ctx, g: (g * (ctx.arrays[0] > 0),))
+    forward = staticmethod(lambda ctx, a: relu_forward(a))
+    backward = staticmethod(lambda ctx, g: (relu_backward(g, ctx.arrays[0]),))
 
 
 class Sigmoid(Op):
