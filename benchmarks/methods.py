@@ -1,9 +1,10 @@
 """minigrad's methods beside Captum on the same torch model, float32, same threads, one process.
 
-    python benchmarks/methods.py [--threads 2] [--repeats 3]
+    python benchmarks/methods.py [--threads 2] [--repeats 3] [--rounds 3]
 
 The VGG-like net of benchmarks/layers.py (3x64x64 inputs) with the same weights in both.
-Prints median times and minigrad/Captum ratios (< 1 means faster).
+Prints, for each side, the best of ``rounds`` interleaved medians of ``repeats`` runs, and
+the minigrad/Captum ratios (< 1 means faster).
 """
 import argparse
 import importlib.util
@@ -33,6 +34,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--batch", type=int, default=4)
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -65,7 +67,10 @@ def main(argv=None):
     print(f"batch {args.batch} x 3x64x64, float32, {args.threads} threads, torch {torch.__version__}")
     with threadpool_limits(args.threads):
         for name, ours, theirs in cases:
-            a, b = bench_layers.median_time(ours, args.repeats), bench_layers.median_time(theirs, args.repeats)
+            # interleaved rounds, best median of each side: machine noise hits both alike
+            rounds = [(bench_layers.median_time(ours, args.repeats), bench_layers.median_time(theirs, args.repeats))
+                      for _ in range(args.rounds)]
+            a, b = min(r[0] for r in rounds), min(r[1] for r in rounds)
             print(f"  {name:24s} minigrad {a * 1e3:9.1f} ms   Captum {b * 1e3:9.1f} ms   ratio {a / b:5.2f}",
                   flush=True)
 
