@@ -72,10 +72,11 @@ class Conv2d(Op):
 # The GEMMs of a convolution pair a weight matrix with im2col columns (K, N*Ho*Wo), whose
 # column index runs over (n, oh, ow), while activations and gradients are NCHW. Viewed as
 # (N, K, Ho*Wo), the columns let one GEMM per sample read and write NCHW directly (BLAS takes
-# the strided view as it is): on maps of >= 2048 pixels 1.2-3x faster than one large GEMM and
-# a transposing copy; on smaller maps the per-call overhead wins and the large GEMM is kept.
-def _per_sample(size):
-    return size[0] * size[1] >= 2048
+# the strided view as it is), 1.2-3x faster than one large GEMM and a transposing copy, as
+# long as each sample's (m x k) @ (k x Ho*Wo) product has >= 2^20 multiply-adds to pay for its
+# call (all of the VGG-like net's layers); smaller ones (LeNet's) keep the one large GEMM.
+def _per_sample(m, k, size):
+    return m * k * size[0] * size[1] >= 1 << 20
 
 
 def _by_sample(cols, N):
@@ -90,7 +91,7 @@ def _rows(g):
 
 def _matmul_to_nchw(a, cols, N, size):
     """a (M, K) @ cols (K, N*Ho*Wo) -> (N, M, Ho, Wo)."""
-    if _per_sample(size):
+    if _per_sample(*a.shape, size):
         return np.matmul(a, _by_sample(cols, N)).reshape(N, a.shape[0], *size)
     return np.ascontiguousarray((a @ cols).reshape(a.shape[0], N, *size).transpose(1, 0, 2, 3))
 
@@ -98,7 +99,7 @@ def _matmul_to_nchw(a, cols, N, size):
 def _matmul_nchw_cols_t(g, cols):
     """sum_n g[n] (O, Ho*Wo) @ cols_n^T (Ho*Wo, K) -> (O, K): the weight gradient."""
     N, O = g.shape[:2]
-    if _per_sample(g.shape[2:]):
+    if _per_sample(O, cols.shape[0], g.shape[2:]):
         return np.matmul(g.reshape(N, O, -1), _by_sample(cols, N).transpose(0, 2, 1)).sum(axis=0)
     return _rows(g) @ cols.T
 
@@ -106,7 +107,7 @@ def _matmul_nchw_cols_t(g, cols):
 def _matmul_nchw_to_cols(a, g, out):
     """a (K, O) @ g (N, O, Ho, Wo) -> out (K, N*Ho*Wo), in the column layout of im2col."""
     N, O = g.shape[:2]
-    if _per_sample(g.shape[2:]):
+    if _per_sample(*a.shape, g.shape[2:]):
         np.matmul(a, g.reshape(N, O, -1), out=_by_sample(out, N))
     else:
         np.matmul(a, _rows(g), out=out)

@@ -20,9 +20,9 @@ CONV_CONFIGS = [  # (N, C, H, W), (O, kh, kw), stride, padding, bias
     ((3, 1, 5, 5), (2, 1, 1), (1, 1), (0, 0), True),
     # stride 1 with O <= C: the input gradient correlates with the flipped kernel
     ((2, 5, 6, 7), (3, 3, 2), (1, 1), (2, 1), True),
-    # maps of >= 2048 pixels take the one-GEMM-per-sample path, with and without the flip
-    ((2, 3, 46, 45), (2, 3, 3), (1, 1), (1, 1), True),
-    ((2, 2, 46, 45), (3, 3, 3), (1, 1), (1, 1), False),
+    # >= 2^20 multiply-adds per sample: the one-GEMM-per-sample path, with and without the flip
+    ((2, 32, 12, 12), (32, 3, 3), (1, 1), (1, 1), True),
+    ((2, 16, 12, 11), (64, 3, 3), (1, 1), (1, 1), False),
 ]
 POOL_CONFIGS = [  # (N, C, H, W), kernel, stride, padding
     ((2, 3, 8, 8), (2, 2), (2, 2), (0, 0)),
