@@ -127,6 +127,19 @@ def test_conv2d(case, seed):
     assert mg.gradcheck(fn, args, seed=seed) < TOL
 
 
+
+def test_conv2d_bias_gradient_alone_and_with_the_weights():
+    # the bias rides in the weight GEMM (a row of ones); alone it is a sum of g: both must agree
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    assert mg.gradcheck(lambda bb: mg.conv2d(x, w, bb, padding=1), [b]) < TOL
+    seed = rng.standard_normal((2, 4, 7, 7))
+    xt, wt, bt = (mg.Tensor(a, requires_grad=True) for a in (x, w, b))
+    gb_alone, = mg.grad(mg.conv2d(x, w, bt, padding=1), [bt], seed=seed)
+    gb_with_w = mg.grad(mg.conv2d(xt, wt, bt, padding=1), [xt, wt, bt], seed=seed)[2]
+    np.testing.assert_allclose(gb_alone, seed.sum(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(gb_with_w, gb_alone, rtol=1e-12)
+
 @st.composite
 def pool_case(draw):
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))

@@ -48,25 +48,33 @@ class Conv2d(Op):
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0)):
         N = x.shape[0]
         O, _, kh, kw = w.shape
+        K = w[0].size
         size = output_size(x.shape[2:], (kh, kw), stride, padding, "conv2d")
+        # the bias trick: with a bias the columns get a row of ones and the weight matrix b as one
+        # more column, so no separate pass adds b (or, backward, sums g): 2% of a VGG-like step
+        shape = (K + (b is not None), N * size[0] * size[1])
         # the columns are kept for the weight gradient, or else built in reusable scratch space
-        space = None if ctx.recorded else scratch((w[0].size, N * size[0] * size[1]), x.dtype)
-        cols = im2col(x, (kh, kw), stride, padding, size, out=space)
-        out = _matmul_to_nchw(w.reshape(O, -1), cols, N, size)
+        cols = np.empty(shape, x.dtype) if ctx.recorded else scratch(shape, x.dtype)
+        im2col(x, (kh, kw), stride, padding, size, out=cols[:K])
+        weights = w.reshape(O, K)
         if b is not None:
-            out += b[:, None, None]
+            cols[K] = 1
+            weights = np.concatenate([weights, b[:, None].astype(w.dtype, copy=False)], axis=1)
         ctx.cols, ctx.size = (cols if ctx.recorded else None), size
-        return out
+        return _matmul_to_nchw(weights, cols, N, size)
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.arrays[:2]
         need = ctx.needs_input_grad
+        has_bias = len(ctx.arrays) == 3
         gx = _input_grad(g, x.shape, w, ctx.kwargs, ctx.size) if need[0] else None
-        gw = _matmul_nchw_cols_t(g, ctx.cols).reshape(w.shape) if need[1] else None
-        if len(ctx.arrays) == 2:
-            return gx, gw
-        return gx, gw, (g.sum(axis=(0, 2, 3)) if need[2] else None)
+        if not need[1]:
+            gw, gb = None, (g.sum(axis=(0, 2, 3)) if has_bias and need[2] else None)
+        else:  # (O, K) or, with the row of ones, (O, K + 1) whose last column is sum g
+            both = _matmul_nchw_cols_t(g, ctx.cols)
+            gw, gb = both[:, :w[0].size].reshape(w.shape), (both[:, -1] if has_bias and need[2] else None)
+        return (gx, gw, gb) if has_bias else (gx, gw)
 
 
 # The GEMMs of a convolution pair a weight matrix with im2col columns (K, N*Ho*Wo), whose
