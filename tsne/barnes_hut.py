@@ -212,33 +212,26 @@ def _sum_interactions(Y, order, k0, k1, listed, alpha, repulse, row_z):
     inv_alpha = 1.0 / alpha
     for k in range(k0, k1):
         i = order[k]
+        # sums in registers (the third coordinate is 0 in 2-D)
         z = 0.0
         f0 = 0.0
         f1 = 0.0
         f2 = 0.0
-        if dim == 2:
-            for l in range(listed.shape[1]):
-                t0 = Y[i, 0] - listed[0, l]
-                t1 = Y[i, 1] - listed[1, l]
-                b = 1.0 / (1.0 + (t0 * t0 + t1 * t1) * inv_alpha)
-                mw = listed[2, l] * (b if alpha == 1.0 else b ** expo)
-                z += mw
-                f0 += mw * b * t0
-                f1 += mw * b * t1
-        else:
-            for l in range(listed.shape[1]):
-                t0 = Y[i, 0] - listed[0, l]
-                t1 = Y[i, 1] - listed[1, l]
-                t2 = Y[i, 2] - listed[2, l]
-                b = 1.0 / (1.0 + (t0 * t0 + t1 * t1 + t2 * t2) * inv_alpha)
-                mw = listed[3, l] * (b if alpha == 1.0 else b ** expo)
-                z += mw
-                f0 += mw * b * t0
-                f1 += mw * b * t1
-                f2 += mw * b * t2
-            repulse[i, 2] = f2
+        y2 = Y[i, 2] if dim == 3 else 0.0
+        for l in range(listed.shape[1]):
+            t0 = Y[i, 0] - listed[0, l]
+            t1 = Y[i, 1] - listed[1, l]
+            t2 = y2 - listed[2, l] if dim == 3 else 0.0
+            b = 1.0 / (1.0 + (t0 * t0 + t1 * t1 + t2 * t2) * inv_alpha)
+            mw = listed[dim, l] * (b if alpha == 1.0 else b ** expo)
+            z += mw
+            f0 += mw * b * t0
+            f1 += mw * b * t1
+            f2 += mw * b * t2
         repulse[i, 0] = f0
         repulse[i, 1] = f1
+        if dim == 3:
+            repulse[i, 2] = f2
         # point i's own leaf is listed: it added w_ii = 1 and no force; take it out of Z
         row_z[i] = z - 1.0
 
