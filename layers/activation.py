@@ -11,10 +11,14 @@ class ReLU(Module):
 
 
 class Sigmoid(Module):
+    """1 / (1 + e^-x), any shape (one op, so its backward can be swapped too)."""
+
     def forward(self, x):
         return sigmoid(as_tensor(x))
 
 
 class Tanh(Module):
+    """tanh x, any shape (one op; LRP passes relevance through it unchanged)."""
+
     def forward(self, x):
         return tanh(as_tensor(x))

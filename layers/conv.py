@@ -5,7 +5,7 @@ from layers.checks import check_size, layer_input
 from layers.init import default_weight_and_bias
 from layers.module import Module, Parameter
 from minigrad import conv2d
-from minigrad.ops.conv import pair
+from minigrad.ops.sliding_window import pair
 
 
 class Conv2d(Module):

@@ -2,7 +2,7 @@
 from layers.checks import layer_input
 from layers.module import Module
 from minigrad import avg_pool2d, max_pool2d
-from minigrad.ops.conv import pair
+from minigrad.ops.sliding_window import pair
 
 
 class _Pool2d(Module):

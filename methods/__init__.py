@@ -7,11 +7,12 @@ or a callable mapping the model's output to one scalar per sample.
 import minigrad  # noqa: F401  first: it configures OpenBLAS before NumPy loads
 from methods.cam import cam, gradcam, gradcam_plus_plus, guided_gradcam
 from methods.gradients import deconvnet, gradient, guided_backprop, input_x_gradient, saliency
-from methods.inside import activation_statistics, activations, filters, receptive_field, top_patches
+from methods.feature_maps import activation_statistics, activations, filters
 from methods.integrated_gradients import integrated_gradients, smoothgrad
 from methods.localization import localization_score
 from methods.occlusion import occlusion
-from methods.relevance import excitation_backprop, lrp
+from methods.receptive_fields import receptive_field, top_patches
+from methods.relevance_propagation import excitation_backprop, lrp
 from methods.sanity import model_randomization, rank_correlation, ssim
 from methods.upsample import bilinear_resize
 

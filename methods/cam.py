@@ -6,7 +6,7 @@ import numpy as np
 
 import minigrad
 from layers import GlobalAvgPool2d, Linear
-from methods.batch import as_batch, check_layer, layer_output, scores, unbatch
+from methods.inputs_and_targets import as_batch, check_layer, layer_output, scores, unbatch
 from methods.upsample import bilinear_resize
 from minigrad import Tensor
 
@@ -20,10 +20,19 @@ def _gradcam_parts(model, x, target, layer):
     return xb, single, xt, s, A
 
 
-def _finish(maps, xb, relu, upsample):
+def _weighted_maps(weights, A, xb, relu, upsample):
+    """sum_k weights[n, k] A[n, k] (N, h, w), the ReLU applied at the layer's resolution and only
+    then resized to the input (as Captum and the Grad-CAM paper do)."""
+    maps = np.einsum("nk,nkij->nij", weights, A)
     if relu:
         maps = np.maximum(maps, 0)
     return bilinear_resize(maps, xb.shape[2:]) if upsample else maps
+
+
+def _gradcam_maps(s, A, xb, relu, upsample):
+    """Grad-CAM's maps from the scores s and the layer output A of one forward pass."""
+    gA, = minigrad.grad(s, [A])
+    return _weighted_maps(gA.mean(axis=(2, 3)), A.data, xb, relu, upsample)
 
 
 def gradcam(model, x, target, layer, relu=True, upsample=True):
@@ -34,9 +43,7 @@ def gradcam(model, x, target, layer, relu=True, upsample=True):
     Returns (N, H, W) (or (N, h, w) with ``upsample=False``; no batch axis for a single image).
     """
     xb, single, _, s, A = _gradcam_parts(model, x, target, layer)
-    gA, = minigrad.grad(s, [A])
-    maps = np.einsum("nk,nkij->nij", gA.mean(axis=(2, 3)), A.data)
-    return unbatch(_finish(maps, xb, relu, upsample), single)
+    return unbatch(_gradcam_maps(s, A, xb, relu, upsample), single)
 
 
 def gradcam_plus_plus(model, x, target, layer, upsample=True):
@@ -50,16 +57,14 @@ def gradcam_plus_plus(model, x, target, layer, upsample=True):
     denom = 2 * g ** 2 + a.sum(axis=(2, 3), keepdims=True) * g ** 3
     alpha = np.divide(g ** 2, denom, out=np.zeros_like(g), where=denom != 0)
     weights = (alpha * np.maximum(g, 0)).sum(axis=(2, 3))
-    maps = np.einsum("nk,nkij->nij", weights, a)
-    return unbatch(_finish(maps, xb, True, upsample), single)
+    return unbatch(_weighted_maps(weights, a, xb, True, upsample), single)
 
 
 def guided_gradcam(model, x, target, layer, upsample=True):
     """Guided Grad-CAM (Selvaraju et al. 2017, sec. 3): guided backprop * upsampled Grad-CAM, from
     one forward pass and two reverse passes with different rule tables. -> x's shape."""
     xb, single, xt, s, A = _gradcam_parts(model, x, target, layer)
-    gA, = minigrad.grad(s, [A])
-    maps = _finish(np.einsum("nk,nkij->nij", gA.mean(axis=(2, 3)), A.data), xb, True, True)
+    maps = _gradcam_maps(s, A, xb, True, True)
     with minigrad.rules(relu="guided"):
         g, = minigrad.grad(s, [xt])
     return unbatch(g * maps[:, None], single)
@@ -88,8 +93,6 @@ def cam(model, x, target, upsample=True):
     with minigrad.capture(gap) as acts:
         out = model(Tensor(xb, requires_grad=True))
     scores(out, target)  # validates the target
-    pooled = acts[gap]
-    A = pooled._node.inputs[0].data  # the maps that entered the pooling: (N, K, h, w)
+    A = acts.inputs[gap].data  # the maps that entered the pooling: (N, K, h, w)
     idx = np.broadcast_to(np.asarray(target), (len(xb),))
-    maps = np.einsum("nk,nkij->nij", fc.weight.data[idx], A)
-    return unbatch(bilinear_resize(maps, xb.shape[2:]) if upsample else maps, single)
+    return unbatch(_weighted_maps(fc.weight.data[idx], A, xb, False, upsample), single)

@@ -6,7 +6,7 @@ model is never edited and no hook is installed.
 import numpy as np
 
 import minigrad
-from methods.batch import as_batch, scores, unbatch
+from methods.inputs_and_targets import as_batch, scores, unbatch
 from minigrad import Tensor
 
 

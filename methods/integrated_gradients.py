@@ -2,7 +2,7 @@
 average gradients over inputs built around x, so both reuse ``input_gradient``."""
 import numpy as np
 
-from methods.batch import as_batch, scores, unbatch
+from methods.inputs_and_targets import as_batch, repeat_target, scores, unbatch
 from methods.gradients import input_gradient
 from minigrad import Tensor, no_grad
 
@@ -30,14 +30,6 @@ def path_points(n_steps, method="gausslegendre"):
     return (np.arange(n_steps) + offsets[method]) / n_steps, np.full(n_steps, 1.0 / n_steps)
 
 
-def _per_sample(target, n, repeat):
-    """``target`` for ``repeat`` stacked copies of a batch of n samples (copy-major order)."""
-    if callable(target):
-        return target
-    t = np.asarray(target)
-    return np.tile(np.broadcast_to(t, (n,)), repeat)
-
-
 def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gausslegendre",
                          return_convergence_delta=False, internal_batch_size=None):
     """IG_i = (x_i - x'_i) * int_0^1 df(x' + a (x - x'))/dx_i da  (Sundararajan et al. 2017, eq. 1),
@@ -58,13 +50,13 @@ def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gau
     for k in range(0, n_steps, per_pass):
         a = alphas[k:k + per_pass].astype(xb.dtype)
         points = (base[None] + a[:, None, None, None, None] * (xb - base)[None]).reshape((-1,) + xb.shape[1:])
-        g, _, _ = input_gradient(model, points, _per_sample(target, n, len(a)))
+        g, _, _ = input_gradient(model, points, repeat_target(target, n, len(a)))
         total += np.tensordot(weights[k:k + per_pass], g.reshape((len(a),) + xb.shape), axes=1)
     attributions = (xb - base) * total
     if not return_convergence_delta:
         return unbatch(attributions, single)
     with no_grad():
-        ends = scores(model(Tensor(np.concatenate([xb, base]))), _per_sample(target, n, 2)).data
+        ends = scores(model(Tensor(np.concatenate([xb, base]))), repeat_target(target, n, 2)).data
     delta = ends[:n] - ends[n:] - attributions.reshape(n, -1).sum(axis=1)
     return unbatch(attributions, single), (delta[0] if single else delta)
 

@@ -2,9 +2,9 @@
 image and record how much the target's score drops."""
 import numpy as np
 
-from methods.batch import as_batch, scores, unbatch
+from methods.inputs_and_targets import as_batch, repeat_target, scores, unbatch
 from minigrad import Tensor, no_grad
-from minigrad.ops.conv import pair
+from minigrad.ops.sliding_window import pair
 
 
 def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
@@ -42,22 +42,16 @@ def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
         count[i:i + wh, j:j + ww] += 1
     with no_grad():
         for n in range(N):
-            reference = scores(model(Tensor(xb[n:n + 1])), _one(target, n)).data[0]
+            t = target if callable(target) else np.broadcast_to(np.asarray(target), (N,))[n]
+            reference = scores(model(Tensor(xb[n:n + 1])), repeat_target(t, 1, 1)).data[0]
             for k in range(0, len(starts), batch_size):
                 chunk = starts[k:k + batch_size]
                 batch = np.repeat(xb[n:n + 1], len(chunk), axis=0)
                 for b, (i, j) in enumerate(chunk):
                     batch[b, :, i:i + wh, j:j + ww] = base[:, i:i + wh, j:j + ww]
-                drop = reference - scores(model(Tensor(batch)), _one(target, n, len(chunk))).data
+                drop = reference - scores(model(Tensor(batch)), repeat_target(t, 1, len(chunk))).data
                 for b, (i, j) in enumerate(chunk):
                     total[n, i:i + wh, j:j + ww] += drop[b]
     result = (total / count).astype(xb.dtype)
     return unbatch(result, single)
 
-
-def _one(target, n, repeat=1):
-    """Sample n's target, for a batch of ``repeat`` copies of it."""
-    if callable(target):
-        return target
-    t = np.asarray(target)
-    return int(t) if t.ndim == 0 else np.full(repeat, int(t[n]))

@@ -5,23 +5,26 @@
     g, = grad(y, [x], seed=onehot)                 # plain gradient
     with rules(relu=guided):
         gg, = grad(y, [x], seed=onehot)            # guided backprop, same graph
+
+Reading order: tensor -> graph -> backward -> rules -> ops (-> kernels for the fast code).
 """
-from minigrad import blas_threads as _blas_threads
+from minigrad.kernels import process_settings as _process
 
-_blas_threads.let_blas_threads_sleep()  # before anything below imports NumPy
+_process.let_blas_threads_sleep()  # before anything below imports NumPy
+_process.keep_freed_memory()
+_process.choose_numba_threading_layer()  # before the first parallel kernel compiles
 
-from minigrad import malloc as _malloc
-from minigrad.backward import grad
-from minigrad.capture import capture
-from minigrad.gradcheck import gradcheck
-from minigrad.graph import OPS, Node, Op, is_grad_enabled, no_grad
-from minigrad.ops import *  # noqa: F401,F403  (the op functions: conv2d, relu, ...)
-from minigrad.ops import __all__ as _op_names
-from minigrad import relevance
-from minigrad.rules import current_rules, deconvnet, guided, rules
-from minigrad.tensor import Tensor, as_tensor
+from minigrad import relevance  # noqa: E402
+from minigrad import tensor_operators as _tensor_operators  # noqa: E402,F401  (Tensor's + - @ ...)
+from minigrad.backward import grad  # noqa: E402
+from minigrad.capture import capture  # noqa: E402
+from minigrad.gradcheck import gradcheck  # noqa: E402
+from minigrad.graph import OPS, Node, Op, is_grad_enabled, no_grad  # noqa: E402
+from minigrad.ops import *  # noqa: E402,F401,F403  (the op functions: conv2d, relu, ...)
+from minigrad.ops import __all__ as _op_names  # noqa: E402
+from minigrad.rules import ALTERNATIVES, current_rules, deconvnet, guided, rules  # noqa: E402
+from minigrad.tensor import Tensor, as_tensor  # noqa: E402
 
-_malloc.keep_freed_memory()
-
-__all__ = ["OPS", "Node", "Op", "Tensor", "as_tensor", "capture", "current_rules", "deconvnet",
-           "grad", "gradcheck", "guided", "is_grad_enabled", "no_grad", "relevance", "rules"] + list(_op_names)
+__all__ = ["ALTERNATIVES", "OPS", "Node", "Op", "Tensor", "as_tensor", "capture", "current_rules",
+           "deconvnet", "grad", "gradcheck", "guided", "is_grad_enabled", "no_grad", "relevance",
+           "rules"] + list(_op_names)

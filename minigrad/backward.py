@@ -14,23 +14,20 @@ from minigrad.tensor import Tensor
 
 def _topological_order(outputs):
     """Tensors reachable from ``outputs`` through nodes, inputs before the tensors they made."""
-    order, seen = [], set()
-    stack = [(t, False) for t in outputs]
+    order, seen, stack = [], set(), [(t, False) for t in outputs]
     while stack:
         t, expanded = stack.pop()
         if expanded:
             order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        if t._node is not None:
-            stack.extend((i, False) for i in t._node.inputs if i.requires_grad and id(i) not in seen)
+        elif id(t) not in seen:
+            seen.add(id(t))
+            stack.append((t, True))
+            if t._node is not None:
+                stack.extend((i, False) for i in t._node.inputs if i.requires_grad and id(i) not in seen)
     return order
 
 
-def _as_list(x, what):
+def _tensors(x, what):
     items = list(x) if isinstance(x, (list, tuple)) else [x]
     for i, t in enumerate(items):
         if not isinstance(t, Tensor):
@@ -44,44 +41,38 @@ def _seeds(outputs, seed):
     seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed]
     if len(seeds) != len(outputs):
         raise ValueError(f"seed: expected {len(outputs)} arrays (one per output), got {len(seeds)}")
-    result = []
+    # copies, so that no returned gradient aliases the caller's array
+    seeds = [np.array(s.data if isinstance(s, Tensor) else s, dtype=o.dtype) for o, s in zip(outputs, seeds)]
     for o, s in zip(outputs, seeds):
-        # a copy, so that no returned gradient aliases the caller's array
-        s = np.array(s.data if isinstance(s, Tensor) else s, dtype=o.dtype)
         if s.shape != o.shape:
             raise ValueError(f"seed: expected shape {o.shape} (the output's), got {s.shape}")
-        result.append(s)
-    return result
+    return seeds
 
 
 def _reverse(outputs, seeds, wanted):
     """Gradients of sum_k <seed_k, output_k> with respect to each tensor in ``wanted``."""
     order = _topological_order(outputs)
-    relevant = {id(t) for t in wanted}
+    keep = {id(t) for t in wanted}
+    relevant = set(keep)
     for t in order:  # a node matters if one of its inputs leads to a wanted tensor
         if t._node is not None and any(id(i) in relevant for i in t._node.inputs):
             relevant.add(id(t))
-    keep = {id(t) for t in wanted}
     grads = {}
     for o, s in zip(outputs, seeds):
         grads[id(o)] = grads[id(o)] + s if id(o) in grads else s
     for t in reversed(order):
         node = t._node
-        if node is None or id(t) not in relevant:
-            continue
         g = grads.get(id(t)) if id(t) in keep else grads.pop(id(t), None)
-        if g is None:
+        if node is None or g is None or id(t) not in relevant:
             continue
         node.needs_input_grad = tuple(id(i) in relevant for i in node.inputs)
         input_grads = rule_for(node.op)(node, g)
         if len(input_grads) != len(node.inputs):
             raise ValueError(f"backward rule for '{node.op.name}' returned {len(input_grads)} "
                              f"gradients for {len(node.inputs)} inputs")
-        for inp, gi in zip(node.inputs, input_grads):
-            if gi is None or id(inp) not in relevant:
-                continue
-            k = id(inp)
-            grads[k] = grads[k] + gi if k in grads else gi
+        for inp, gi, need in zip(node.inputs, input_grads, node.needs_input_grad):
+            if gi is not None and need:
+                grads[id(inp)] = grads[id(inp)] + gi if id(inp) in grads else gi
     return [grads.get(id(t), np.zeros_like(t.data)) for t in wanted]
 
 
@@ -104,8 +95,7 @@ def grad(outputs, inputs, seed=None):
     -------
     list of ndarray, one per input, each of that input's shape.
     """
-    outputs = _as_list(outputs, "outputs")
-    inputs = _as_list(inputs, "inputs")
+    outputs, inputs = _tensors(outputs, "outputs"), _tensors(inputs, "inputs")
     seeds = _seeds(outputs, seed)
     if not any(o.requires_grad for o in outputs):
         raise ValueError("outputs: none of them requires grad; nothing to differentiate "
@@ -117,7 +107,6 @@ def accumulate_into_leaves(output, seed=None):
     """``output.backward(seed)``: add the gradient into ``.grad`` of every leaf requiring grad."""
     if not output.requires_grad:
         raise ValueError("backward: the tensor does not require grad (no graph was recorded)")
-    seeds = _seeds([output], seed)
     leaves = [t for t in _topological_order([output]) if t._node is None and t.requires_grad]
-    for leaf, g in zip(leaves, _reverse([output], seeds, leaves)):
+    for leaf, g in zip(leaves, _reverse([output], _seeds([output], seed), leaves)):
         leaf.grad = g.copy() if leaf.grad is None else leaf.grad + g

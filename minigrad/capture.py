@@ -1,30 +1,33 @@
-"""Which layer is running, and ``capture``: layers' outputs kept as graph tensors.
+"""Which layer is running, and ``capture``: layers' inputs and outputs kept as graph tensors.
 
 ``layers.Module.__call__`` runs its ``forward`` through ``run_module`` so that (1) every op
 recorded inside knows its layer (``ctx.module``, used by per-layer rules) and (2) active
-``capture`` blocks see the layer's output.
+``capture`` blocks see the layer's input and output.
 """
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from minigrad.graph import _reset_module, _set_module, is_grad_enabled
+from minigrad.graph import is_grad_enabled, running_module
 
 _CAPTURES = ContextVar("minigrad_captures", default=())
 
 
 class Captured(dict):
-    """The outputs of captured layers, keyed by layer: ``acts[net.conv2] -> Tensor``.
+    """The outputs of captured layers, keyed by layer: ``acts[net.conv2] -> Tensor``; their
+    inputs (the first argument each was called with) in ``acts.inputs[net.conv2]``.
 
-    A layer that runs several times in one forward pass keeps its last output.
+    A layer that runs several times in one forward pass keeps its last call.
     """
+
+    def __init__(self):
+        super().__init__()
+        self.inputs = {}
 
 
 def run_module(module, forward, *args, **kwargs):
-    token = _set_module(module)
-    try:
+    """``forward(*args, **kwargs)`` with ``module`` marked as the running layer; captures its call."""
+    with running_module(module):
         out = forward(*args, **kwargs)
-    finally:
-        _reset_module(token)
     for wanted, store in _CAPTURES.get():
         if id(module) in wanted:
             if is_grad_enabled() and not out.requires_grad:
@@ -32,16 +35,17 @@ def run_module(module, forward, *args, **kwargs):
                 # grad(..., [acts[layer]]) works (Grad-CAM on a model with frozen weights)
                 out.requires_grad = True
             store[module] = out
+            store.inputs[module] = args[0] if args else None
     return out
 
 
 @contextmanager
 def capture(*modules):
-    """Record the outputs of ``modules`` during the forward passes run inside the block.
+    """Record the inputs and outputs of ``modules`` during the forward passes run inside the block.
 
     ``with capture(net.conv2) as acts: logits = net(x)`` then
-    ``gx, gA = grad(logits, [x, acts[net.conv2]], seed=onehot)``.
-    Captured outputs are graph tensors, so ``grad`` returns their gradient.
+    ``gx, gA = grad(logits, [x, acts[net.conv2]], seed=onehot)``; ``acts.inputs[net.conv2]`` is
+    what entered the layer. Captured outputs are graph tensors, so ``grad`` returns their gradient.
     """
     if not modules:
         raise ValueError("capture: expected at least one module, got none")

@@ -2,13 +2,15 @@
 
 An op is a class with ``forward(ctx, *arrays, **kw) -> array`` and a default
 ``backward(ctx, grad_out) -> tuple of grads``, side by side (early tinygrad style).
-Calling ``Op.apply(*tensors, **kw)`` runs ``forward`` on the raw arrays and, when grad
-mode is on and some input requires grad, attaches the ``Node`` (the ``ctx``) to the
-output tensor.  The reverse pass (``minigrad.backward``) looks each node's backward rule
-up by ``Op.name`` at backward time, so rules can be swapped after the forward pass.
+``Op.apply(*tensors, **kw)`` runs ``forward`` on the raw arrays and, when grad mode is on and
+some input requires grad, attaches the ``Node`` (the ``ctx``) to the output tensor. The reverse
+pass (``minigrad.backward``) looks each node's backward rule up by ``Op.name`` at backward
+time, so rules can be swapped after the forward pass.
 """
 from contextlib import contextmanager
 from contextvars import ContextVar
+
+from minigrad.tensor import Tensor, as_tensor
 
 #: Every op class by name; ``minigrad.rules`` uses it to reject unknown names.
 OPS = {}
@@ -28,7 +30,19 @@ def no_grad():
 
 
 def is_grad_enabled():
+    """False inside ``no_grad()``, else True: whether ops record the graph."""
     return _GRAD_ENABLED.get()
+
+
+@contextmanager
+def running_module(module):
+    """Mark ``module`` as the layer running inside the block: nodes recorded there get
+    ``ctx.module = module`` (what per-layer rules such as LRP dispatch on)."""
+    token = _CURRENT_MODULE.set(module)
+    try:
+        yield
+    finally:
+        _CURRENT_MODULE.reset(token)
 
 
 class Node:
@@ -76,24 +90,13 @@ class Op:
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
-        from minigrad.tensor import Tensor, as_tensor
-
-        tensors = tuple(as_tensor(t) for t in inputs)
-        ctx = Node(cls, tensors, kwargs)
-        out = cls.forward(ctx, *ctx.arrays, **kwargs)
-        result = Tensor(out, requires_grad=ctx.recorded)
+        """Run ``forward`` on the inputs' arrays; record the node when a gradient may be asked for."""
+        ctx = Node(cls, tuple(as_tensor(t) for t in inputs), kwargs)
+        result = Tensor(cls.forward(ctx, *ctx.arrays, **kwargs), requires_grad=ctx.recorded)
         if ctx.recorded:
             ctx.output = result.data
             result._node = ctx
         return result
-
-
-def _set_module(module):
-    return _CURRENT_MODULE.set(module)
-
-
-def _reset_module(token):
-    _CURRENT_MODULE.reset(token)
 
 
 def unbroadcast(grad, shape):

@@ -63,21 +63,18 @@ class LayerRule:
     def __call__(self, ctx, relevance):
         """Redistribute ``relevance`` (the shape of ctx.output) to ctx's first input."""
         a, params = ctx.arrays[0], ctx.arrays[1:]
-        n_inputs = len(ctx.arrays)
+        scratch = copy.copy(ctx)  # the node as f' sees it; the recorded graph is not touched
         if params and (self.rho is not None or not self.keep_bias):
             w = params[0] if self.rho is None else self.rho(params[0])
-            args = (a, w) + (params[1:] if self.keep_bias else ())
-            scratch = copy.copy(ctx)
-            scratch.arrays = args
-            z = ctx.op.forward(scratch, *args, **ctx.kwargs)
+            scratch.arrays = (a, w) + (params[1:] if self.keep_bias else ())
+            z = ctx.op.forward(scratch, *scratch.arrays, **ctx.kwargs)
         else:  # f' is f: reuse what the forward pass saved (im2col columns, argmax)
-            scratch = copy.copy(ctx)
             z = ctx.output
         scratch.needs_input_grad = (True,) + (False,) * (len(scratch.arrays) - 1)
         zs = self.stabilizer(z)
         s = np.divide(relevance, zs, out=np.zeros_like(relevance), where=zs != 0)
         back = ctx.op.backward(scratch, s)[0]
-        return (a * back,) + (None,) * (n_inputs - 1)
+        return (a * back,) + (None,) * len(params)
 
 
 def epsilon(eps=1e-9):
@@ -116,8 +113,6 @@ def pass_through(ctx, relevance):
     return (relevance,)
 
 
-pass_through.ops = PASS_THROUGH_OPS
-
 _NAMED = {"epsilon": epsilon, "zero": lambda: epsilon(0.0), "gamma": gamma,
           "alpha1beta0": alpha1beta0, "excitation": excitation}
 
@@ -135,21 +130,29 @@ def as_layer_rule(rule, what="rule"):
                     f"got {type(rule).__name__}")
 
 
+class ByLayer:
+    """The rule of a linear op's node, chosen by the layer that ran it (``ctx.module``).
+
+    by_layer : dict id(layer) -> LayerRule;  default : LayerRule for the other layers.
+    Ops run outside any layer (e.g. a callable target's indexing) keep their plain backward.
+    """
+
+    def __init__(self, by_layer, default):
+        self.by_layer, self.default = by_layer, default
+
+    def __call__(self, ctx, relevance):
+        if ctx.module is None:
+            return ctx.op.backward(ctx, relevance)
+        return self.by_layer.get(id(ctx.module), self.default)(ctx, relevance)
+
+
 def relevance_rules(layer_rules, default):
     """A table for ``minigrad.rules(**table)`` that propagates relevance.
 
     layer_rules : dict  layer (Module) -> LayerRule or name; layers not in it use ``default``
     default : LayerRule or name
-
-    Ops run outside any layer (e.g. a callable target's indexing) keep their plain backward.
     """
     default = as_layer_rule(default, "default")
-    by_layer = {id(m): as_layer_rule(r, f"layer_rules[{m!r}]") for m, r in layer_rules.items()}
-
-    def by_module(ctx, relevance):
-        if ctx.module is None:
-            return ctx.op.backward(ctx, relevance)
-        return by_layer.get(id(ctx.module), default)(ctx, relevance)
-
-    by_module.ops = LINEAR_OPS
-    return {**{op: by_module for op in LINEAR_OPS}, **{op: pass_through for op in PASS_THROUGH_OPS}}
+    by_layer = ByLayer({id(m): as_layer_rule(r, f"layer_rules[{m!r}]") for m, r in layer_rules.items()},
+                       default)
+    return {**{op: by_layer for op in LINEAR_OPS}, **{op: pass_through for op in PASS_THROUGH_OPS}}

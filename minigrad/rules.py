@@ -1,9 +1,9 @@
-"""Swappable backward rules.
+"""Swappable backward rules, and the table of every alternative backward of every op.
 
 During the reverse pass each node's rule is looked up by op name in the current table,
-falling back to the op's own ``backward``. ``with rules(relu=guided):`` installs a table
-for the reverse passes run inside the block; because lookup happens at backward time, one
-forward pass can be differentiated with several rule tables (Guided Grad-CAM).
+falling back to the op's own ``backward``. ``with rules(relu=guided):`` installs a table for
+the reverse passes run inside the block; because lookup happens at backward time, one forward
+pass can be differentiated with several rule tables (Guided Grad-CAM).
 
 A rule is a plain function ``rule(ctx, grad_out) -> tuple of grads, one per input``
 (``None`` for an input that gets none). ``ctx`` is the ``minigrad.graph.Node``: ``ctx.arrays``
@@ -13,6 +13,7 @@ A rule is a plain function ``rule(ctx, grad_out) -> tuple of grads, one per inpu
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from minigrad import relevance
 from minigrad.graph import OPS
 from minigrad.kernels.relu import relu_backward, relu_forward
 
@@ -20,9 +21,9 @@ _TABLE = ContextVar("minigrad_rule_table", default={})
 
 
 def guided(ctx, grad_out):
-    """Guided backpropagation through ReLU (Springenberg et al. 2014, eq. in sec. 3.4):
+    """Guided backpropagation through ReLU (Springenberg et al. 2014, sec. 3.4):
     R_in = relu(R_out) * 1[x > 0] -- pass only positive gradients, only where the input was positive."""
-    return (relu_backward(relu_forward(grad_out), ctx.arrays[0]),)  # relu(g) * 1[x > 0], one pass each
+    return (relu_backward(relu_forward(grad_out), ctx.arrays[0]),)  # one pass each
 
 
 def deconvnet(ctx, grad_out):
@@ -31,26 +32,39 @@ def deconvnet(ctx, grad_out):
     return (relu_forward(grad_out),)
 
 
-guided.ops = deconvnet.ops = frozenset({"relu"})
+#: Every alternative backward, per op (autodidact's VJP table): op name -> {name: rule}. An entry
+#: is a rule function, or a class whose instances are rules built with parameters. ``rules(op=name)``
+#: picks a function by name ("plain" is the op's own ``backward``); a rule listed here raises when
+#: used on an op it is not listed for. A function of your own may go on any op.
+ALTERNATIVES = {
+    "relu": {"guided": guided, "deconvnet": deconvnet, "relevance": relevance.pass_through},
+    "tanh": {"relevance": relevance.pass_through},
+    **{op: {"relevance": relevance.ByLayer, "z-rule": relevance.LayerRule} for op in relevance.LINEAR_OPS},
+}
 
-#: Rules that can be named by a string in ``rules(...)``. "plain" means the op's own backward.
-NAMED_RULES = {"plain": None, "guided": guided, "deconvnet": deconvnet}
+
+def _is(rule, entry):
+    return isinstance(rule, entry) if isinstance(entry, type) else rule is entry
 
 
 def _resolve(op_name, rule):
     if op_name not in OPS:
         raise ValueError(f"rules: unknown op name '{op_name}'; known ops: {', '.join(sorted(OPS))}")
+    if rule is None or (isinstance(rule, str) and rule == "plain"):
+        return None
     if isinstance(rule, str):
-        if rule not in NAMED_RULES:
+        named = {k: v for k, v in ALTERNATIVES.get(op_name, {}).items() if not isinstance(v, type)}
+        if rule not in named:
             raise ValueError(f"rules: unknown rule name '{rule}' for op '{op_name}'; "
-                             f"known names: {', '.join(NAMED_RULES)}")
-        rule = NAMED_RULES[rule]
-    if rule is not None and not callable(rule):
+                             f"known names: {', '.join(['plain', *named])}")
+        return named[rule]
+    if not callable(rule):
         raise TypeError(f"rules: the rule for '{op_name}' must be a function (ctx, grad_out) -> grads, "
                         f"a rule name or None, got {type(rule).__name__}")
-    allowed = getattr(rule, "ops", None)
-    if allowed is not None and op_name not in allowed:
-        raise ValueError(f"rules: rule '{rule.__name__}' applies to {sorted(allowed)}, not to '{op_name}'")
+    owners = sorted(op for op, alts in ALTERNATIVES.items() if any(_is(rule, e) for e in alts.values()))
+    if owners and op_name not in owners:
+        name = getattr(rule, "__name__", type(rule).__name__)
+        raise ValueError(f"rules: rule '{name}' applies to {owners}, not to '{op_name}'")
     return rule
 
 
@@ -59,9 +73,9 @@ def rules(**table):
     """Differentiate the reverse passes inside the block with other backward rules.
 
     ``with rules(relu=guided): gx, = grad(y, [x])``. Keys are op names (``relu``,
-    ``conv2d``, ``max_pool2d``, ...); values are rule functions, one of the names
-    ``"plain"``, ``"guided"``, ``"deconvnet"``, or ``None`` for the op's own backward.
-    Nested blocks compose (the inner table overrides the outer one key by key); the
+    ``conv2d``, ``max_pool2d``, ...); values are rule functions, a name from ``ALTERNATIVES``
+    (``"guided"``, ``"deconvnet"``, ``"relevance"``), ``"plain"`` or ``None`` for the op's own
+    backward. Nested blocks compose (the inner table overrides the outer one key by key); the
     previous table comes back on exit, also after an exception.
 
     The ``with`` must surround the *backward* call (``grad`` or ``.backward()``): rules are

@@ -1,7 +1,9 @@
 """``Tensor``: one NumPy array, whether it wants a gradient, and the node that made it.
 
-Operators are thin sugar over the ops in ``minigrad.ops``.  float64 is the default
-(good for checking formulas); float32 arrays stay float32 end to end (good for speed).
+float64 is the default (good for checking formulas); float32 arrays stay float32 end to end
+(good for speed). This file imports nothing from minigrad: the ops need ``Tensor``, so
+Tensor's operators (``+ - * / ** @``, indexing, ``.sum()``, ``.backward()``, ...) are attached
+in ``minigrad/tensor_operators.py`` once the ops exist, each one line over an op.
 """
 import numpy as np
 
@@ -22,7 +24,7 @@ def _to_array(data, dtype=None):
 
 
 class Tensor:
-    """A node of the computation graph.
+    """A value in the computation graph.
 
     Parameters
     ----------
@@ -32,6 +34,9 @@ class Tensor:
         Whether the reverse pass should compute a gradient for this tensor.
     dtype : numpy dtype, optional
         Force a dtype.
+
+    Attributes: ``data`` (the ndarray), ``requires_grad``, ``grad`` (filled by ``backward()``)
+    and ``_node`` (the ``minigrad.graph.Node`` that made it; None for a leaf).
     """
 
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
@@ -42,15 +47,11 @@ class Tensor:
         self.grad = None
         self._node = None
 
-    # --- plain information -------------------------------------------------
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
     size = property(lambda self: self.data.size)
-
-    @property
-    def is_leaf(self):
-        return self._node is None
+    is_leaf = property(lambda self: self._node is None, doc="True unless an op made this tensor.")
 
     def __len__(self):
         return len(self.data)
@@ -61,9 +62,11 @@ class Tensor:
         return f"Tensor({np.array2string(self.data, threshold=8, precision=4)}{rg}{op})"
 
     def numpy(self):
+        """The underlying ndarray (not a copy)."""
         return self.data
 
     def item(self):
+        """The value of a one-element tensor as a Python number."""
         return self.data.item()
 
     def detach(self):
@@ -71,70 +74,19 @@ class Tensor:
         return Tensor(self.data)
 
     def astype(self, dtype):
+        """A new leaf with the data cast to ``dtype``."""
         return Tensor(self.data.astype(dtype), requires_grad=self.requires_grad)
 
-    # --- reverse mode ---------------------------------------------------------
-    def backward(self, seed=None):
-        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
-
-        ``seed`` defaults to ones (the gradient of ``self.sum()``).  This is the training
-        convenience; ``minigrad.grad`` is the pure version that mutates nothing.
-        """
-        from minigrad.backward import accumulate_into_leaves
-
-        accumulate_into_leaves(self, seed)
-
     def zero_grad(self):
+        """Forget the accumulated ``grad``."""
         self.grad = None
-
-    # --- operator sugar -------------------------------------------------------
-    def _other(self, other):
-        if isinstance(other, Tensor):
-            return other
-        # keep python scalars weak so a float32 tensor stays float32
-        return Tensor(np.asarray(other, dtype=self.dtype))
-
-    def __add__(self, o): return ops.add(self, self._other(o))
-    def __radd__(self, o): return ops.add(self._other(o), self)
-    def __sub__(self, o): return ops.sub(self, self._other(o))
-    def __rsub__(self, o): return ops.sub(self._other(o), self)
-    def __mul__(self, o): return ops.mul(self, self._other(o))
-    def __rmul__(self, o): return ops.mul(self._other(o), self)
-    def __truediv__(self, o): return ops.div(self, self._other(o))
-    def __rtruediv__(self, o): return ops.div(self._other(o), self)
-    def __pow__(self, o): return ops.pow(self, self._other(o))
-    def __rpow__(self, o): return ops.pow(self._other(o), self)
-    def __matmul__(self, o): return ops.matmul(self, self._other(o))
-    def __rmatmul__(self, o): return ops.matmul(self._other(o), self)
-    def __neg__(self): return ops.neg(self)
-    def __getitem__(self, idx): return ops.getitem(self, idx)
 
     def __gt__(self, o): return self.data > _to_array(o)
     def __lt__(self, o): return self.data < _to_array(o)
     def __ge__(self, o): return self.data >= _to_array(o)
     def __le__(self, o): return self.data <= _to_array(o)
 
-    def sum(self, axis=None, keepdims=False): return ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return ops.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return ops.max(self, axis, keepdims)
-    def reshape(self, *shape): return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
-    def flatten(self, start_dim=1): return ops.reshape(self, self.shape[:start_dim] + (-1,))
-    def transpose(self, *axes): return ops.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
-    T = property(lambda self: ops.transpose(self, None))
-    def exp(self): return ops.exp(self)
-    def log(self): return ops.log(self)
-    def sqrt(self): return ops.sqrt(self)
-    def abs(self): return ops.abs(self)
-    def relu(self): return ops.relu(self)
-    def sigmoid(self): return ops.sigmoid(self)
-    def tanh(self): return ops.tanh(self)
-    def softmax(self, axis=-1): return ops.softmax(self, axis)
-    def log_softmax(self, axis=-1): return ops.log_softmax(self, axis)
-
 
 def as_tensor(x):
     """``x`` itself if it is a Tensor, else a constant Tensor wrapping it."""
     return x if isinstance(x, Tensor) else Tensor(x)
-
-
-from minigrad import ops  # noqa: E402  (ops need Tensor; Tensor's sugar needs ops)

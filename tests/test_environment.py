@@ -34,7 +34,7 @@ def test_a_users_openblas_setting_is_kept():
 
 
 def test_glibc_settings_apply_once_and_respect_the_user():
-    code = "import minigrad.malloc as m; print(m.keep_freed_memory())"
+    code = "import minigrad.kernels.process_settings as m; print(m.keep_freed_memory())"
     expected = "True" if sys.platform.startswith("linux") else "False"
     assert _run(code) == expected
     assert _run(code, MALLOC_TOP_PAD_="1") == "False"

@@ -16,7 +16,7 @@ result does not depend on the number of threads.
 import numpy as np
 from numba import njit, prange
 
-from tsne.kl import MACHINE_EPSILON, check_embedding, sparse_attraction, sparse_kl_rows
+from tsne.kl import check_embedding, finish_gradient, sparse_attraction, sparse_kl_rows
 
 _MAX_DEPTH = 60
 _BLOCK = 32  # Z-order neighbours sharing one interaction list (16-64 measured within 10%)
@@ -275,11 +275,8 @@ def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True):
     _repulsion(Y, order, children, _pack(count, com, half, is_leaf), center, float(angle), float(dof),
                repulse, row_z)
     sparse_attraction(P.indptr, P.indices, P.data, Y, float(dof), attract)
-    z = max(row_z.sum(), MACHINE_EPSILON)
-    grad = (2.0 * (dof + 1.0) / dof) * (attract - repulse / z)
-    kl = np.nan
-    if compute_error:
-        rows = np.empty(len(Y))
+
+    def kl_rows(z, rows):
         sparse_kl_rows(P.indptr, P.indices, P.data, Y, float(dof), z, rows)
-        kl = float(rows.sum())
-    return kl, grad
+
+    return finish_gradient(attract, repulse, row_z, dof, kl_rows if compute_error else None)

@@ -65,14 +65,13 @@ def _forces(P, dense, Yt, alpha, attract, repulse, row_z):
 @njit(parallel=True, cache=True, fastmath=True)
 def _kl_rows(P, Yt, alpha, z, out):
     dim, n = Yt.shape
-    eps = 2.220446049250313e-16
     for i in prange(n):
         b, w = _row_kernel(Yt, i, alpha)
         s = 0.0
         for j in range(n):
             p = P[i, j]
             if j != i and p > 0.0:
-                s += p * np.log(max(p, eps) / max(w[j] / z, eps))
+                s += p * np.log(max(p, MACHINE_EPSILON) / max(w[j] / z, MACHINE_EPSILON))
         out[i] = s
 
 
@@ -121,7 +120,6 @@ def sparse_kl_rows(indptr, indices, pvals, Y, alpha, z, out):
     """out_i = sum_j p_ij log(p_ij / q_ij) over the non-zeros of row i, q_ij = w_ij / z."""
     n, dim = Y.shape
     expo = (alpha + 1.0) / 2.0
-    eps = 2.220446049250313e-16
     for i in prange(n):
         s = 0.0
         for k in range(indptr[i], indptr[i + 1]):
@@ -133,7 +131,7 @@ def sparse_kl_rows(indptr, indices, pvals, Y, alpha, z, out):
             b = 1.0 / (1.0 + d2 / alpha)
             w = b if alpha == 1.0 else b ** expo
             p = pvals[k]
-            s += p * np.log(max(p, eps) / max(w / z, eps))
+            s += p * np.log(max(p, MACHINE_EPSILON) / max(w / z, MACHINE_EPSILON))
         out[i] = s
 
 
@@ -175,14 +173,25 @@ def kl_divergence(P, Y, dof=1.0, compute_error=True):
     _forces(P if dense else np.zeros((1, 1)), dense, Yt, float(dof), attract, repulse, row_z)
     if not dense:
         sparse_attraction(P.indptr, P.indices, P.data, Y, float(dof), attract)
-    z = row_z.sum()
-    grad = (2.0 * (dof + 1.0) / dof) * (attract - repulse / z)
-    kl = np.nan
-    if compute_error:
-        rows = np.empty(len(Y))
+
+    def kl_rows(z, rows):
         if dense:
             _kl_rows(P, Yt, float(dof), z, rows)
         else:
             sparse_kl_rows(P.indptr, P.indices, P.data, Y, float(dof), z, rows)
-        kl = float(rows.sum())
-    return kl, grad
+
+    return finish_gradient(attract, repulse, row_z, dof, kl_rows if compute_error else None)
+
+
+def finish_gradient(attract, repulse, row_z, dof, kl_rows=None):
+    """The gradient dC/dy_i = (2 (a + 1) / a) (attract_i - repulse_i / Z) (van der Maaten 2014,
+    eq. 3 with Student-t degrees of freedom a), and KL from ``kl_rows(Z, out)`` filling one
+    value per point, or NaN when it is None. Z = sum of ``row_z``, kept >= machine epsilon.
+    -> (kl, grad (n, n_components))."""
+    z = max(row_z.sum(), MACHINE_EPSILON)
+    grad = (2.0 * (dof + 1.0) / dof) * (attract - repulse / z)
+    if kl_rows is None:
+        return np.nan, grad
+    rows = np.empty(len(row_z))
+    kl_rows(z, rows)
+    return float(rows.sum()), grad

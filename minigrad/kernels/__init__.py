@@ -1,12 +1,13 @@
-"""Numba kernels for the memory-bound parts of convolution and pooling.
+"""The fast code behind the ops: Numba kernels, kernel choice per shape, process settings.
 
-Numba's default OpenMP threading layer spins after each parallel region and starves
-OpenBLAS's second thread (10x slower conv nets on 2 cores, see PERF-NOTES); the
-``workqueue`` layer does not. We choose it unless the user set one explicitly.
+Nothing here knows about tensors or graphs: each function takes and returns NumPy arrays, and
+the ops in ``minigrad/ops`` call them. Read the ops first; come here for how they are fast.
+
+    process_settings  OpenBLAS, glibc and Numba settings made once on import (read it first:
+                      it must run before NumPy loads)
+    conv              which GEMM layout a convolution uses, and its input-gradient shortcut
+    im2col            patches <-> columns (the reference convolution path)
+    pool              max and average pooling
+    relu              ReLU and its backward as single parallel passes
+    scratch           one reusable buffer for large temporaries
 """
-import os
-
-import numba
-
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"

@@ -105,19 +105,22 @@ def max_pool_forward(x, kernel, stride, padding, out_size):
 
 
 def max_pool_backward(g, argmax, x_shape):
+    """g (N, C, Ho, Wo) added into zeros of ``x_shape`` at each window's argmax."""
     dx = np.zeros(x_shape, dtype=g.dtype)
     _max_pool_backward(np.ascontiguousarray(g), argmax, dx)
     return dx
 
 
 def avg_pool_forward(x, kernel, stride, padding, out_size):
+    """(N, C, H, W) -> (N, C, Ho, Wo): each window's sum / (kh*kw), padding counted as zeros."""
     N, C = x.shape[:2]
     out = np.empty((N, C) + tuple(out_size), dtype=x.dtype)
     _avg_pool(np.ascontiguousarray(x), *kernel, *stride, *padding, out)
     return out
 
 
-def avg_pool_backward(g, x_shape, kernel, stride, padding):
+def avg_pool_backward(g, x_shape, kernel_size, stride, padding):
+    """g (N, C, Ho, Wo) / (kh*kw) added to every entry of its window, in zeros of ``x_shape``."""
     dx = np.zeros(x_shape, dtype=g.dtype)
-    _avg_pool_backward(np.ascontiguousarray(g), *kernel, *stride, *padding, dx)
+    _avg_pool_backward(np.ascontiguousarray(g), *kernel_size, *stride, *padding, dx)
     return dx

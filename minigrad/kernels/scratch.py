@@ -1,7 +1,7 @@
 """One reusable buffer per dtype (and thread) for the large temporaries of convolution.
 
 im2col columns can be 100+ MB. Allocators hand blocks that large out as fresh pages (glibc
-above 32 MiB, unless mmap is switched off as ``minigrad/malloc.py`` does where it may), and
+above 32 MiB, unless mmap is switched off as ``process_settings.py`` does where it may), and
 every first touch of a page costs a fault (~2 us in the VMs measured here): a float64
 VGG-like forward+backward took ~4,200 faults and 30-50 ms of system time per step. Temporaries
 that never leave the function that asked for them are written into this buffer instead, which

@@ -1,8 +1,13 @@
-"""Every differentiable op of minigrad, as plain functions on tensors."""
-from minigrad.ops.conv import avg_pool2d, conv2d, max_pool2d
+"""Every differentiable op of minigrad, as plain functions on tensors.
+
+Each file holds op classes (forward and backward side by side) and, below them, one documented
+function per op: elementwise -> linalg -> reduce -> shape -> conv -> pool.
+"""
+from minigrad.ops.conv import conv2d
 from minigrad.ops.elementwise import (abs, add, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt,
                                       sub, tanh)
 from minigrad.ops.linalg import linear, matmul
+from minigrad.ops.pool import avg_pool2d, max_pool2d
 from minigrad.ops.reduce import log_softmax, softmax
 from minigrad.ops.reduce import reduce_max as max
 from minigrad.ops.reduce import reduce_mean as mean

@@ -30,11 +30,7 @@ class Sub(Op):
 class Mul(Op):
     name = "mul"
     forward = staticmethod(lambda ctx, a, b: a * b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.arrays
-        return _binary(ctx, g * b, g * a)
+    backward = staticmethod(lambda ctx, g: _binary(ctx, g * ctx.arrays[1], g * ctx.arrays[0]))
 
 
 class Div(Op):
@@ -49,8 +45,6 @@ class Div(Op):
 
 
 class Pow(Op):
-    """a ** b; d/da = b a^(b-1), d/db = a^b log a (only asked for when b requires grad)."""
-
     name = "pow"
     forward = staticmethod(lambda ctx, a, b: a ** b)
 
@@ -93,8 +87,7 @@ class Abs(Op):
 
 
 class ReLU(Op):
-    """max(x, 0); the plain backward is g * 1[x > 0]. ``minigrad.rules`` can swap it.
-    Both formulas run as single parallel passes (``minigrad/kernels/relu.py``)."""
+    """Both formulas run as single parallel passes (``minigrad/kernels/relu.py``)."""
 
     name = "relu"
     forward = staticmethod(lambda ctx, a: relu_forward(a))
@@ -106,8 +99,7 @@ class Sigmoid(Op):
 
     @staticmethod
     def forward(ctx, a):
-        # split by sign so exp never overflows
-        e = np.exp(-np.abs(a))
+        e = np.exp(-np.abs(a))  # split by sign so exp never overflows
         return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
     backward = staticmethod(lambda ctx, g: (g * ctx.output * (1 - ctx.output),))
@@ -119,6 +111,68 @@ class Tanh(Op):
     backward = staticmethod(lambda ctx, g: (g * (1 - ctx.output ** 2),))
 
 
-add, sub, mul, div, pow = Add.apply, Sub.apply, Mul.apply, Div.apply, Pow.apply
-neg, exp, log, sqrt, abs = Neg.apply, Exp.apply, Log.apply, Sqrt.apply, Abs.apply
-relu, sigmoid, tanh = ReLU.apply, Sigmoid.apply, Tanh.apply
+def add(a, b):
+    """a + b, NumPy broadcasting. Backward: g to each input, summed to its shape."""
+    return Add.apply(a, b)
+
+
+def sub(a, b):
+    """a - b, NumPy broadcasting. Backward: (g, -g), each summed to its input's shape."""
+    return Sub.apply(a, b)
+
+
+def mul(a, b):
+    """a * b, NumPy broadcasting. Backward: (g b, g a), each summed to its input's shape."""
+    return Mul.apply(a, b)
+
+
+def div(a, b):
+    """a / b, NumPy broadcasting. Backward: (g / b, -g a / b^2)."""
+    return Div.apply(a, b)
+
+
+def pow(a, b):
+    """a ** b, NumPy broadcasting. Backward: (g b a^(b-1), g a^b log a), the second only when
+    b requires grad."""
+    return Pow.apply(a, b)
+
+
+def neg(a):
+    """-a. Backward: -g."""
+    return Neg.apply(a)
+
+
+def exp(a):
+    """e^a, elementwise. Backward: g e^a."""
+    return Exp.apply(a)
+
+
+def log(a):
+    """Natural log, elementwise. Backward: g / a."""
+    return Log.apply(a)
+
+
+def sqrt(a):
+    """Square root, elementwise. Backward: g / (2 sqrt a)."""
+    return Sqrt.apply(a)
+
+
+def abs(a):
+    """|a|, elementwise. Backward: g sign(a) (0 at a = 0)."""
+    return Abs.apply(a)
+
+
+def relu(x):
+    """max(x, 0), any shape. Backward: g * 1[x > 0] (relu'(0) = 0); ``minigrad.rules`` can swap it
+    (``"guided"``, ``"deconvnet"``, relevance pass-through)."""
+    return ReLU.apply(x)
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x), elementwise, without overflow. Backward: g s (1 - s)."""
+    return Sigmoid.apply(x)
+
+
+def tanh(x):
+    """tanh x, elementwise. Backward: g (1 - tanh^2 x)."""
+    return Tanh.apply(x)

@@ -5,30 +5,27 @@ from minigrad.graph import Op, unbroadcast
 
 
 class MatMul(Op):
+    """NumPy's matmul: 1-D operands are promoted to matrices and the promotion undone after."""
+
     name = "matmul"
     forward = staticmethod(lambda ctx, a, b: a @ b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.arrays
-        # promote 1-D operands the way np.matmul does, then undo it
-        a2 = a[None, :] if a.ndim == 1 else a
+        # promote 1-D operands (and g with them) the way np.matmul does; reshape undoes it
+        a2 = a[None] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        g2 = g
-        if a.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
-        ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
-        if ctx.needs_input_grad[1]:
-            gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape)
+        g2 = np.expand_dims(g, -2) if a.ndim == 1 else g
+        g2 = np.expand_dims(g2, -1) if b.ndim == 1 else g2
+        need = ctx.needs_input_grad
+        ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if need[0] else None
+        gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape) if need[1] else None
         return ga, gb
 
 
 class Linear(Op):
-    """y = x W^T + b with x (..., in), W (out, in), b (out,): one op so a rule sees a whole layer."""
+    """One op, not matmul + add, so that a rule sees a whole layer."""
 
     name = "linear"
 
@@ -51,9 +48,13 @@ class Linear(Op):
         return gx, gw, gb
 
 
-matmul = MatMul.apply
+def matmul(a, b):
+    """a @ b with NumPy's semantics (batch axes broadcast). Backward: (g b^T, a^T g), summed over
+    broadcast batch axes."""
+    return MatMul.apply(a, b)
 
 
 def linear(x, weight, bias=None):
-    """x (..., in), weight (out, in), bias (out,) or None -> (..., out)."""
+    """y = x W^T + b: x (..., in), weight (out, in), bias (out,) or None -> (..., out).
+    Backward: (g W, g^T x, sum g)."""
     return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)

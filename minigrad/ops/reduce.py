@@ -39,24 +39,17 @@ class Mean(Op):
 
 
 class Max(Op):
-    """Maximum over axes. When several entries tie, the gradient is split evenly among them
-    (PyTorch's ``amax`` convention)."""
-
     name = "max"
     forward = staticmethod(lambda ctx, a, axis=None, keepdims=False: np.max(a, axis=axis, keepdims=keepdims))
 
     @staticmethod
     def backward(ctx, g):
-        a = ctx.arrays[0]
-        out = ctx.output if ctx.kwargs["keepdims"] else np.expand_dims(ctx.output, _axes(ctx.kwargs["axis"], a.ndim))
-        mask = a == out
-        count = mask.sum(axis=_axes(ctx.kwargs["axis"], a.ndim), keepdims=True)
+        mask = ctx.arrays[0] == _expand(ctx.output, ctx)
+        count = mask.sum(axis=_axes(ctx.kwargs["axis"], mask.ndim), keepdims=True)
         return (mask * (_expand(g, ctx) / count),)
 
 
 class Softmax(Op):
-    """softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x) along ``axis``."""
-
     name = "softmax"
 
     @staticmethod
@@ -71,8 +64,6 @@ class Softmax(Op):
 
 
 class LogSoftmax(Op):
-    """log_softmax(x) = x - max x - log sum exp(x - max x): stable for any logits."""
-
     name = "log_softmax"
 
     @staticmethod
@@ -86,20 +77,28 @@ class LogSoftmax(Op):
 
 
 def reduce_sum(x, axis=None, keepdims=False):
+    """Sum over ``axis`` (int, tuple or None for all), as ``np.sum``. Backward: g broadcast back."""
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
 def reduce_mean(x, axis=None, keepdims=False):
+    """Mean over ``axis``, as ``np.mean``. Backward: g / count, broadcast back."""
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
 def reduce_max(x, axis=None, keepdims=False):
+    """Maximum over ``axis``, as ``np.max``. Backward: g split evenly among the tied maxima
+    (torch.amax's convention)."""
     return Max.apply(x, axis=axis, keepdims=keepdims)
 
 
 def softmax(x, axis=-1):
+    """softmax(x)_i = e^(x_i - max x) / sum_j e^(x_j - max x) along ``axis``, same shape.
+    Backward: s * (g - sum(g s))."""
     return Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x, axis=-1):
+    """x - max x - log sum e^(x - max x) along ``axis``: stable for any logits, same shape.
+    Backward: g - softmax(x) * sum g."""
     return LogSoftmax.apply(x, axis=axis)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from minigrad.graph import Op
+from minigrad.tensor import Tensor
 
 
 class Reshape(Op):
@@ -26,8 +27,6 @@ def _is_fancy(idx):
 
 
 class GetItem(Op):
-    """``a[idx]``; the backward scatters into zeros, adding where fancy indices repeat."""
-
     name = "getitem"
     forward = staticmethod(lambda ctx, a, idx: a[idx])
 
@@ -65,17 +64,19 @@ class Stack(Op):
 
 
 def reshape(x, shape):
+    """x with a new shape (one entry may be -1), as ``np.reshape``. Backward: g reshaped back."""
     return Reshape.apply(x, shape=tuple(shape) if not np.isscalar(shape) else (shape,))
 
 
 def transpose(x, axes=None):
+    """Axes permuted (reversed when ``axes`` is None), as ``np.transpose``. Backward: g permuted
+    by the inverse permutation."""
     return Transpose.apply(x, axes=None if axes is None else tuple(axes))
 
 
 def getitem(x, idx):
-    from minigrad.tensor import Tensor
-
-    # tensors used as indices act through their values
+    """x[idx], NumPy indexing (tensors used as indices act through their values). Backward:
+    g scattered into zeros, adding where fancy indices repeat."""
     if isinstance(idx, tuple):
         idx = tuple(i.data.astype(np.intp) if isinstance(i, Tensor) else i for i in idx)
     elif isinstance(idx, Tensor):
@@ -84,8 +85,10 @@ def getitem(x, idx):
 
 
 def concatenate(tensors, axis=0):
+    """Tensors joined along an existing ``axis``. Backward: g split at the same bounds."""
     return Concatenate.apply(*tensors, axis=axis)
 
 
 def stack(tensors, axis=0):
+    """Tensors of one shape joined along a new ``axis``. Backward: g sliced along it."""
     return Stack.apply(*tensors, axis=axis)

@@ -1,4 +1,5 @@
-"""The shared front of every method: check the input batch and turn ``target`` into scores.
+"""The shared front of every method: check the input batch, turn ``target`` into scores, check
+that a layer belongs to the model, and read a layer's output in the same forward pass.
 
 ``target`` is a class index, one index per sample, or a callable mapping the model's output
 tensor to one scalar per sample (a unit of a captured layer, a regression output).
@@ -30,6 +31,7 @@ def _floating(arr):
 
 
 def unbatch(result, single):
+    """``result`` without its batch axis when the method was given a single image."""
     return result[0] if single else result
 
 
@@ -55,7 +57,16 @@ def scores(output, target):
     return output[np.arange(n), idx]
 
 
+def repeat_target(target, n, copies):
+    """``target`` for ``copies`` stacked copies of a batch of n samples (copy-major order): an
+    index or n indices tiled ``copies`` times; a callable target is returned as it is."""
+    if callable(target):
+        return target
+    return np.tile(np.broadcast_to(np.asarray(target), (n,)), copies)
+
+
 def check_layer(model, layer, what="layer"):
+    """A ValueError naming ``what`` unless ``layer`` is one of ``model``'s modules."""
     if not any(m is layer for m in model.modules()):
         raise ValueError(f"{what}: {layer!r} is not a layer of this model")
 

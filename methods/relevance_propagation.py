@@ -5,7 +5,7 @@ under a relevance rule table (``minigrad.relevance``); the model is never edited
 import numpy as np
 
 import minigrad
-from methods.batch import as_batch, check_layer, layer_output, scores, unbatch
+from methods.inputs_and_targets import as_batch, check_layer, layer_output, scores, unbatch
 from methods.upsample import bilinear_resize
 from minigrad import Tensor
 from minigrad.relevance import epsilon as epsilon_rule, excitation, relevance_rules

@@ -1,0 +1,66 @@
+"""Looking inside a network: first-layer filters and linear templates as images, layers'
+activation maps, and per-channel activation statistics over a population (lecture 004).
+"""
+import numpy as np
+
+import minigrad
+from layers import Conv2d, Linear
+from methods.inputs_and_targets import as_batch, check_layer
+from minigrad import Tensor, no_grad
+
+
+def filters(layer, shape=None):
+    """A layer's weights as images, each scaled to [0, 1] on its own.
+
+    Conv2d -> (out, in, kh, kw); Linear -> (out,) + shape (the class templates of a linear
+    classifier, e.g. shape=(1, 28, 28)); shape defaults to (in_features,).
+    """
+    if isinstance(layer, Conv2d):
+        w = layer.weight.data
+    elif isinstance(layer, Linear):
+        w = layer.weight.data
+        shape = tuple(shape) if shape is not None else (w.shape[1],)
+        if int(np.prod(shape)) != w.shape[1]:
+            raise ValueError(f"shape: {shape} does not hold the layer's {w.shape[1]} input features")
+        w = w.reshape((w.shape[0],) + shape)
+    else:
+        raise TypeError(f"layer: expected a Conv2d or Linear layer, got {type(layer).__name__}")
+    axes = tuple(range(1, w.ndim))
+    lo, hi = w.min(axis=axes, keepdims=True), w.max(axis=axes, keepdims=True)
+    return (w - lo) / np.where(hi > lo, hi - lo, 1)
+
+
+def _layer_outputs(model, x, layers, batch_size=64):
+    xb, single = as_batch(x)
+    for layer in layers:
+        check_layer(model, layer, "layers")
+    chunks = {id(layer): [] for layer in layers}
+    with no_grad():
+        for i in range(0, len(xb), batch_size):
+            with minigrad.capture(*layers) as acts:
+                model(Tensor(xb[i:i + batch_size]))
+            for layer in layers:
+                chunks[id(layer)].append(acts[layer].data)
+    return {layer: np.concatenate(chunks[id(layer)]) for layer in layers}, single
+
+
+def activations(model, x, layers, batch_size=64):
+    """The outputs of ``layers`` (a layer or a list) for x: a dict layer -> array (N, ...)
+    (or the single array for one layer; no batch axis for a single image)."""
+    many = isinstance(layers, (list, tuple))
+    outs, single = _layer_outputs(model, x, list(layers) if many else [layers], batch_size)
+    outs = {k: (v[0] if single else v) for k, v in outs.items()}
+    return outs if many else outs[layers]
+
+
+def activation_statistics(model, data, layer, batch_size=64):
+    """Per channel of ``layer`` over a population of inputs: a dict of (K,) arrays 'mean', 'std',
+    'min', 'max', 'active' (fraction > 0) and 'quantiles' (K, 5) at 5, 25, 50, 75, 95 %."""
+    A = activations(model, data, layer, batch_size)
+    if A.ndim < 2:
+        raise ValueError(f"layer: expected outputs with a channel axis, got shape {A.shape}")
+    per_channel = np.moveaxis(A, 1, 0).reshape(A.shape[1], -1)
+    return {"mean": per_channel.mean(axis=1), "std": per_channel.std(axis=1),
+            "min": per_channel.min(axis=1), "max": per_channel.max(axis=1),
+            "active": (per_channel > 0).mean(axis=1),
+            "quantiles": np.percentile(per_channel, [5, 25, 50, 75, 95], axis=1).T}

@@ -1,0 +1,60 @@
+"""Process settings that make mixed Numba + BLAS pipelines fast on small machines.
+
+Each setting applies only where the user has not decided (an environment variable they set
+wins), and each was measured on the 2-core VMs this project is developed on (PERF-NOTES.md):
+
+1. OpenBLAS's idle threads spin (sched_yield) for up to 2^28 cycles after every call, taking
+   the CPU from the Numba kernels that run between a network's GEMMs (im2col right after a GEMM
+   measured 3-6 ms slower; a VGG-like step ~10%). OPENBLAS_THREAD_TIMEOUT=4 lets them sleep at
+   once. OpenBLAS reads it when NumPy loads it, so this module imports nothing that imports
+   NumPy, and ``minigrad`` must be imported before NumPy (or the variable exported).
+2. glibc hands large temporaries back to the OS after every op; each page fault costs ~2 us
+   here (LeNet's forward 7.0 -> 2.1 ms; 5,400 faults and 77 ms of system time per VGG-like step
+   at batch 64 above glibc's 32 MiB mmap cap). mallopt(3) applies the equivalent of
+   MALLOC_MMAP_MAX_=0, MALLOC_MMAP_THRESHOLD_=32 MiB, MALLOC_TRIM_THRESHOLD_=8 GiB,
+   MALLOC_TOP_PAD_=256 MiB. MINIGRAD_KEEP_MALLOC=1 leaves the allocator alone.
+3. Numba's default OpenMP threading layer spins after each parallel region and starves
+   OpenBLAS's second thread (conv nets up to 10x slower on 2 cores); ``workqueue`` does not.
+"""
+import ctypes
+import ctypes.util
+import os
+import sys
+
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -2, -3, -4
+
+
+def let_blas_threads_sleep():
+    """Set OPENBLAS_THREAD_TIMEOUT=4 unless set already; True if it can still take effect."""
+    if "numpy" in sys.modules:
+        return False
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    return True
+
+
+def keep_freed_memory():
+    """Apply the glibc malloc settings (once per process, Linux only); True if applied."""
+    if os.environ.get("MINIGRAD_KEEP_MALLOC") == "1" or not sys.platform.startswith("linux"):
+        return False
+    tuned = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
+    if any(k in os.environ for k in tuned):
+        return False  # the user tuned glibc already
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    ok = mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+    ok &= mallopt(_M_MMAP_MAX, 0)
+    ok &= mallopt(_M_TRIM_THRESHOLD, 8 << 30 if sys.maxsize > 2**32 else 1 << 30)
+    ok &= mallopt(_M_TOP_PAD, 256 << 20)
+    return bool(ok)
+
+
+def choose_numba_threading_layer():
+    """Select Numba's ``workqueue`` layer unless NUMBA_THREADING_LAYER is set; True if chosen."""
+    if "NUMBA_THREADING_LAYER" in os.environ:
+        return False
+    import numba  # here, not at the top: this module must load before NumPy does
+
+    numba.config.THREADING_LAYER = "workqueue"
+    return True
