@@ -78,6 +78,13 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
+def interleaved(ours, theirs, repeats, rounds=3):
+    """Best of ``rounds`` medians per side, the two sides timed in turn so that machine noise hits
+    both alike: -> (seconds for ours, seconds for theirs)."""
+    times = [(median_time(ours, repeats), median_time(theirs, repeats)) for _ in range(rounds)]
+    return min(t[0] for t in times), min(t[1] for t in times)
+
+
 def bench(name, net, shape, dtype, threads, repeats):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
@@ -104,14 +111,8 @@ def bench(name, net, shape, dtype, threads, repeats):
     torch.set_num_threads(threads)
     numba.set_num_threads(threads)
     with threadpool_limits(threads):
-        # interleave the two libraries so that machine noise hits both alike
-        res = {}
-        for label, a, b in (("forward", mg_fwd, t_fwd), ("fwd+bwd", mg_fwd_bwd, t_fwd_bwd)):
-            ta, tb = [], []
-            for _ in range(3):
-                ta.append(median_time(a, repeats))
-                tb.append(median_time(b, repeats))
-            res[label] = (min(ta), min(tb))
+        res = {label: interleaved(a, b, repeats)
+               for label, a, b in (("forward", mg_fwd, t_fwd), ("fwd+bwd", mg_fwd_bwd, t_fwd_bwd))}
     for label, (ta, tb) in res.items():
         print(f"{name:9s} {np.dtype(dtype).name:7s} {threads} thr  {label:8s} "
               f"minigrad {ta * 1e3:8.2f} ms   torch {tb * 1e3:8.2f} ms   ratio {ta / tb:5.2f}", flush=True)

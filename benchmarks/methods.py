@@ -67,10 +67,7 @@ def main(argv=None):
     print(f"batch {args.batch} x 3x64x64, float32, {args.threads} threads, torch {torch.__version__}")
     with threadpool_limits(args.threads):
         for name, ours, theirs in cases:
-            # interleaved rounds, best median of each side: machine noise hits both alike
-            rounds = [(bench_layers.median_time(ours, args.repeats), bench_layers.median_time(theirs, args.repeats))
-                      for _ in range(args.rounds)]
-            a, b = min(r[0] for r in rounds), min(r[1] for r in rounds)
+            a, b = bench_layers.interleaved(ours, theirs, args.repeats, args.rounds)
             print(f"  {name:24s} minigrad {a * 1e3:9.1f} ms   Captum {b * 1e3:9.1f} ms   ratio {a / b:5.2f}",
                   flush=True)
 

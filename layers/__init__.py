@@ -6,13 +6,14 @@ from layers.dropout import Dropout
 from layers.init import manual_seed
 from layers.linear import Flatten, Linear
 from layers.losses import cross_entropy, mse_loss
-from layers.models import MLP, GAPNet, LeNet
+from layers.models import MLP, GAPNet, LeNet, RandomMultiScaleNet
 from layers.module import Module, Parameter, Sequential
-from layers.optim import SGD, Adam
+from layers.optim import SGD, Adam, NormalizedGradient
 from layers.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from layers.progress import progress
 from layers.train import accuracy, fit, predict
 
 __all__ = ["Adam", "AvgPool2d", "Conv2d", "Dropout", "Flatten", "GAPNet", "GlobalAvgPool2d", "LeNet",
-           "Linear", "MLP", "MaxPool2d", "Module", "Parameter", "ReLU", "SGD", "Sequential", "Sigmoid",
-           "Tanh", "accuracy", "cross_entropy", "fit", "manual_seed", "mse_loss", "predict", "progress"]
+           "Linear", "MLP", "MaxPool2d", "Module", "NormalizedGradient", "Parameter", "RandomMultiScaleNet",
+           "ReLU", "SGD", "Sequential", "Sigmoid", "Tanh", "accuracy", "cross_entropy", "fit", "manual_seed",
+           "mse_loss", "predict", "progress"]

@@ -1,5 +1,6 @@
-"""Ready models: ``MLP``, ``LeNet`` (LeCun et al. 1998) and ``GAPNet`` (conv layers, global
-average pooling, one linear layer: the shape CAM needs, Zhou et al. 2016).
+"""Ready models: ``MLP``, ``LeNet`` (LeCun et al. 1998), ``GAPNet`` (conv layers, global
+average pooling, one linear layer: the shape CAM needs, Zhou et al. 2016) and
+``RandomMultiScaleNet`` (random filters for texture and style, Ustyuzhaninov et al. 2017).
 
 Each takes ``seed`` so that the same seed gives the same initial weights.
 """
@@ -11,6 +12,7 @@ from layers.init import generator
 from layers.linear import Flatten, Linear
 from layers.module import Module, Sequential
 from layers.pool import GlobalAvgPool2d, MaxPool2d
+from minigrad import concatenate
 
 
 class MLP(Sequential):
@@ -77,3 +79,32 @@ class GAPNet(Module):
 
     def forward(self, x):
         return self.fc(self.gap(self.features(x)))
+
+
+class RandomMultiScaleNet(Module):
+    """One layer of random filters at several sizes, each followed by ReLU, for texture synthesis
+    and style transfer without trained weights (Ustyuzhaninov et al. 2017: a single-layer network
+    of random multi-scale filters already captures textures; He et al. 2018 transfer style with
+    random weights).
+
+    branches[i] = Sequential(Conv2d(in_channels, width, k_i, padding=k_i // 2), ReLU()), so every
+    branch keeps the image size; the output is the branches' maps concatenated over channels,
+    (N, width * len(kernel_sizes), H, W). The filters are drawn from N(0, 1 / fan_in) and each made
+    zero-mean (as in Ustyuzhaninov et al.) from ``seed``; the biases are zero.
+    """
+
+    def __init__(self, in_channels=3, width=32, kernel_sizes=(3, 5, 7, 11), seed=0, dtype=np.float64):
+        if not kernel_sizes or any(not isinstance(k, (int, np.integer)) or k < 1 or k % 2 == 0 for k in kernel_sizes):
+            raise ValueError(f"kernel_sizes: expected odd positive ints, got {kernel_sizes!r}")
+        rng = generator(seed)
+        branches = []
+        for k in kernel_sizes:
+            conv = Conv2d(in_channels, width, int(k), padding=int(k) // 2, rng=rng, dtype=dtype)
+            w = rng.standard_normal(conv.weight.shape) / np.sqrt(in_channels * k * k)
+            conv.weight.data = (w - w.mean(axis=(1, 2, 3), keepdims=True)).astype(dtype)
+            conv.bias.data = np.zeros_like(conv.bias.data)
+            branches.append(Sequential(conv, ReLU()))
+        self.branches = Sequential(*branches)
+
+    def forward(self, x):
+        return concatenate([branch(x) for branch in self.branches], axis=1)

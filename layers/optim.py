@@ -57,3 +57,21 @@ class Adam(Optimizer):
         m_hat = m / (1 - self.b1 ** t)
         v_hat = v / (1 - self.b2 ** t)
         return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class NormalizedGradient(Optimizer):
+    """p <- p - lr g / ||g|| per sample (the first axis): a step of fixed size whatever the
+    gradient's scale. norm='l2' is the cs231n fooling-image update; norm='mean_abs' divides by the
+    mean |g|, as the original DeepDream does (Mordvintsev et al. 2015)."""
+
+    def __init__(self, params, lr=1.0, norm="l2"):
+        super().__init__(params, lr)
+        if norm not in ("l2", "mean_abs"):
+            raise ValueError(f"norm: expected 'l2' or 'mean_abs', got {norm!r}")
+        self.norm = norm
+
+    def _update(self, p, g, state):
+        axes = tuple(range(1, g.ndim))
+        size = np.sqrt((g * g).sum(axis=axes, keepdims=True)) if self.norm == "l2" else \
+            np.abs(g).mean(axis=axes, keepdims=True)
+        return self.lr * g / np.maximum(size, np.finfo(g.dtype).tiny)

@@ -1,22 +1,34 @@
 """Visualization methods built on minigrad's swappable backward rules.
 
-Every method has the signature ``method(model, x, target, **options) -> np.ndarray`` with x
-(N, C, H, W) or a single (C, H, W) image, and ``target`` a class index, one index per sample,
-or a callable mapping the model's output to one scalar per sample.
+Every attribution method has the signature ``method(model, x, target, **options) -> np.ndarray``
+with x (N, C, H, W) or a single (C, H, W) image, and ``target`` a class index, one index per
+sample, or a callable mapping the model's output to one scalar per sample. The methods that
+optimise an image share one loop, ``optimize_input``, with objectives (``methods.objectives``),
+regularisers (``methods.regularizers``), transforms (``methods.image_transforms``) and
+parameterisations (``methods.parameterizations``) as small parts.
 """
 import minigrad  # noqa: F401  first: it configures OpenBLAS before NumPy loads
+from methods.adversarial import fgsm, fooling_image, pgd
 from methods.cam import cam, gradcam, gradcam_plus_plus, guided_gradcam
 from methods.gradients import deconvnet, gradient, guided_backprop, input_x_gradient, saliency
+from methods.dissection import concept_masks, dissection
 from methods.feature_maps import activation_statistics, activations, filters
+from methods.image_optimization import (class_model_visualization, deep_dream, feature_inversion,
+                                       style_transfer, texture_synthesis, unit_visualization)
 from methods.integrated_gradients import integrated_gradients, smoothgrad
 from methods.localization import localization_score
+from methods.objectives import content_loss, gram_matrix, style_loss, tv_loss
 from methods.occlusion import occlusion
+from methods.optimize_input import optimize_input
 from methods.receptive_fields import receptive_field, top_patches
 from methods.relevance_propagation import excitation_backprop, lrp
 from methods.sanity import model_randomization, rank_correlation, ssim
 from methods.upsample import bilinear_resize
 
-__all__ = ["activation_statistics", "activations", "filters", "receptive_field", "top_patches",
-           "bilinear_resize", "cam", "deconvnet", "excitation_backprop", "gradcam", "gradcam_plus_plus", "gradient", "guided_backprop", "guided_gradcam",
-           "input_x_gradient", "integrated_gradients", "localization_score", "lrp", "model_randomization", "occlusion",
-           "rank_correlation", "saliency", "smoothgrad", "ssim"]
+__all__ = ["activation_statistics", "activations", "bilinear_resize", "cam", "class_model_visualization",
+           "concept_masks", "content_loss", "deconvnet", "deep_dream", "dissection", "excitation_backprop",
+           "feature_inversion", "fgsm", "filters", "fooling_image", "gradcam", "gradcam_plus_plus", "gradient",
+           "gram_matrix", "guided_backprop", "guided_gradcam", "input_x_gradient", "integrated_gradients",
+           "localization_score", "lrp", "model_randomization", "occlusion", "optimize_input", "pgd",
+           "rank_correlation", "receptive_field", "saliency", "smoothgrad", "ssim", "style_loss",
+           "style_transfer", "texture_synthesis", "top_patches", "tv_loss", "unit_visualization"]

@@ -9,25 +9,22 @@ import numpy as np
 from minigrad import Tensor, capture
 
 
-def as_batch(x):
-    """x (N, C, H, W) or a single image (C, H, W) -> (float array (N, C, H, W), whether it was single)."""
+def as_batch(x, name="x"):
+    """x (N, C, H, W) or a single image (C, H, W) -> (float array (N, C, H, W), whether it was single).
+    ``name`` is the argument named in errors."""
     arr = np.asarray(x.data if isinstance(x, Tensor) else x)
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"x: expected a numeric array, got dtype {arr.dtype}")
-    if arr.ndim == 3:
-        return _floating(arr[None]), True
+        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    single = arr.ndim == 3
+    arr = arr[None] if single else arr
     if arr.ndim != 4:
-        raise ValueError(f"x: expected a batch (N, C, H, W) or an image (C, H, W), got shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError("x: the batch is empty")
-    return _floating(arr), False
-
-
-def _floating(arr):
+        raise ValueError(f"{name}: expected a batch (N, C, H, W) or an image (C, H, W), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name}: the batch is empty (shape {arr.shape})")
     arr = arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
-        raise ValueError("x: contains NaN or inf")
-    return arr
+        raise ValueError(f"{name}: contains NaN or inf")
+    return arr, single
 
 
 def unbatch(result, single):

@@ -19,42 +19,53 @@ class Captured(dict):
     A layer that runs several times in one forward pass keeps its last call.
     """
 
-    def __init__(self):
+    def __init__(self, wanted, stop):
         super().__init__()
-        self.inputs = {}
+        self.inputs, self.wanted, self.stop = {}, wanted, stop
+
+
+class _AllCaptured(Exception):
+    """Raised by ``run_module`` to end a forward pass whose every captured layer has run."""
 
 
 def run_module(module, forward, *args, **kwargs):
     """``forward(*args, **kwargs)`` with ``module`` marked as the running layer; captures its call."""
     with running_module(module):
         out = forward(*args, **kwargs)
-    for wanted, store in _CAPTURES.get():
-        if id(module) in wanted:
+    for store in _CAPTURES.get():
+        if id(module) in store.wanted:
             if is_grad_enabled() and not out.requires_grad:
                 # a graph tensor even when nothing upstream wants a gradient, so that
                 # grad(..., [acts[layer]]) works (Grad-CAM on a model with frozen weights)
                 out.requires_grad = True
             store[module] = out
             store.inputs[module] = args[0] if args else None
+            if store.stop and len(store) == len(store.wanted):
+                raise _AllCaptured(store)
     return out
 
 
 @contextmanager
-def capture(*modules):
+def capture(*modules, stop=False):
     """Record the inputs and outputs of ``modules`` during the forward passes run inside the block.
 
     ``with capture(net.conv2) as acts: logits = net(x)`` then
     ``gx, gA = grad(logits, [x, acts[net.conv2]], seed=onehot)``; ``acts.inputs[net.conv2]`` is
     what entered the layer. Captured outputs are graph tensors, so ``grad`` returns their gradient.
+    With ``stop=True`` the forward pass ends (the rest of the block is skipped) as soon as every
+    module has run: for losses on inner layers, the layers above them are never computed.
     """
     if not modules:
         raise ValueError("capture: expected at least one module, got none")
     for m in modules:
         if not hasattr(m, "forward"):
             raise TypeError(f"capture: expected layers (Module instances), got {type(m).__name__}")
-    store = Captured()
-    token = _CAPTURES.set(_CAPTURES.get() + ((frozenset(map(id, modules)), store),))
+    store = Captured(frozenset(map(id, modules)), stop)
+    token = _CAPTURES.set(_CAPTURES.get() + (store,))
     try:
         yield store
+    except _AllCaptured as done:
+        if done.args[0] is not store:
+            raise
     finally:
         _CAPTURES.reset(token)

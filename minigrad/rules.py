@@ -43,10 +43,6 @@ ALTERNATIVES = {
 }
 
 
-def _is(rule, entry):
-    return isinstance(rule, entry) if isinstance(entry, type) else rule is entry
-
-
 def _resolve(op_name, rule):
     if op_name not in OPS:
         raise ValueError(f"rules: unknown op name '{op_name}'; known ops: {', '.join(sorted(OPS))}")
@@ -61,7 +57,8 @@ def _resolve(op_name, rule):
     if not callable(rule):
         raise TypeError(f"rules: the rule for '{op_name}' must be a function (ctx, grad_out) -> grads, "
                         f"a rule name or None, got {type(rule).__name__}")
-    owners = sorted(op for op, alts in ALTERNATIVES.items() if any(_is(rule, e) for e in alts.values()))
+    owners = sorted(op for op, alts in ALTERNATIVES.items()  # a class entry stands for its instances
+                    if any(isinstance(rule, e) if isinstance(e, type) else rule is e for e in alts.values()))
     if owners and op_name not in owners:
         name = getattr(rule, "__name__", type(rule).__name__)
         raise ValueError(f"rules: rule '{name}' applies to {owners}, not to '{op_name}'")

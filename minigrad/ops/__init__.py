@@ -1,11 +1,12 @@
 """Every differentiable op of minigrad, as plain functions on tensors.
 
 Each file holds op classes (forward and backward side by side) and, below them, one documented
-function per op: elementwise -> linalg -> reduce -> shape -> conv -> pool.
+function per op: elementwise -> linalg -> reduce -> shape -> conv -> pool -> fourier.
 """
 from minigrad.ops.conv import conv2d
 from minigrad.ops.elementwise import (abs, add, div, exp, log, mul, neg, pow, relu, sigmoid, sqrt,
                                       sub, tanh)
+from minigrad.ops.fourier import irfft2
 from minigrad.ops.linalg import linear, matmul
 from minigrad.ops.pool import avg_pool2d, max_pool2d
 from minigrad.ops.reduce import log_softmax, softmax
@@ -14,6 +15,6 @@ from minigrad.ops.reduce import reduce_mean as mean
 from minigrad.ops.reduce import reduce_sum as sum
 from minigrad.ops.shape import concatenate, getitem, reshape, stack, transpose
 
-__all__ = ["abs", "add", "avg_pool2d", "concatenate", "conv2d", "div", "exp", "getitem", "linear",
+__all__ = ["abs", "add", "avg_pool2d", "concatenate", "conv2d", "div", "exp", "getitem", "irfft2", "linear",
            "log", "log_softmax", "matmul", "max", "max_pool2d", "mean", "mul", "neg", "pow", "relu",
            "reshape", "sigmoid", "softmax", "sqrt", "stack", "sub", "sum", "tanh", "transpose"]

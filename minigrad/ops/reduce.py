@@ -5,9 +5,7 @@ from minigrad.graph import Op
 
 
 def _axes(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if np.isscalar(axis) else tuple(axis)
+    axes = range(ndim) if axis is None else (axis,) if np.isscalar(axis) else axis
     return tuple(a % ndim for a in axes)
 
 
