@@ -5,12 +5,11 @@ import numpy as np
 def load_digits():
     """images float32 (1797, 1, 8, 8) in [0, 1], labels int64 (1797,).
 
-    Needs scikit-learn, which the ``test`` extra installs: ``pip install -e ".[test]"``.
+    Needs scikit-learn (a dependency of the package).
     """
     try:
         from sklearn.datasets import load_digits as _sk_load_digits
     except ImportError as e:
-        raise ImportError("load_digits needs scikit-learn: install it with "
-                          "`pip install scikit-learn` or `pip install -e \".[test]\"`") from e
+        raise ImportError("load_digits needs scikit-learn: install it with `pip install scikit-learn`") from e
     d = _sk_load_digits()
     return (d.images[:, None] / 16.0).astype(np.float32), d.target.astype(np.int64)

@@ -1,8 +1,10 @@
 """Network dissection (Bau et al. 2017): which human concept does each unit detect?
 
 Per unit k of a layer: a threshold T_k at the top ``quantile`` of its activations over the data
-set; each map upsampled to the masks' size and thresholded, M_k = [S_k >= T_k]; then, over the
+set; each map upsampled to the masks' size and thresholded, M_k = [S_k > T_k]; then, over the
 data set, IoU_{k,c} = sum |M_k and L_c| / sum |M_k or L_c| against every concept's masks L_c.
+The comparison is strict so that a unit that is constant over the data set (a dead ReLU, whose
+T_k is 0) selects nothing, instead of every pixel.
 A unit is a detector of its best concept when that IoU reaches ``iou_threshold``.
 """
 import numpy as np
@@ -52,7 +54,7 @@ def dissection(model, layer, images, masks, quantile=0.995, iou_threshold=0.04, 
     L = masks.reshape(len(masks), masks.shape[1], -1).astype(np.float64)
     for i in range(0, len(xb), batch_size):
         up = bilinear_resize(A[i:i + batch_size], masks.shape[2:])
-        M = (up >= threshold[None, :, None, None]).reshape(len(up), units, -1).astype(np.float64)
+        M = (up > threshold[None, :, None, None]).reshape(len(up), units, -1).astype(np.float64)
         Li = L[i:i + batch_size]
         both = np.einsum("nkp,ncp->kc", M, Li)
         inter += both

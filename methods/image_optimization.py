@@ -19,17 +19,18 @@ from minigrad import Tensor, no_grad
 def _presets(H):
     """Settings per preset for H x H images (jitter scaled from the papers' 224-pixel images)."""
     j = max(1, round(H / 14))
+    c = 0.5  # the papers' images are mean-subtracted: their 0 is the middle of our [0, 1]
     return {
         # Simonyan et al. 2013: plain gradient ascent on S_c(I) - lambda ||I||^2
-        "simonyan": dict(optimizer="ascent", lr=1.0, steps=200, regularizers=[L2(1e-3), Clamp()]),
+        "simonyan": dict(optimizer="ascent", lr=0.05, steps=200, regularizers=[L2(1e-3, c), Clamp()]),
         # cs231n (assignment 3): L2 1e-3, jitter, clamp to the valid range, blur every 10 steps
-        "cs231n": dict(optimizer="ascent", lr=1.0, steps=200, transforms=[Jitter(j)],
-                       regularizers=[L2(1e-3), Clamp(), GaussianBlur(0.5, every=10)]),
+        "cs231n": dict(optimizer="ascent", lr=0.05, steps=200, transforms=[Jitter(j)],
+                       regularizers=[L2(1e-3, c), Clamp(), GaussianBlur(0.5, every=10)]),
         # Yosinski et al. 2015: decay, periodic blur and clipping of small-norm and small-contribution
         # pixels (settings in the spirit of their table, for small images)
-        "yosinski": dict(optimizer="ascent", lr=1.0, steps=200,
-                         regularizers=[Decay(0.01), GaussianBlur(0.5, every=4), ClipNorm(10),
-                                       ClipContribution(10), Clamp()]),
+        "yosinski": dict(optimizer="ascent", lr=0.05, steps=200,
+                         regularizers=[Decay(0.01, c), GaussianBlur(0.5, every=4), ClipNorm(10, c),
+                                       ClipContribution(10, c), Clamp()]),
         # Olah et al. 2017 (lucid): decorrelated Fourier image, pad, jitter, scale, rotate, Adam
         "lucid": dict(optimizer="adam", lr=0.05, steps=200, parameterization="decorrelated",
                       transforms=[Pad(j), Jitter(j), RandomScale(), RandomRotate(), Jitter(max(1, j // 2))]),

@@ -5,6 +5,10 @@ Each acts in one of three places (Olah et al. 2017 survey them):
 - ``on_gradient(g, step) -> g``: changes the gradient before the optimiser's step;
 - ``after_step(x, g, step) -> x``: changes the pixels after the step (a projection).
 The last two act on pixels, so they need the "pixel" parameterisation.
+
+The papers work on mean-subtracted images, where 0 is the average colour: the L2 and alpha-norm
+penalties, decay and clipping pull towards it. ``center`` says where that is for your images
+(0.5 for images in [0, 1]; 0, the papers' convention, by default).
 """
 import numpy as np
 
@@ -24,9 +28,10 @@ def _percentile(v, name):
     return float(v)
 
 
-def _zero_below(x, score, percentile):
-    """x with the pixels whose score (N, 1, H, W) lies below the image's percentile set to 0."""
-    return x * (score >= np.percentile(score, percentile, axis=(1, 2, 3), keepdims=True))
+def _clip_below(x, score, percentile, center):
+    """x with the pixels whose score (N, 1, H, W) lies below the image's percentile set to ``center``."""
+    keep = score >= np.percentile(score, percentile, axis=(1, 2, 3), keepdims=True)
+    return np.where(keep, x, x.dtype.type(center))
 
 
 class Regularizer:
@@ -49,28 +54,31 @@ class Regularizer:
 
 
 class L2(Regularizer):
-    """weight * ||x||^2 per image (Simonyan et al. 2013, eq. 1: argmax_I S_c(I) - lambda ||I||_2^2)."""
+    """weight * ||x - center||^2 per image (Simonyan et al. 2013, eq. 1: argmax_I S_c(I) - lambda ||I||_2^2)."""
 
     name = "l2"
 
-    def __init__(self, weight):
+    def __init__(self, weight, center=0.0):
         self.weight = _positive(weight, "weight", allow_zero=True)
+        self.center = float(center)
 
     def penalty(self, x):
-        return (x * x).sum(axis=(1, 2, 3)) * self.weight
+        d = x - self.center
+        return (d * d).sum(axis=(1, 2, 3)) * self.weight
 
 
 class AlphaNorm(Regularizer):
-    """weight * sum |x|^alpha per image (Mahendran & Vedaldi 2015, eq. 10; alpha = 6 there)."""
+    """weight * sum |x - center|^alpha per image (Mahendran & Vedaldi 2015, eq. 10; alpha = 6 there)."""
 
     name = "alpha_norm"
 
-    def __init__(self, weight, alpha=6.0):
+    def __init__(self, weight, alpha=6.0, center=0.0):
         self.weight = _positive(weight, "weight", allow_zero=True)
         self.alpha = _positive(alpha, "alpha")
+        self.center = float(center)
 
     def penalty(self, x):
-        return (x.abs() ** self.alpha).sum(axis=(1, 2, 3)) * self.weight
+        return ((x - self.center).abs() ** self.alpha).sum(axis=(1, 2, 3)) * self.weight
 
 
 class TotalVariation(Regularizer):
@@ -87,17 +95,18 @@ class TotalVariation(Regularizer):
 
 
 class Decay(Regularizer):
-    """x <- (1 - theta) x after every step (Yosinski et al. 2015, r_theta: L2 decay)."""
+    """x <- center + (1 - theta)(x - center) after every step (Yosinski et al. 2015, r_theta: L2 decay)."""
 
     name, acts_on_pixels = "decay", True
 
-    def __init__(self, theta):
+    def __init__(self, theta, center=0.0):
         self.theta = _positive(theta, "theta", allow_zero=True)
         if self.theta >= 1:
             raise ValueError(f"theta: expected a value in [0, 1), got {theta!r}")
+        self.center = float(center)
 
     def after_step(self, x, g, step):
-        return x * (1 - self.theta)
+        return self.center + (x - self.center) * (1 - self.theta)
 
 
 class GaussianBlur(Regularizer):
@@ -117,29 +126,31 @@ class GaussianBlur(Regularizer):
 
 
 class ClipNorm(Regularizer):
-    """Zero the pixels whose norm over channels lies below the ``percentile``-th percentile of the
-    image (Yosinski et al. 2015, clipping pixels with small norm)."""
+    """Set to ``center`` the pixels whose norm ||x - center|| over channels lies below the
+    ``percentile``-th percentile of the image (Yosinski et al. 2015, clipping pixels with small norm)."""
 
     name, acts_on_pixels = "clip_norm", True
 
-    def __init__(self, percentile):
-        self.percentile = _percentile(percentile, "percentile")
+    def __init__(self, percentile, center=0.0):
+        self.percentile, self.center = _percentile(percentile, "percentile"), float(center)
 
     def after_step(self, x, g, step):
-        return _zero_below(x, np.sqrt((x * x).sum(axis=1, keepdims=True)), self.percentile)
+        d = x - self.center
+        return _clip_below(x, np.sqrt((d * d).sum(axis=1, keepdims=True)), self.percentile, self.center)
 
 
 class ClipContribution(Regularizer):
-    """Zero the pixels whose contribution |sum_c x * dF/dx| (the linearised change of the objective
-    if the pixel were set to 0) lies below the ``percentile``-th percentile (Yosinski et al. 2015)."""
+    """Set to ``center`` the pixels whose contribution |sum_c (x - center) * dF/dx| (the linearised
+    change of the objective if the pixel were set to ``center``) lies below the ``percentile``-th
+    percentile (Yosinski et al. 2015)."""
 
     name, acts_on_pixels = "clip_contribution", True
 
-    def __init__(self, percentile):
-        self.percentile = _percentile(percentile, "percentile")
+    def __init__(self, percentile, center=0.0):
+        self.percentile, self.center = _percentile(percentile, "percentile"), float(center)
 
     def after_step(self, x, g, step):
-        return _zero_below(x, np.abs((x * g).sum(axis=1, keepdims=True)), self.percentile)
+        return _clip_below(x, np.abs(((x - self.center) * g).sum(axis=1, keepdims=True)), self.percentile, self.center)
 
 
 class BlurGradient(Regularizer):

@@ -59,14 +59,15 @@ def _as_maps(m):
     return m.sum(axis=1) if m.ndim == 4 else m
 
 
-def model_randomization(method, model, x, target, cascade=True, seed=0, **options):
+def model_randomization(method, model, x, target, cascade=True, seed=0, return_maps=False, **options):
     """Re-initialise the layers with weights (Conv2d, Linear) from the output down -- cumulatively
     with ``cascade``, else one at a time -- and compare ``method``'s maps before and after.
 
     x must be a batch (N, C, H, W). The model's weights are restored afterwards.
 
     Returns a dict: 'layers' (names, top first) and (n_layers, N) arrays 'spearman',
-    'spearman_abs' (both maps in absolute value) and 'ssim' (of the absolute maps).
+    'spearman_abs' (both maps in absolute value) and 'ssim' (of the absolute maps); with
+    ``return_maps`` also 'original' (N, H, W) and 'maps' (n_layers, N, H, W), the channel-summed maps.
     """
     x = np.asarray(x)
     if x.ndim != 4:
@@ -77,7 +78,7 @@ def model_randomization(method, model, x, target, cascade=True, seed=0, **option
     original = model.state_dict()
     rng = np.random.default_rng(seed)
     before = _as_maps(method(model, x, target, **options))
-    out = {"layers": [], "spearman": [], "spearman_abs": [], "ssim": []}
+    out = {"layers": [], "spearman": [], "spearman_abs": [], "ssim": [], "maps": []}
     try:
         for name, layer in named:
             if not cascade:
@@ -91,6 +92,12 @@ def model_randomization(method, model, x, target, cascade=True, seed=0, **option
             out["spearman"].append([rank_correlation(p, q) for p, q in zip(before, after)])
             out["spearman_abs"].append([rank_correlation(np.abs(p), np.abs(q)) for p, q in zip(before, after)])
             out["ssim"].append([ssim(np.abs(p), np.abs(q)) for p, q in zip(before, after)])
+            if return_maps:
+                out["maps"].append(after)
     finally:
         model.load_state_dict(original)
+    if return_maps:
+        out["original"] = before
+    else:
+        del out["maps"]
     return {k: (v if k == "layers" else np.array(v)) for k, v in out.items()}

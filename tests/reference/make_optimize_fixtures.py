@@ -6,7 +6,7 @@ On the float64 torch CNN of ``make_captum_fixtures`` (the keys of
 ``layers.GAPNet(in_channels=3, num_classes=4, widths=(6, 8))``):
 - Gram matrices, content, style and TV losses of the layers' outputs, and their gradients with
   respect to the input, written here from the papers' formulas in torch;
-- 20 steps of the cs231n class-model recipe (L2 1e-3 penalty, jitter by a roll drawn as
+- 20 steps of the cs231n class-model recipe (L2 1e-3 penalty on x - 0.5, jitter by a roll drawn as
   ``rng.integers(-j, j + 1, size=2)`` from ``numpy.random.default_rng(SEED)``, gradient ascent,
   clamp to [0, 1], Gaussian blur sigma 0.5 with edge padding every 10 steps), written in torch.
 """
@@ -91,7 +91,7 @@ def class_model_loop(net):
     for step in range(c["steps"]):
         dy, dx = (int(v) for v in rng.integers(-c["jitter"], c["jitter"] + 1, size=2))
         x = x.detach().requires_grad_(True)
-        score = net(torch.roll(x, (dy, dx), dims=(2, 3)))[:, c["target"]].sum() - c["l2"] * (x * x).sum()
+        score = net(torch.roll(x, (dy, dx), dims=(2, 3)))[:, c["target"]].sum() - c["l2"] * ((x - 0.5) ** 2).sum()
         g, = torch.autograd.grad(score, x)
         with torch.no_grad():
             x = (x + c["lr"] * g).clamp(0, 1)

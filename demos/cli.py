@@ -1,0 +1,288 @@
+"""The command line: ``minigrad gallery | train | explain | tsne | sanity`` (``python -m demos`` too).
+
+Errors a user can fix (a missing file, an unknown method or layer, an image Pillow cannot read, a
+folder without MNIST's IDX files) print one line saying what is wrong and what is accepted, and
+exit with status 2; no traceback.
+"""
+import argparse
+import os
+import shutil
+import sys
+
+import numpy as np
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """A mistake in the command's arguments or files, reported in one line."""
+
+
+def _check_mnist_dir(path):
+    """Fail before any training when ``path`` does not hold MNIST's four IDX files."""
+    from demos.mnist import _FILES, _find
+
+    if not os.path.isdir(path):
+        raise UsageError(f"--mnist {path}: no such directory")
+    for split in _FILES.values():
+        for stem in split:
+            try:
+                _find(path, stem)
+            except FileNotFoundError:
+                raise UsageError(f"--mnist {path}: no {stem} (or {stem}.gz) there; expected MNIST's four IDX "
+                                 f"files: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+                                 f"t10k-labels-idx1-ubyte") from None
+
+
+def cmd_gallery(args):
+    from demos import gallery
+
+    if args.mnist:
+        _check_mnist_dir(args.mnist)
+    mode = "quick" if args.quick else "full" if args.full else "default"
+    path, failed = gallery.run(args.out, args.mnist, args.seed, mode, progress_bar=not args.no_progress)
+    print(f"gallery written: {os.path.abspath(path)}")
+    if args.docs:
+        os.makedirs(args.docs, exist_ok=True)
+        for name in gallery.README_FIGURES:
+            shutil.copyfile(os.path.join(args.out, name), os.path.join(args.docs, name))
+        print(f"README figures copied to {os.path.abspath(args.docs)}")
+    if failed:
+        print(f"{failed} figure(s) failed; the page says which", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_train(args):
+    from demos import train
+
+    if args.mnist:
+        _check_mnist_dir(args.mnist)
+    train.main(out_dir=args.out, mnist_dir=args.mnist, seed=args.seed)
+    return 0
+
+
+# --- explain -------------------------------------------------------------------------------------
+def _explainers():
+    import methods
+    from minigrad import relevance
+
+    return {
+        "saliency": lambda m, x, t, layer: methods.saliency(m, x, t),
+        "gradient": lambda m, x, t, layer: methods.gradient(m, x, t).sum(axis=0),
+        "smoothgrad": lambda m, x, t, layer: methods.smoothgrad(methods.saliency, m, x, t, n_samples=25),
+        "integrated_gradients": lambda m, x, t, layer: methods.integrated_gradients(m, x, t).sum(axis=0),
+        "guided_backprop": lambda m, x, t, layer: methods.guided_backprop(m, x, t).sum(axis=0),
+        "deconvnet": lambda m, x, t, layer: methods.deconvnet(m, x, t).sum(axis=0),
+        "cam": lambda m, x, t, layer: methods.cam(m, x, t),
+        "gradcam": lambda m, x, t, layer: methods.gradcam(m, x, t, layer),
+        "gradcam_plus_plus": lambda m, x, t, layer: methods.gradcam_plus_plus(m, x, t, layer),
+        "guided_gradcam": lambda m, x, t, layer: methods.guided_gradcam(m, x, t, layer).sum(axis=0),
+        "occlusion": lambda m, x, t, layer: methods.occlusion(m, x, t, window=max(2, x.shape[1] // 4),
+                                                            stride=max(1, x.shape[1] // 12)),
+        "lrp": lambda m, x, t, layer: methods.lrp(m, x, t, layer_rules={m.features[0]: relevance.gamma(0.25)}).sum(0),
+        "excitation_backprop": lambda m, x, t, layer: methods.excitation_backprop(m, x, t, layer=layer,
+                                                                                contrastive=True),
+    }
+
+
+METHOD_NAMES = ("saliency", "gradient", "smoothgrad", "integrated_gradients", "guided_backprop", "deconvnet", "cam",
+                "gradcam", "gradcam_plus_plus", "guided_gradcam", "occlusion", "lrp", "excitation_backprop")
+
+
+def _load_gapnet(path):
+    """A GAPNet from a weights file written by ``save`` (widths read from the weights' shapes)."""
+    import layers as L
+
+    if not os.path.isfile(path):
+        raise UsageError(f"--model {path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            state = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--model {path}: cannot read weights ({e}); expected an .npz written by Module.save") \
+            from None
+    convs = sorted((int(k.split(".")[1]), v) for k, v in state.items()
+                   if k.startswith("features.") and k.endswith(".weight"))
+    if not convs or "fc.weight" not in state:
+        raise UsageError(f"--model {path}: not GAPNet weights (expected features.N.weight and fc.weight keys)")
+    model = L.GAPNet(in_channels=convs[0][1].shape[1], num_classes=state["fc.weight"].shape[0],
+                     widths=tuple(w.shape[0] for _, w in convs))
+    try:
+        model.load_state_dict(state)
+    except ValueError as e:
+        raise UsageError(f"--model {path}: {e}") from None
+    return model.float()
+
+
+def _default_model(seed):
+    from demos import trained_models
+
+    return trained_models.shapes_gapnet(os.path.join("gallery", "cache"), "default", seed).model
+
+
+def _read_image(path, size, channels):
+    from PIL import Image, UnidentifiedImageError
+
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: no such file")
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB" if channels == 3 else "L").resize((size, size), Image.BILINEAR)
+    except (UnidentifiedImageError, OSError) as e:
+        raise UsageError(f"{path}: Pillow cannot read it as an image ({e}); give a PNG or JPEG file") from None
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def cmd_explain(args):
+    from demos import plots
+    from demos.shapes import CLASSES
+
+    if args.method not in METHOD_NAMES:
+        raise UsageError(f"--method {args.method}: unknown method; accepted: {', '.join(METHOD_NAMES)}")
+    if not os.path.isfile(args.image):
+        raise UsageError(f"{args.image}: no such file")
+    model = _load_gapnet(args.model) if args.model else _default_model(args.seed)
+    layers = dict(model.named_modules())
+    layer_name = args.layer or [n for n, m in layers.items() if type(m).__name__ == "ReLU"][-1]
+    if layer_name not in layers or layer_name == "":
+        raise UsageError(f"--layer {args.layer}: not a layer of the model; accepted: "
+                         f"{', '.join(n for n in layers if n)}")
+    x = _read_image(args.image, args.size, model.features[0].in_channels)
+    logits = model.eval()(x[None]).data[0]
+    if args.target is None:
+        target = int(logits.argmax())
+    elif args.target.isdigit() and int(args.target) < len(logits):
+        target = int(args.target)
+    elif args.target in CLASSES and len(logits) == len(CLASSES):
+        target = CLASSES.index(args.target)
+    else:
+        raise UsageError(f"--target {args.target}: expected a class index in [0, {len(logits)}) or a class name "
+                         f"({', '.join(CLASSES)})")
+    heat = _explainers()[args.method](model, x, target, layers[layer_name])
+    out = args.out or f"{os.path.splitext(args.image)[0]}_{args.method}.png"
+    fig, axes = plots.grid(1, 2, size=2.6)
+    plots.image(axes[0, 0], x, title="input")
+    name = CLASSES[target] if len(logits) == len(CLASSES) else str(target)
+    if heat.min() < 0:
+        plots.signed(axes[0, 1], heat, title=f"{args.method}: {name}")
+    else:
+        plots.overlay(axes[0, 1], x, heat, title=f"{args.method}: {name}")
+    plots.save(fig, out)
+    print(f"{args.method} for class {name} (logit {logits[target]:.2f}) written to {out}")
+    return 0
+
+
+# --- tsne ------------------------------------------------------------------------------------------
+def _read_table(path):
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: no such file")
+    try:
+        if path.endswith(".npy"):
+            X = np.load(path, allow_pickle=False)
+        elif path.endswith(".csv"):
+            X = np.genfromtxt(path, delimiter=",", dtype=np.float64)
+            if X.ndim == 2 and np.isnan(X[0]).all():
+                X = X[1:]  # a header row
+        else:
+            raise UsageError(f"{path}: expected a .npy or .csv file")
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path}: cannot read a numeric table ({e})") from None
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) < 3:
+        raise UsageError(f"{path}: expected a 2-D table of at least 3 rows (samples x features), got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise UsageError(f"{path}: contains NaN, inf or non-numeric cells")
+    return X
+
+
+def cmd_tsne(args):
+    from demos import plots
+    from tsne import TSNE
+
+    X = _read_table(args.file)
+    if args.method not in ("barnes_hut", "exact"):
+        raise UsageError(f"--method {args.method}: expected 'barnes_hut' or 'exact'")
+    if not 0 < args.perplexity < len(X):
+        raise UsageError(f"--perplexity {args.perplexity}: expected a value in (0, {len(X)}) for {len(X)} samples")
+    model = TSNE(perplexity=args.perplexity, method=args.method, random_state=args.seed, verbose=0)
+    Y = model.fit_transform(X)
+    prefix = args.out or os.path.splitext(args.file)[0] + "_tsne"
+    np.save(prefix + ".npy", Y)
+    fig, ax = plots.plt.subplots(figsize=(4, 4))
+    ax.scatter(Y[:, 0], Y[:, 1], s=4, linewidths=0)
+    ax.set_title(f"t-SNE, perplexity {args.perplexity:g}, KL {model.kl_divergence_:.3f}", fontsize=8)
+    plots.save(fig, prefix + ".png")
+    print(f"embedding {Y.shape} written to {prefix}.npy and {prefix}.png (KL {model.kl_divergence_:.4f})")
+    return 0
+
+
+def cmd_sanity(args):
+    from demos import figures_sanity, gallery
+
+    os.makedirs(args.out, exist_ok=True)
+    ctx = gallery.Context(args.out, args.seed, "quick" if args.quick else "default", True)
+    gallery.train_all(ctx)
+    for fn in figures_sanity.FIGURES:
+        fig = fn(ctx)
+        print(f"{fig.title}: {os.path.join(args.out, fig.file)}")
+        for k, v in fig.numbers.items():
+            print(f"  {k}: {v}")
+    return 0
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="minigrad", description="Look inside small convolutional networks.")
+    sub = p.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("gallery", help="train the small networks and draw every figure into DIR/index.html")
+    g.add_argument("--out", default="gallery", help="output directory (default: gallery)")
+    g.add_argument("--mnist", default=None, help="directory with MNIST's IDX files (LeNet trains on MNIST)")
+    g.add_argument("--seed", type=int, default=0)
+    mode = g.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small settings (about a minute)")
+    mode.add_argument("--full", action="store_true", help="larger networks, longer training")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+    g.add_argument("--docs", default=None, help="also copy the figures README shows into this directory")
+    t = sub.add_parser("train", help="train GAPNet on shapes and LeNet on digits (or MNIST), save weights")
+    t.add_argument("--out", default="outputs")
+    t.add_argument("--mnist", default=None)
+    t.add_argument("--seed", type=int, default=0)
+    e = sub.add_parser("explain", help="an attribution map for a PNG/JPEG image")
+    e.add_argument("image")
+    e.add_argument("--method", default="gradcam", help=f"one of: {', '.join(METHOD_NAMES)}")
+    e.add_argument("--target", default=None, help="class index or name (default: the predicted class)")
+    e.add_argument("--layer", default=None, help="layer name for CAM-style methods (default: the last ReLU)")
+    e.add_argument("--model", default=None, help="GAPNet weights (.npz); default: the gallery's shapes network")
+    e.add_argument("--size", type=int, default=24, help="side the image is resized to (default 24)")
+    e.add_argument("--out", default=None, help="output PNG (default: beside the image)")
+    e.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("tsne", help="embed a .npy or .csv table (rows = samples) with t-SNE")
+    s.add_argument("file")
+    s.add_argument("--perplexity", type=float, default=30.0)
+    s.add_argument("--method", default="barnes_hut")
+    s.add_argument("--out", default=None, help="output prefix (default: beside the file)")
+    s.add_argument("--seed", type=int, default=0)
+    c = sub.add_parser("sanity", help="model-randomisation and localisation checks of the attribution methods")
+    c.add_argument("--out", default="sanity")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--quick", action="store_true")
+    return p
+
+
+COMMANDS = {"gallery": cmd_gallery, "train": cmd_train, "explain": cmd_explain, "tsne": cmd_tsne,
+            "sanity": cmd_sanity}
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as e:
+        print(f"minigrad {args.command}: error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _entry():
+    """The console script: exit with main's status."""
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Can we trust the maps? (Adebayo et al. 2018): cascading model randomisation, and how well each
+method localises the object on the shapes' ground-truth masks (the pointing game, Zhang et al. 2016)."""
+import os
+
+import numpy as np
+
+import methods
+from demos import plots
+from demos.figure import Figure
+from demos.figures_attribution import examples
+
+
+def model_randomization(ctx):
+    net = ctx.shapes.model.double()  # float64 while weights are swapped, float32 again after
+    try:
+        x, y, _ = examples(ctx)
+        x = x.astype(np.float64)
+        cases = [("gradient", methods.gradient), ("guided backprop", methods.guided_backprop)]
+        results = [methods.model_randomization(m, net, x, y, seed=ctx.seed, return_maps=True) for _, m in cases]
+    finally:
+        net.float()
+    names = results[0]["layers"]
+    fig = plots.plt.figure(figsize=(9, 3.4))
+    grid = fig.add_gridspec(2, len(names) + 3, width_ratios=[1] * (len(names) + 1) + [0.3, 3.2])
+    numbers = {}
+    curve = fig.add_subplot(grid[:, -1])
+    for row, ((name, _), r) in enumerate(zip(cases, results)):
+        for j, m in enumerate([r["original"][0]] + list(r["maps"][:, 0])):
+            ax = fig.add_subplot(grid[row, j])
+            ax.imshow(np.abs(m), cmap="inferno")
+            plots.clean(ax, ("trained" if j == 0 else f"-> {names[j - 1]}") if row == 0 else None)
+            if j == 0:
+                ax.set_ylabel(name, fontsize=7)
+        rho = r["spearman_abs"].mean(axis=1)
+        curve.plot(range(len(rho) + 1), np.r_[1.0, rho], marker="o", label=name)
+        numbers[f"{name}: rank correlation after all layers"] = f"{rho[-1]:.2f}"
+    curve.set_xticks(range(len(names) + 1))
+    curve.set_xticklabels(["trained"] + names, rotation=30, fontsize=6)
+    curve.set_ylabel("Spearman rho of |maps|", fontsize=7)
+    curve.tick_params(labelsize=6)
+    curve.legend(fontsize=7)
+    plots.save(fig, os.path.join(ctx.out, "sanity.png"))
+    return Figure("sanity.png", "Sanity check: randomise the model from the top down",
+                  "Re-initialise GAPNet's layers cumulatively from the output down and compare each method's map with "
+                  "the trained model's (Spearman rank correlation of |maps| over 4 images; Adebayo et al. 2018). A "
+                  "map that explains the model must change when the model does: the gradient's does, guided "
+                  "backprop's largely keeps its picture of the input.", numbers)
+
+
+def localization(ctx):
+    net = ctx.shapes.model
+    X, y, masks = (ctx.shapes.data[k] for k in ("X_test", "y_test", "masks_test"))
+    n = 40 if ctx.quick else 80
+    X, y, masks = X[:n], y[:n], masks[:n]
+    last = net.features[-1]
+    H = X.shape[2]
+    candidates = [
+        ("saliency", lambda: methods.saliency(net, X, y)),
+        ("SmoothGrad", lambda: methods.smoothgrad(methods.saliency, net, X, y, n_samples=10)),
+        ("IG", lambda: np.abs(methods.integrated_gradients(net, X, y, n_steps=16)).sum(axis=1)),
+        ("guided BP", lambda: np.abs(methods.guided_backprop(net, X, y)).sum(axis=1)),
+        ("CAM", lambda: methods.cam(net, X, y)),
+        ("Grad-CAM", lambda: methods.gradcam(net, X, y, last)),
+        ("Grad-CAM++", lambda: methods.gradcam_plus_plus(net, X, y, last)),
+        ("LRP", lambda: methods.lrp(net, X, y).sum(axis=1)),
+        ("c-MWP", lambda: methods.excitation_backprop(net, X, y, layer=net.features[4], contrastive=True)),
+        ("occlusion", lambda: methods.occlusion(net, X, y, window=max(2, H // 4), stride=max(1, H // 6))),
+        ("random", lambda: np.random.default_rng(ctx.seed).random(masks.shape)),
+    ]
+    names, hits, energy = [], [], []
+    for name, run in candidates:
+        s = methods.localization_score(run(), masks)
+        names.append(name)
+        hits.append(s["pointing_hit"].mean())
+        energy.append(s["energy_inside"].mean())
+    fig, ax = plots.plt.subplots(figsize=(7.5, 2.8))
+    pos = np.arange(len(names))
+    ax.bar(pos - 0.2, hits, 0.4, label="pointing game: max inside the mask")
+    ax.bar(pos + 0.2, energy, 0.4, label="share of positive attribution inside")
+    ax.axhline(masks.mean(), color="k", lw=0.8, ls="--", label=f"mask area ({masks.mean():.2f})")
+    ax.set_xticks(pos)
+    ax.set_xticklabels(names, fontsize=7, rotation=20)
+    ax.set_ylim(0, 1)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6, loc="upper right")
+    plots.save(fig, os.path.join(ctx.out, "localization.png"))
+    best = names[int(np.argmax(hits))]
+    return Figure("localization.png", "Do the maps point at the object?",
+                  f"On {n} test shapes with ground-truth masks: the pointing game (is the map's maximum inside the "
+                  "object? Zhang et al. 2016) and the share of positive attribution inside the mask; the dashed line "
+                  "is what a uniform map scores.",
+                  {"best pointing game": f"{best} {max(hits):.2f}",
+                   **{f"{k} pointing": f"{h:.2f}" for k, h in zip(names, hits)}})
+
+
+FIGURES = (model_randomization, localization)

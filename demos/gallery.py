@@ -1,0 +1,96 @@
+"""``minigrad gallery``: train (or load) the small networks, draw the lectures' figures, write a page.
+
+    minigrad gallery [--out DIR] [--mnist DIR] [--seed N] [--quick | --full]
+
+Every figure is a function of a ``Context`` (the trained networks, their data, the output folder
+and the mode) returning a ``Figure``; a section lists the figure functions of one topic.
+"""
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+import layers as L
+from demos import (figures_activations, figures_attribution, figures_dissection, figures_embedding,
+                   figures_optimization, figures_sanity, figures_weights, page, trained_models)
+from layers import progress
+
+SECTIONS = [
+    ("Learned weights", "Lectures 003 (weight templates) and 004 (MLP weights on 2-D input, filters)",
+     figures_weights.FIGURES),
+    ("Activations, distributions and top patches",
+     "Lectures 001 (top regions, receptive fields), 002 (red/blue activation maps), 004 (distributions)",
+     figures_activations.FIGURES),
+    ("Which pixels matter: occlusion, gradients, CAM, relevance",
+     "Lectures 000, 001, 003 and 004 (occlusion, saliency, SmoothGrad, deconvnet, guided backprop, CAM, Grad-CAM)",
+     figures_attribution.FIGURES),
+    ("Network dissection", "Lecture 001 (Bau et al. 2017)", figures_dissection.FIGURES),
+    ("Optimising the input", "Lectures 001 (class models, regularisers, DeepDream, neural style) and 003 "
+     "(gradient ascent, adversarial examples, style transfer)", figures_optimization.FIGURES),
+    ("Layers as embeddings: PCA and t-SNE", "Lectures 000 (t-SNE, perplexity) and 002 (PCA vs t-SNE, swiss roll, "
+     "successive layers)", figures_embedding.FIGURES),
+    ("Sanity checks and localisation", "Adebayo et al. 2018; the pointing game on the shapes' masks",
+     figures_sanity.FIGURES),
+]
+
+#: The figures README.md shows, copied to docs/ by ``minigrad gallery --docs docs``.
+README_FIGURES = ("attributions.png", "class_models.png", "layer_embeddings.png")
+
+
+class Context:
+    """What the figure functions read: out, seed, quick, progress and the trained networks
+    (``shapes``, ``lenet``, ``linear``, ``moons``: ``trained_models.Trained``)."""
+
+    def __init__(self, out, seed, mode, progress_bar):
+        self.out, self.seed, self.quick, self.progress = out, seed, mode == "quick", progress_bar
+        self.mode = mode
+
+    @staticmethod
+    def predict(model, X):
+        """The model's outputs for X (cast to the model's dtype), in eval mode."""
+        return L.predict(model, np.asarray(X).astype(model.parameters()[0].dtype))
+
+
+def train_all(ctx, mnist_dir=None):
+    """Train or load the four networks; -> a dict of what each took (for the page)."""
+    cache = os.path.join(ctx.out, "cache")
+    steps = [("shapes", lambda: trained_models.shapes_gapnet(cache, ctx.mode, ctx.seed, ctx.progress)),
+             ("lenet", lambda: trained_models.digits_lenet(cache, ctx.mode, ctx.seed, mnist_dir, ctx.progress)),
+             ("linear", lambda: trained_models.digits_linear(cache, ctx.mode, ctx.seed)),
+             ("moons", lambda: trained_models.moons_mlp(cache, ctx.mode, ctx.seed))]
+    summary = {}
+    for name, build in progress(steps, desc="networks", enabled=ctx.progress):
+        trained = build()
+        setattr(ctx, name, trained)
+        how = "cached" if trained.info.get("cached") else f"trained in {trained.info.get('seconds', 0):.0f} s"
+        summary[f"{name} network"] = f"accuracy {trained.info['accuracy']:.3f} ({how})"
+    return summary
+
+
+def run(out="gallery", mnist_dir=None, seed=0, mode="default", progress_bar=True):
+    """Write every figure and ``out/index.html``; -> (path of the page, number of failed figures)."""
+    start = time.perf_counter()
+    os.makedirs(out, exist_ok=True)
+    ctx = Context(out, seed, mode, progress_bar)
+    summary = {"mode": mode, "seed": seed, **train_all(ctx, mnist_dir)}
+    sections, failed = [], 0
+    for title, lectures, figure_fns in SECTIONS:
+        figures, errors = [], []
+        for fn in progress(figure_fns, desc=f"{title[:28]:28s}", enabled=progress_bar):
+            t = time.perf_counter()
+            try:
+                fig = fn(ctx)
+            except Exception as e:  # one broken figure must not lose the others: report it on the page
+                failed += 1
+                errors.append(f"{fn.__name__} failed: {type(e).__name__}: {e}")
+                traceback.print_exc(file=sys.stderr)
+                continue
+            fig.numbers["seconds"] = f"{time.perf_counter() - t:.1f}"
+            figures.append(fig)
+        sections.append((title, lectures, figures, errors))
+    summary["total time"] = f"{time.perf_counter() - start:.0f} s"
+    path = os.path.join(out, "index.html")
+    page.write(path, "minigrad: inside small convolutional networks", summary, sections)
+    return path, failed
