@@ -22,13 +22,13 @@ def _per_image_class(classes):
 
 def class_model_grid(ctx):
     net, size = ctx.shapes.model, ctx.shapes.info["size"]
-    steps = 40 if ctx.quick else 80
+    steps = 40 if ctx.quick else 60
     classes = np.arange(len(CLASSES))
     columns = [("no prior", "simonyan", dict(regularizers=[Clamp()])),
                ("L2\n(Simonyan)", "simonyan", {}),
                ("L2, jitter, blur\n(cs231n)", "cs231n", {}),
                ("decay, blur, clip\n(Yosinski)", "yosinski", {}),
-               ("Fourier, decorrelated,\njitter/scale/rotate (lucid)", "lucid", {})]
+               ("Fourier, transforms\n(lucid)", "lucid", {})]
     images, scores = [], []
     for name, preset, extra in columns:
         img, hist = methods.class_model_visualization(net, _per_image_class(classes), (len(classes), 3, size, size),
@@ -138,7 +138,7 @@ def inversion(ctx):
 
 def texture_and_style(ctx):
     size = 40 if ctx.quick else 48
-    steps = 60 if ctx.quick else 150
+    steps = 60 if ctx.quick else 120
     rnet = L.RandomMultiScaleNet(width=16, kernel_sizes=(3, 5, 7, 11), seed=ctx.seed).float()
     branches = list(rnet.branches)
     texture = procedural_texture(size, "cells", seed=ctx.seed)

@@ -148,3 +148,19 @@ def test_capture_records_a_layers_input():
         net(mg.Tensor(x))
     np.testing.assert_array_equal(acts.inputs[net.features[0]].data, x)
     np.testing.assert_allclose(acts.inputs[net.gap].data.mean(axis=(2, 3)), acts[net.gap].data)
+
+
+def test_capture_can_stop_the_forward_pass_after_its_layers():
+    net = layers.GAPNet(in_channels=1, num_classes=3, widths=(4, 5), seed=0)
+    calls = []
+    net.fc.forward = lambda x, _f=net.fc.forward: calls.append(1) or _f(x)  # a spy on the last layer
+    x = mg.Tensor(np.random.default_rng(0).random((2, 1, 8, 8)), requires_grad=True)
+    out = None
+    with mg.capture(net.features[1], stop=True) as acts:
+        out = net(x)
+    assert out is None and calls == [] and acts[net.features[1]].shape == (2, 4, 8, 8)
+    g, = mg.grad(acts[net.features[1]].sum(), [x])  # the captured part is a graph as usual
+    assert g.shape == x.shape and np.abs(g).sum() > 0
+    with mg.capture(net.features[1]) as acts:  # without stop the pass runs to the end
+        out = net(x)
+    assert out.shape == (2, 3) and calls == [1]
