@@ -1,5 +1,11 @@
-"""Optimizers with PyTorch's update rules: SGD (momentum, weight decay, Nesterov) and Adam."""
+"""Optimizers with PyTorch's update rules: SGD (momentum, weight decay, Nesterov) and Adam.
+
+Arguments are checked as PyTorch does (lr >= 0 there; > 0 here, a zero step being a mistake),
+before any state is made."""
 import numpy as np
+
+from minigrad import Tensor
+from minigrad.argument_checks import number, one_of
 
 
 class Optimizer:
@@ -7,9 +13,10 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError("params: expected at least one parameter, got none")
-        if not lr > 0:
-            raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
-        self.lr = float(lr)
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"params[{i}]: expected a Tensor (a Parameter), got {type(p).__name__}")
+        self.lr = number(lr, "lr", low=0, low_open=True)
         self.state = [{} for _ in self.params]
 
     def zero_grad(self):
@@ -26,8 +33,14 @@ class SGD(Optimizer):
     """v <- mu v + (g + wd p); p <- p - lr v (or lr (g + mu v) with Nesterov), as torch.optim.SGD."""
 
     def __init__(self, params, lr=0.01, momentum=0.0, weight_decay=0.0, nesterov=False):
+        self.momentum = number(momentum, "momentum", low=0)
+        self.weight_decay = number(weight_decay, "weight_decay", low=0)
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov: expected True or False, got {nesterov!r}")
+        if nesterov and self.momentum == 0:
+            raise ValueError("nesterov: Nesterov momentum requires momentum > 0 (as torch.optim.SGD)")
+        self.nesterov = nesterov
         super().__init__(params, lr)
-        self.momentum, self.weight_decay, self.nesterov = float(momentum), float(weight_decay), nesterov
 
     def _update(self, p, g, state):
         if self.weight_decay:
@@ -44,9 +57,14 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba 2015, Algorithm 1) with bias correction; weight decay added to g (L2)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
+        # beta = 1 would divide by 1 - beta^t = 0 in the bias correction: every weight becomes NaN
+        self.b1 = number(betas[0], "betas[0]", low=0, high=1, high_open=True)
+        self.b2 = number(betas[1], "betas[1]", low=0, high=1, high_open=True)
+        self.eps = number(eps, "eps", low=0)
+        self.weight_decay = number(weight_decay, "weight_decay", low=0)
         super().__init__(params, lr)
-        self.b1, self.b2 = betas
-        self.eps, self.weight_decay = float(eps), float(weight_decay)
 
     def _update(self, p, g, state):
         if self.weight_decay:
@@ -65,10 +83,8 @@ class NormalizedGradient(Optimizer):
     mean |g|, as the original DeepDream does (Mordvintsev et al. 2015)."""
 
     def __init__(self, params, lr=1.0, norm="l2"):
+        self.norm = one_of(norm, "norm", ("l2", "mean_abs"))
         super().__init__(params, lr)
-        if norm not in ("l2", "mean_abs"):
-            raise ValueError(f"norm: expected 'l2' or 'mean_abs', got {norm!r}")
-        self.norm = norm
 
     def _update(self, p, g, state):
         axes = tuple(range(1, g.ndim))

@@ -7,6 +7,7 @@ tensor to one scalar per sample (a unit of a captured layer, a regression output
 import numpy as np
 
 from minigrad import Tensor, capture
+from minigrad.argument_checks import array
 
 
 def as_batch(x, name="x"):
@@ -52,6 +53,16 @@ def scores(output, target):
     if idx.min() < 0 or idx.max() >= output.shape[1]:
         raise ValueError(f"target: class indices must lie in [0, {output.shape[1]}), got {idx.tolist()}")
     return output[np.arange(n), idx]
+
+
+def broadcast_baseline(baseline, shape, dtype):
+    """``baseline`` (a number or an array broadcastable to ``shape``) as a read-only array of ``shape``."""
+    base = array(baseline, "baseline", min_size=1)
+    try:
+        return np.broadcast_to(base.astype(dtype, copy=False), shape)
+    except ValueError:
+        raise ValueError(f"baseline: expected a number or an array broadcastable to {shape}, "
+                         f"got shape {base.shape}") from None
 
 
 def repeat_target(target, n, copies):

@@ -2,7 +2,8 @@
 average gradients over inputs built around x, so both reuse ``input_gradient``."""
 import numpy as np
 
-from methods.inputs_and_targets import as_batch, repeat_target, scores, unbatch
+from methods.inputs_and_targets import as_batch, broadcast_baseline, repeat_target, scores, unbatch
+from minigrad.argument_checks import function, integer, number
 from methods.gradients import input_gradient
 from minigrad import Tensor, no_grad
 
@@ -42,8 +43,10 @@ def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gau
     Returns x's shape (and the (N,) deltas).
     """
     xb, single = as_batch(x)
-    base = np.broadcast_to(np.asarray(baseline, dtype=xb.dtype), xb.shape)
+    base = broadcast_baseline(baseline, xb.shape, xb.dtype)
     alphas, weights = path_points(n_steps, method)
+    if internal_batch_size is not None:
+        integer(internal_batch_size, "internal_batch_size", low=1)
     n = len(xb)
     per_pass = max(1, (internal_batch_size or n * n_steps) // n)
     total = np.zeros_like(xb)
@@ -67,12 +70,11 @@ def smoothgrad(method, model, x, target, n_samples=50, noise_level=0.15, kind="s
     per sample (Smilkov et al. 2017, eq. 3; 15% is their default). ``kind``: 'smoothgrad' (the
     mean), 'smoothgrad_sq' (the mean of squares) or 'vargrad' (the variance, Adebayo et al. 2018).
     ``options`` go to ``method``. Returns ``method``'s shape."""
+    function(method, "method")
     if kind not in ("smoothgrad", "smoothgrad_sq", "vargrad"):
         raise ValueError(f"kind: expected 'smoothgrad', 'smoothgrad_sq' or 'vargrad', got {kind!r}")
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples: expected a positive int, got {n_samples!r}")
-    if not noise_level >= 0:
-        raise ValueError(f"noise_level: expected a value >= 0, got {noise_level!r}")
+    n_samples = integer(n_samples, "n_samples", low=1)
+    noise_level = number(noise_level, "noise_level", low=0)
     xb, single = as_batch(x)
     rng = np.random.default_rng(seed)
     sigma = noise_level * (xb.max(axis=(1, 2, 3)) - xb.min(axis=(1, 2, 3)))

@@ -2,7 +2,8 @@
 image and record how much the target's score drops."""
 import numpy as np
 
-from methods.inputs_and_targets import as_batch, repeat_target, scores, unbatch
+from methods.inputs_and_targets import as_batch, broadcast_baseline, repeat_target, scores, unbatch
+from minigrad.argument_checks import integer
 from minigrad import Tensor, no_grad
 from minigrad.ops.sliding_window import pair
 
@@ -28,9 +29,10 @@ def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
     N, C, H, W = xb.shape
     wh, ww = pair(window, "window", 1)
     sh, sw = pair(stride, "stride", 1)
+    batch_size = integer(batch_size, "batch_size", low=1)
     if wh > H or ww > W:
         raise ValueError(f"window: {wh}x{ww} is larger than the image {H}x{W}")
-    base = np.broadcast_to(np.asarray(baseline, dtype=xb.dtype), (C, H, W))
+    base = broadcast_baseline(baseline, (C, H, W), xb.dtype)
     # as Captum: ceil((H - wh) / sh) + 1 window positions per axis, the last one clipped at the
     # border, so that every pixel is covered
     rows = [k * sh for k in range(-(-(H - wh) // sh) + 1)]
@@ -41,9 +43,10 @@ def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
     for i, j in starts:
         count[i:i + wh, j:j + ww] += 1
     with no_grad():
+        references = scores(model(Tensor(xb)), target).data  # also checks the target, before any work
         for n in range(N):
-            t = target if callable(target) else np.broadcast_to(np.asarray(target), (N,))[n]
-            reference = scores(model(Tensor(xb[n:n + 1])), repeat_target(t, 1, 1)).data[0]
+            t = target if callable(target) else repeat_target(target, N, 1)[n]
+            reference = references[n]
             for k in range(0, len(starts), batch_size):
                 chunk = starts[k:k + batch_size]
                 batch = np.repeat(xb[n:n + 1], len(chunk), axis=0)

@@ -4,11 +4,15 @@ import numpy as np
 
 from layers import Conv2d, Linear
 from layers.init import default_weight_and_bias
+from minigrad.argument_checks import array, function, integer
 
 
 def rank_correlation(a, b):
-    """Spearman's rho of two arrays of equal size (average ranks for ties)."""
-    ra, rb = _ranks(np.ravel(a)), _ranks(np.ravel(b))
+    """Spearman's rho of two arrays of equal size (average ranks for ties); 0 when one is constant."""
+    a, b = array(a, "a", min_size=2).ravel(), array(b, "b", min_size=2).ravel()
+    if a.size != b.size:
+        raise ValueError(f"a, b: expected arrays of the same size, got {a.size} and {b.size} values")
+    ra, rb = _ranks(a), _ranks(b)
     ra, rb = ra - ra.mean(), rb - rb.mean()
     denom = np.sqrt((ra * ra).sum() * (rb * rb).sum())
     return float((ra * rb).sum() / denom) if denom > 0 else 0.0
@@ -28,10 +32,10 @@ def _ranks(v):
 def ssim(a, b, window=7):
     """Mean structural similarity (Wang et al. 2004, eq. 13) of two 2-D maps, each first scaled to
     [0, 1], with a uniform window x window box and C1 = 0.01^2, C2 = 0.03^2 (scikit-image's defaults)."""
-    a, b = (_unit(np.asarray(m, dtype=np.float64)) for m in (a, b))
-    if a.shape != b.shape or a.ndim != 2 or min(a.shape) < window:
-        raise ValueError(f"ssim: expected two 2-D maps of the same shape, at least {window} wide, "
-                         f"got {a.shape} and {b.shape}")
+    a, b = (_unit(array(m, name, ndim=2).astype(np.float64)) for m, name in ((a, "a"), (b, "b")))
+    if a.shape != b.shape:
+        raise ValueError(f"a, b: expected two 2-D maps of the same shape, got {a.shape} and {b.shape}")
+    window = integer(window, "window", low=2, high=min(a.shape))
     mean = lambda m: _box(m, window)  # noqa: E731
     mu_a, mu_b = mean(a), mean(b)
     n = window * window
@@ -69,9 +73,10 @@ def model_randomization(method, model, x, target, cascade=True, seed=0, return_m
     'spearman_abs' (both maps in absolute value) and 'ssim' (of the absolute maps); with
     ``return_maps`` also 'original' (N, H, W) and 'maps' (n_layers, N, H, W), the channel-summed maps.
     """
-    x = np.asarray(x)
-    if x.ndim != 4:
-        raise ValueError(f"x: expected a batch (N, C, H, W), got shape {x.shape}")
+    function(method, "method")
+    x = array(x, "x", ndim=4)
+    if not isinstance(cascade, bool):
+        raise TypeError(f"cascade: expected True or False, got {cascade!r}")
     named = [(name, m) for name, m in model.named_modules() if isinstance(m, (Conv2d, Linear))][::-1]
     if not named:
         raise ValueError("model: has no Conv2d or Linear layer to randomise")

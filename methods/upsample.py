@@ -2,6 +2,8 @@
 align_corners=False)`` and OpenCV's ``resize`` do."""
 import numpy as np
 
+from minigrad.argument_checks import array, size_pair
+
 
 def _axis_weights(n_in, n_out):
     """Source indices (i0, i1) and weight of i1 for each output position along one axis."""
@@ -14,7 +16,8 @@ def _axis_weights(n_in, n_out):
 
 def bilinear_resize(maps, size):
     """maps (..., h, w) -> (..., H, W) with size = (H, W)."""
-    H, W = size
+    maps = array(maps, "maps", ndim=tuple(range(2, 8)), finite=False)
+    H, W = size_pair(size, "size", 1)
     h0, h1, fh = _axis_weights(maps.shape[-2], H)
     w0, w1, fw = _axis_weights(maps.shape[-1], W)
     fh = fh.astype(maps.dtype)[:, None]

@@ -49,6 +49,20 @@ def _seeds(outputs, seed):
     return seeds
 
 
+def _checked(node, rule, grads):
+    """A rule's result, checked against the op's inputs: a tuple with one gradient per input, each
+    None or a float array of that input's shape (a swapped rule must not silently broadcast)."""
+    what = f"backward rule {getattr(rule, '__name__', type(rule).__name__)!r} of op '{node.op.name}'"
+    if not isinstance(grads, (tuple, list)) or len(grads) != len(node.inputs):
+        raise ValueError(f"{what}: expected a tuple of {len(node.inputs)} gradients (one per input), got "
+                         f"{len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__}")
+    for i, (g, inp, need) in enumerate(zip(grads, node.inputs, node.needs_input_grad)):
+        if need and g is not None and not (isinstance(g, (np.ndarray, np.generic)) and g.shape == inp.shape and g.dtype.kind == "f"):
+            raise ValueError(f"{what}: gradient {i} should be a float array of the input's shape {inp.shape}, got "
+                             f"{type(g).__name__} {getattr(g, 'shape', '')} {getattr(g, 'dtype', '')}")
+    return grads
+
+
 def _reverse(outputs, seeds, wanted):
     """Gradients of sum_k <seed_k, output_k> with respect to each tensor in ``wanted``."""
     order = _topological_order(outputs)
@@ -66,10 +80,8 @@ def _reverse(outputs, seeds, wanted):
         if node is None or g is None or id(t) not in relevant:
             continue
         node.needs_input_grad = tuple(id(i) in relevant for i in node.inputs)
-        input_grads = rule_for(node.op)(node, g)
-        if len(input_grads) != len(node.inputs):
-            raise ValueError(f"backward rule for '{node.op.name}' returned {len(input_grads)} "
-                             f"gradients for {len(node.inputs)} inputs")
+        rule = rule_for(node.op)
+        input_grads = _checked(node, rule, rule(node, g))
         for inp, gi, need in zip(node.inputs, input_grads, node.needs_input_grad):
             if gi is not None and need:
                 grads[id(inp)] = grads[id(inp)] + gi if id(inp) in grads else gi
@@ -104,7 +116,9 @@ def grad(outputs, inputs, seed=None):
 
 
 def accumulate_into_leaves(output, seed=None):
-    """``output.backward(seed)``: add the gradient into ``.grad`` of every leaf requiring grad."""
+    """``output.backward(seed)``: add d(output)/d(leaf) into ``leaf.grad`` for every leaf that requires
+    grad. ``seed`` defaults to ones (the gradient of ``output.sum()``). This is the training
+    convenience; ``minigrad.grad`` is the pure version that mutates nothing."""
     if not output.requires_grad:
         raise ValueError("backward: the tensor does not require grad (no graph was recorded)")
     leaves = [t for t in _topological_order([output]) if t._node is None and t.requires_grad]

@@ -15,16 +15,7 @@ def _other(self, other):
     return other if isinstance(other, Tensor) else Tensor(np.asarray(other, dtype=self.dtype))
 
 
-def _backward(self, seed=None):
-    """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
-
-    ``seed`` defaults to ones (the gradient of ``self.sum()``). This is the training
-    convenience; ``minigrad.grad`` is the pure version that mutates nothing.
-    """
-    accumulate_into_leaves(self, seed)
-
-
-Tensor.backward = _backward
+Tensor.backward = accumulate_into_leaves
 Tensor.__add__ = lambda self, o: ops.add(self, _other(self, o))
 Tensor.__radd__ = lambda self, o: ops.add(_other(self, o), self)
 Tensor.__sub__ = lambda self, o: ops.sub(self, _other(self, o))

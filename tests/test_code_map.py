@@ -17,8 +17,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINIGRAD = os.path.join(ROOT, "minigrad")
 # The autodiff core as issue 14 names it: tensor, graph/node, backward, rules, capture, gradcheck
 # and the ops' forward/backward. Not counted: kernels/ (the fast code behind the ops) and
-# relevance.py (the LRP / excitation rule library built on the rule mechanism).
-NOT_CORE = ("kernels", "relevance.py")
+# relevance.py (the LRP / excitation rule library built on the rule mechanism) and
+# argument_checks.py (the validators every package shares).
+NOT_CORE = ("kernels", "relevance.py", "argument_checks.py")
 
 
 def _modules(top=MINIGRAD):

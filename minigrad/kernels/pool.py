@@ -24,14 +24,16 @@ def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
                     for i in range(kh):
                         for j in range(kw):
                             v = x[n, c, h0 + i, w0 + j]
-                            if v > best:  # strict '>': the first maximum in row-major order wins (PyTorch)
+                            # strict '>': the first maximum in row-major order wins; a NaN wins its
+                            # window (the last NaN takes the gradient), as PyTorch's CPU kernel
+                            if v > best or v != v:
                                 best = v
                                 where = (h0 + i) * W + w0 + j
                 else:
                     for i in range(i_lo, i_hi):
                         for j in range(j_lo, j_hi):
                             v = x[n, c, h0 + i, w0 + j]
-                            if v > best:
+                            if v > best or v != v:
                                 best = v
                                 where = (h0 + i) * W + w0 + j
                 out[n, c, oh, ow] = best

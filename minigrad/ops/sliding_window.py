@@ -1,16 +1,11 @@
 """The arithmetic shared by every sliding-window op (convolution, pooling, occlusion): sizes
 given as an int or a pair, and the output size Ho = (H + 2 p - k) // s + 1 (PyTorch's)."""
-import numpy as np
+from minigrad.argument_checks import size_pair
 
 
 def pair(value, name, minimum):
-    """An int or a pair of ints -> a pair of ints >= minimum, else a ValueError naming ``name``."""
-    v = (value, value) if np.isscalar(value) else tuple(value)
-    if len(v) != 2 or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in v):
-        raise ValueError(f"{name}: expected an int or a pair of ints, got {value!r}")
-    if min(v) < minimum:
-        raise ValueError(f"{name}: expected values >= {minimum}, got {value!r}")
-    return int(v[0]), int(v[1])
+    """An int or a pair of ints -> a pair of ints >= minimum, else an error naming ``name``."""
+    return size_pair(value, name, minimum)
 
 
 def output_size(in_hw, kernel, stride, padding, what):
