@@ -1,6 +1,8 @@
 """Plot helpers for the gallery (the only module that styles figures): the signed red/blue colormap
 with white at zero (lecture 002), heatmap overlays with a shared or per-map scale (as Captum's
 ``visualize_image_attr``), image grids, and scatter plots with class colours."""
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display is needed or opened
@@ -81,9 +83,16 @@ def scatter(ax, Y, labels, title=None, names=None, s=4):
 
 
 def save(fig, path):
-    """Write a PNG (tight, 110 dpi) and close the figure."""
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    """Write a PNG (tight, 110 dpi) through a temporary file, so a failure leaves no half-written
+    image, and close the figure."""
+    tmp = f"{path}.{os.getpid()}.tmp.png"
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def clean(ax, title=None):

@@ -4,17 +4,18 @@ import numpy as np
 from minigrad import Tensor, as_tensor, log_softmax
 
 
-def _labels(target, n, num_classes):
+def _labels(target, n, num_classes, name="target"):
     y = np.asarray(target.data if isinstance(target, Tensor) else target)
     if y.shape != (n,):
-        raise ValueError(f"target: expected {n} class indices, shape ({n},), got shape {y.shape}")
+        raise ValueError(f"{name}: expected {n} class indices, shape ({n},), got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.mod(y, 1) == 0):
-            raise TypeError(f"target: expected integer class indices, got dtype {y.dtype}")
+        if not np.issubdtype(y.dtype, np.number) or not np.all(np.mod(y, 1) == 0):
+            raise TypeError(f"{name}: expected integer class indices, got dtype {y.dtype}")
         y = y.astype(np.int64)
     if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"target: class indices must lie in [0, {num_classes}), "
-                         f"got values in [{y.min()}, {y.max()}]")
+        bad = y[(y < 0) | (y >= num_classes)]
+        raise ValueError(f"{name}: class indices must lie in [0, {num_classes}), got {len(bad)} outside "
+                         f"(e.g. {bad[0]}), values in [{y.min()}, {y.max()}]")
     return y
 
 

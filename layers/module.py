@@ -7,6 +7,7 @@ the same array layouts, and weights move between the two as a dict of NumPy arra
 """
 import os
 import tempfile
+import zipfile
 from collections import OrderedDict
 
 import numpy as np
@@ -102,11 +103,16 @@ class Module:
         raises ``ValueError``; a wrong shape always does. Nothing is changed on error.
         """
         own = OrderedDict(self.named_parameters())
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"state_dict: expected a mapping name -> array, got {type(state_dict).__name__}")
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
             raise ValueError(f"load_state_dict into {type(self).__name__}: missing keys {missing}, "
                              f"unexpected keys {unexpected}")
+        if own and len(missing) == len(own):
+            raise ValueError(f"load_state_dict into {type(self).__name__}: no key matches (expected e.g. "
+                             f"{list(own)[:3]}, got {list(state_dict)[:3]}); nothing would be loaded")
         new = {}
         for k, p in own.items():
             if k not in state_dict:
@@ -135,12 +141,27 @@ class Module:
             raise
 
     def load(self, path):
-        """Load a state dict written by ``save`` (or ``np.savez`` of a torch state dict)."""
+        """Load a state dict written by ``save`` (or ``np.savez`` of a torch state dict). Every
+        failure names the path and its cause; the parameters change only when all is read."""
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise ValueError(f"load: cannot read weights from {path!r}: no such file")
+        with open(path, "rb") as f:
+            head = f.read(6)
+        if head[:4] != b"PK\x03\x04" and head != b"\x93NUMPY":  # neither a zip (.npz) nor an .npy
+            raise ValueError(f"load: cannot read weights from {path!r}: not an .npz file "
+                             f"({'it is empty' if not head else f'it starts with {head!r}'})")
         try:
-            with np.load(os.fspath(path), allow_pickle=False) as f:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError(f"it holds one array of shape {data.shape}, not a state dict (an .npz of named "
+                                 f"arrays, as Module.save writes)")
+            with data as f:
                 state = {k: f[k] for k in f.files}
-        except (OSError, ValueError) as e:
-            raise ValueError(f"load: cannot read weights from {path!r}: {e}") from e
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"load: cannot read weights from {path!r}: {e or type(e).__name__}") from None
+        if not state:
+            raise ValueError(f"load: cannot read weights from {path!r}: it holds no arrays")
         return self.load_state_dict(state)
 
     # --- printing -------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The training loop: seeded shuffling, mini-batches, a progress bar, and per-epoch metrics."""
 import numpy as np
 
-from layers.losses import LOSSES
+from layers.losses import LOSSES, _labels
+from minigrad.argument_checks import integer
 from layers.optim import Adam
 from layers.progress import progress
 from minigrad import Tensor, no_grad
@@ -67,10 +68,23 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entro
         raise ValueError(f"epochs: expected a positive int, got {epochs!r}")
     if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    seed = integer(seed, "seed", low=0)
+    if optimizer is not None and not hasattr(optimizer, "step"):
+        raise TypeError(f"optimizer: expected an Optimizer (SGD, Adam, ...) or None, got {type(optimizer).__name__}")
     X, y = _check_data(X, y, "fit")
     if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("validation_data: expected a pair (X_val, y_val)")
         Xv, yv = _check_data(*validation_data, "fit validation_data")
     dtype = model.parameters()[0].dtype
+    if loss_name == "cross_entropy":
+        # every label, training and validation, is checked before the first step changes a weight
+        with no_grad():
+            n_classes = model.eval()(Tensor(X[:1].astype(dtype))).shape[-1]
+        model.train()
+        _labels(y, len(y), n_classes, "y")
+        if validation_data is not None:
+            _labels(yv, len(yv), n_classes, "validation_data y")
     X = X.astype(dtype, copy=False)
     optimizer = optimizer or Adam(model.parameters(), lr=1e-3)
     classify = loss_name == "cross_entropy"

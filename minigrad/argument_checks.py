@@ -28,7 +28,10 @@ def number(value, name, low=None, high=None, low_open=False, high_open=False):
     """A finite real number (not bool) in [low, high]; ``low_open``/``high_open`` exclude the bound."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__} {_shown(value)}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # a Python int too large for a float
+        v = float("inf") if value > 0 else float("-inf")
     bad = (not np.isfinite(v) or (low is not None and (v < low or (low_open and v == low)))
            or (high is not None and (v > high or (high_open and v == high))))
     if bad:

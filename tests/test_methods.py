@@ -4,7 +4,6 @@ import pytest
 
 import layers as L
 import methods
-import minigrad as mg
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """``TSNE``: the estimator, with scikit-learn's parameter names, defaults and attributes."""
 import inspect
-import numbers
 import time
 
 import numpy as np
@@ -9,6 +8,8 @@ from tsne.affinities import affinities_from_data
 from tsne.barnes_hut import kl_divergence_bh
 from tsne.kl import kl_divergence
 from tsne.optimizer import gradient_descent
+from tsne.parameter_constraints import threads as n_threads
+from tsne.parameter_constraints import validate_params
 from tsne.pca import pca
 
 _EXPLORATION_MAX_ITER = 250
@@ -35,10 +36,14 @@ class TSNE:
     angle : float, default 0.5, the Barnes-Hut trade-off
     random_state : None, int or numpy Generator (used by init='random')
     verbose : int, progress messages like scikit-learn's
-    n_jobs : None or int, number of threads of the Numba kernels (None keeps Numba's setting)
+    n_jobs : None or a non-zero int, threads of the Numba kernels: k > 0 uses k, -1 all cores, -2 all
+        but one (joblib's convention); None keeps Numba's setting (all cores; joblib means one)
     callback : callable(iteration, Y, kl) or None, called every ``callback_every`` iterations
         with a copy of the embedding (to animate the optimisation)
-    callback_every : int, default 50
+    callback_every : int >= 1, default 50
+
+    Every parameter is checked as scikit-learn's ``_parameter_constraints`` say
+    (``tsne/parameter_constraints.py``) before any work.
 
     Attributes
     ----------
@@ -90,24 +95,10 @@ class TSNE:
 
     # --- validation -------------------------------------------------------------------
     def _validate(self, X):
-        if self.method not in ("barnes_hut", "exact"):
-            raise ValueError(f"method: expected 'barnes_hut' or 'exact', got {self.method!r}")
-        if self.metric not in ("euclidean", "precomputed"):
-            raise ValueError(f"metric: expected 'euclidean' or 'precomputed', got {self.metric!r}")
-        if not isinstance(self.n_components, numbers.Integral) or self.n_components < 1:
-            raise ValueError(f"n_components: expected a positive int, got {self.n_components!r}")
+        validate_params(self.get_params())
         if self.method == "barnes_hut" and self.n_components not in (2, 3):
             raise ValueError(f"n_components: 'barnes_hut' supports 2 or 3 components (quadtree/octree), "
                              f"got {self.n_components}; use method='exact'")
-        if not (isinstance(self.max_iter, numbers.Integral) and self.max_iter >= _EXPLORATION_MAX_ITER):
-            raise ValueError(f"max_iter: expected an int >= {_EXPLORATION_MAX_ITER}, got {self.max_iter!r}")
-        if not self.early_exaggeration >= 1:
-            raise ValueError(f"early_exaggeration: expected a value >= 1, got {self.early_exaggeration!r}")
-        if not self.angle >= 0:
-            raise ValueError(f"angle: expected a value >= 0, got {self.angle!r}")
-        if not (isinstance(self.learning_rate, str) and self.learning_rate == "auto"
-                or isinstance(self.learning_rate, numbers.Real) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate: expected 'auto' or a positive number, got {self.learning_rate!r}")
         X = np.asarray(X)
         if X.dtype == object or not np.issubdtype(X.dtype, np.number):
             raise TypeError(f"X: expected a numeric array, got dtype {X.dtype}")
@@ -140,6 +131,12 @@ class TSNE:
                                  f"got {init.shape}")
             if not np.all(np.isfinite(init)):
                 raise ValueError("init: contains NaN or inf")
+            if np.all(init == init[0]):
+                raise ValueError("init: every point starts at the same position, where the gradient is zero "
+                                 "by symmetry and nothing would move; give distinct starting points")
+        if self.metric == "euclidean" and np.all(X == X[0]):
+            raise ValueError(f"X: all {X.shape[0]} samples are identical: there is no structure to embed "
+                             f"(and init='pca' would divide by a zero standard deviation)")
         return X
 
     def _initial_embedding(self, X):
@@ -147,7 +144,7 @@ class TSNE:
             Y = pca(X, self.n_components)
             return Y / np.std(Y[:, 0]) * 1e-4
         if isinstance(self.init, str):
-            rng = self.random_state if isinstance(self.random_state, np.random.Generator) \
+            rng = self.random_state if isinstance(self.random_state, (np.random.Generator, np.random.RandomState)) \
                 else np.random.default_rng(self.random_state)
             return 1e-4 * rng.standard_normal((X.shape[0], self.n_components))
         return np.array(self.init, dtype=np.float64)
@@ -162,8 +159,8 @@ class TSNE:
         n = X.shape[0]
         self.n_features_in_ = X.shape[1]
         threads = numba.get_num_threads()
-        if self.n_jobs is not None:
-            numba.set_num_threads(max(1, min(int(self.n_jobs), numba.config.NUMBA_NUM_THREADS)))
+        numba.set_num_threads(n_threads(self.n_jobs, numba.config.NUMBA_NUM_THREADS) if self.n_jobs is not None
+                              else threads)
         try:
             self.embedding_ = self._fit(X, n)
         finally:
