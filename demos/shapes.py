@@ -50,6 +50,8 @@ def make_shapes(n, size=32, channels=3, seed=0, noise=0.05):
         raise ValueError(f"size: expected an int >= 12, got {size!r}")
     if channels not in (1, 3):
         raise ValueError(f"channels: expected 1 or 3, got {channels!r}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.floating)) or not 0 <= noise < np.inf:
+        raise ValueError(f"noise: expected a finite standard deviation >= 0, got {noise!r}")
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % len(CLASSES)).astype(np.int64)
     r = rng.uniform(0.18, 0.32, n) * size

@@ -2,7 +2,7 @@
 import numpy as np
 
 from layers.losses import LOSSES, _labels
-from minigrad.argument_checks import integer
+from minigrad.argument_checks import array, integer
 from layers.optim import Adam
 from layers.progress import progress
 from minigrad import Tensor, no_grad
@@ -26,6 +26,8 @@ def _check_data(X, y, what):
 
 def predict(model, X, batch_size=256):
     """The model's outputs for X in eval mode without recording a graph, as an array."""
+    X = array(X, "X")
+    batch_size = integer(batch_size, "batch_size", low=1)
     was_training = model.training
     model.eval()
     try:

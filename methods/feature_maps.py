@@ -7,6 +7,7 @@ import minigrad
 from layers import Conv2d, Linear
 from methods.inputs_and_targets import as_batch, check_layer
 from minigrad import Tensor, no_grad
+from minigrad.argument_checks import integer
 
 
 def filters(layer, shape=None):
@@ -32,6 +33,7 @@ def filters(layer, shape=None):
 
 def _layer_outputs(model, x, layers, batch_size=64):
     xb, single = as_batch(x)
+    batch_size = integer(batch_size, "batch_size", low=1)
     for layer in layers:
         check_layer(model, layer, "layers")
     chunks = {id(layer): [] for layer in layers}

@@ -5,6 +5,7 @@ import numpy as np
 from layers import AvgPool2d, Conv2d, MaxPool2d
 from methods.feature_maps import activations
 from methods.inputs_and_targets import as_batch
+from minigrad.argument_checks import integer
 
 
 def receptive_field(model, layer):
@@ -35,11 +36,12 @@ def top_patches(model, data, layer, channel, k=9, batch_size=64):
 
     Returns (patches (k, C, rh, rw), activations (k,), where (k, 3) = (image, i, j)).
     """
-    xb, _ = as_batch(data)
+    xb, _ = as_batch(data, "data")
+    k = integer(k, "k", low=1)
     A = activations(model, xb, layer, batch_size)
     if A.ndim != 4:
         raise ValueError(f"layer: expected (N, K, h, w) outputs, got shape {A.shape}")
-    if not 0 <= channel < A.shape[1]:
+    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < A.shape[1]:
         raise ValueError(f"channel: expected an index in [0, {A.shape[1]}), got {channel}")
     flat = A[:, channel].ravel()
     k = min(k, flat.size)

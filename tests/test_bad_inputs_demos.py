@@ -25,6 +25,8 @@ TABLE = [
     ("shapes n float", lambda t: make_shapes(2.5), "n"),
     ("shapes size 4", lambda t: make_shapes(3, size=4), "size"),
     ("shapes channels 2", lambda t: make_shapes(3, channels=2), "channels"),
+    ("shapes noise negative", lambda t: make_shapes(3, noise=-0.1), "noise"),
+    ("shapes noise nan", lambda t: make_shapes(3, noise=float("nan")), "noise"),
     ("photograph size 2", lambda t: photograph(2), "size"),
     ("texture kind", lambda t: procedural_texture(16, kind="plaid"), "kind"),
     ("texture size float", lambda t: procedural_texture(16.5), "size"),

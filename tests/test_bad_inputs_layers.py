@@ -106,6 +106,9 @@ TABLE = [
     ("load_state_dict strings", lambda t: net().load_state_dict(
         {**net().state_dict(), "1.bias": np.array(["a", "b", "c"])}), "1.bias"),
     ("load_state_dict not a mapping", lambda t: net().load_state_dict([1, 2]), "state_dict"),
+    ("predict batch_size 0", lambda t: L.predict(net(), X, batch_size=0), "batch_size"),
+    ("predict NaN", lambda t: L.predict(net(), np.full((2, 4), np.nan)), "X"),
+    ("accuracy batch_size float", lambda t: L.accuracy(net(), X, Y, batch_size=2.5), "batch_size"),
     ("kaiming bad nonlinearity", lambda t: L.init.kaiming_uniform((3, 2), nonlinearity="swish"), "nonlinearity"),
     ("fan of a vector", lambda t: L.init.fan_in_and_out((3,)), "shape"),
 ]
