@@ -9,7 +9,7 @@ import numpy as np
 
 import minigrad as mg
 from layers import cross_entropy
-from methods.inputs_and_targets import as_batch, scores, unbatch
+from methods.inputs_and_targets import as_batch, evaluating, scores, unbatch
 from minigrad import Tensor, no_grad
 
 
@@ -73,8 +73,7 @@ def fooling_image(model, x, target, max_steps=100, lr=1.0, objective="log_probab
     xb, single = as_batch(x)
     if objective not in ("log_probability", "logit"):
         raise ValueError(f"objective: expected 'log_probability' or 'logit', got {objective!r}")
-    model.eval()
-    try:
+    with evaluating(model):
         t = _labels(model, xb, target)
         max_steps = _steps(max_steps, "max_steps")
         lr = _number(lr, "lr", strict=True)
@@ -91,8 +90,6 @@ def fooling_image(model, x, target, max_steps=100, lr=1.0, objective="log_probab
             steps[active] += 1
             active &= _predict(model, xa) != t
         pred = _predict(model, xa)
-    finally:
-        model.train()
     return AdversarialResult(xa, steps, xb, pred, pred == t, single)
 
 
@@ -107,14 +104,11 @@ def fgsm(model, x, target, eps, targeted=False, clip=(0.0, 1.0)):
     Returns an ``AdversarialResult`` (x_adv, 1)."""
     xb, single = as_batch(x)
     eps = _number(eps, "eps")
-    model.eval()
-    try:
+    with evaluating(model):
         t = _labels(model, xb, target)
         g = _input_grad(model, xb, lambda out: cross_entropy(out, t) * float(len(xb)))
         xa = _clip(xb + (-eps if targeted else eps) * np.sign(g).astype(xb.dtype), clip)
         pred = _predict(model, xa)
-    finally:
-        model.train()
     return AdversarialResult(xa, np.ones(len(xb), dtype=np.int64), xb, pred, (pred == t) if targeted else (pred != t),
                              single)
 
@@ -130,8 +124,7 @@ def pgd(model, x, target, eps, step, steps, norm="inf", targeted=False, seed=0, 
     if norm not in ("inf", "2"):
         raise ValueError(f"norm: expected 'inf' or '2', got {norm!r}")
     rng = np.random.default_rng(seed)
-    model.eval()
-    try:
+    with evaluating(model):
         t = _labels(model, xb, target)
         xa = _clip(xb + _project(_ball_sample(rng, xb.shape, eps, norm), eps, norm).astype(xb.dtype), clip)
         sign = -1.0 if targeted else 1.0
@@ -143,8 +136,6 @@ def pgd(model, x, target, eps, step, steps, norm="inf", targeted=False, seed=0, 
                 d = g / np.maximum(np.sqrt((g * g).sum(axis=(1, 2, 3), keepdims=True)), np.finfo(g.dtype).tiny)
             xa = _clip(xb + _project(xa + step * d - xb, eps, norm), clip).astype(xb.dtype)
         pred = _predict(model, xa)
-    finally:
-        model.train()
     return AdversarialResult(xa, np.full(len(xb), steps), xb, pred, (pred == t) if targeted else (pred != t), single)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 import minigrad as mg
 from methods.image_transforms import Jitter, Pad, RandomRotate, RandomScale, resize
-from methods.inputs_and_targets import as_batch, check_layer
+from methods.inputs_and_targets import as_batch, check_layer, evaluating
 from methods.objectives import (Objective, channel, class_score, content, dream,
                                 feature_match, gram_matrix, neuron, style)
 from methods.optimize_input import optimize_input
@@ -76,9 +76,8 @@ def _class_index(model, target, shape):
     if not isinstance(target, (int, np.integer)) or isinstance(target, bool):
         raise ValueError(f"target: expected a class index (int) or an Objective, got {target!r}")
     x0, _ = _start(shape, 0)
-    with no_grad():
-        n_classes = model.eval()(Tensor(x0[:1].astype(model.parameters()[0].dtype))).shape[1]
-    model.train()
+    with no_grad(), evaluating(model):
+        n_classes = model(Tensor(x0[:1].astype(model.parameters()[0].dtype))).shape[1]
     if not 0 <= target < n_classes:
         raise ValueError(f"target: expected a class index in [0, {n_classes}), got {target}")
     return int(target)
@@ -172,9 +171,8 @@ def feature_inversion(model, x, layer, steps=200, lr=0.05, alpha=6.0, alpha_weig
     from grey noise. x (C, H, W) or (N, C, H, W) -> (reconstruction of x's shape, history)."""
     check_layer(model, layer)
     xb, single = as_batch(x)
-    with no_grad(), mg.capture(layer) as acts:
-        model.eval()(Tensor(xb.astype(model.parameters()[0].dtype)))
-    model.train()
+    with no_grad(), evaluating(model), mg.capture(layer) as acts:
+        model(Tensor(xb.astype(model.parameters()[0].dtype)))
     target = acts[layer].data
     x0, _ = _start(xb.shape, seed)
     regs = [r for r in (AlphaNorm(alpha_weight, alpha), TotalVariation(tv_weight, tv_beta)) if r.weight > 0]
@@ -185,9 +183,8 @@ def feature_inversion(model, x, layer, steps=200, lr=0.05, alpha=6.0, alpha_weig
 
 def _features(model, image, layers):
     """The outputs of ``layers`` for one image batch, as arrays."""
-    with no_grad(), mg.capture(*layers) as acts:
-        model.eval()(Tensor(image.astype(model.parameters()[0].dtype)))
-    model.train()
+    with no_grad(), evaluating(model), mg.capture(*layers) as acts:
+        model(Tensor(image.astype(model.parameters()[0].dtype)))
     return [acts[m].data for m in layers]
 
 

@@ -4,6 +4,8 @@ that a layer belongs to the model, and read a layer's output in the same forward
 ``target`` is a class index, one index per sample, or a callable mapping the model's output
 tensor to one scalar per sample (a unit of a captured layer, a regression output).
 """
+from contextlib import contextmanager
+
 import numpy as np
 
 from minigrad import Tensor, capture
@@ -71,6 +73,17 @@ def repeat_target(target, n, copies):
     if callable(target):
         return target
     return np.tile(np.broadcast_to(np.asarray(target), (n,)), copies)
+
+
+@contextmanager
+def evaluating(model):
+    """Run the block with ``model`` in eval mode (dropout off), then restore the mode it had."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def check_layer(model, layer, what="layer"):

@@ -10,7 +10,7 @@ import numpy as np
 
 import minigrad as mg
 from layers import SGD, Adam, NormalizedGradient, progress
-from methods.inputs_and_targets import as_batch
+from methods.inputs_and_targets import as_batch, evaluating
 from methods.objectives import as_objective
 from methods.parameterizations import as_parameterization
 from minigrad import Tensor
@@ -88,9 +88,7 @@ def optimize_input(model, objective, x0, steps, lr, optimizer="adam", regularize
     opt = OPTIMIZERS[optimizer](params, lr)
     history = {"objective": [], "total": []}
     rng = np.random.default_rng(seed)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         for step in progress(range(steps), desc="optimize_input", enabled=progress_bar):
             image = param.image(params)
             seen = image
@@ -115,8 +113,6 @@ def optimize_input(model, objective, x0, steps, lr, optimizer="adam", regularize
                 params[0].data = r.after_step(params[0].data, grads[0], step).astype(params[0].dtype)
             if callback is not None and callback(step, param.image(params).data, history):
                 break
-    finally:
-        model.train(was_training)
     with mg.no_grad():
         x = param.image(params).data
     return (x[0] if single else x), {k: np.array(v) for k, v in history.items()}

@@ -374,3 +374,14 @@ def test_callback_can_stop_the_loop():
 def test_bad_inputs_raise_naming_the_argument(call, name):
     with pytest.raises((ValueError, TypeError), match=name):
         call(small_net())
+
+
+@pytest.mark.parametrize("mode", [True, False])
+def test_methods_restore_the_models_mode(mode):
+    net = small_net().train(mode)
+    x = x_batch((1, 3, 10, 10))
+    methods.class_model_visualization(net, 1, (3, 10, 10), steps=2, progress_bar=False)
+    methods.fooling_image(net, x, 1, max_steps=2)
+    methods.fgsm(net, x, 1, eps=0.01)
+    methods.feature_inversion(net, x, net.features[4], steps=2, progress_bar=False)
+    assert all(m.training == mode for m in net.modules())
