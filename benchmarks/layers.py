@@ -56,7 +56,11 @@ def to_torch(net):
             return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         raise TypeError(type(m))
 
-    if isinstance(net, L.LeNet):
+    if isinstance(net, L.GAPNet):
+        t = nn.Sequential(convert(net.features), convert(net.gap), convert(net.fc))
+        names = [n for n, _ in t.named_parameters()]
+        sd = dict(zip(names, net.state_dict().values()))
+    elif isinstance(net, L.LeNet):
         t = nn.Sequential(convert(net.features), convert(net.classifier))
         sd = {("0." if k.startswith("features") else "1.") + k.split(".", 1)[1]: v
               for k, v in net.state_dict().items()}
@@ -118,15 +122,54 @@ def bench(name, net, shape, dtype, threads, repeats):
               f"minigrad {ta * 1e3:8.2f} ms   torch {tb * 1e3:8.2f} ms   ratio {ta / tb:5.2f}", flush=True)
 
 
+def bench_training(name, make_net, shape, dtype, threads, repeats, n_classes=10):
+    """One training step, forward + cross-entropy + backward + Adam, on both sides, same weights."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    y = rng.integers(0, n_classes, shape[0])
+    net = make_net().to(dtype)
+    tnet = to_torch(net).to(torch.float32 if dtype == np.float32 else torch.float64)
+    opt = L.Adam(net.parameters(), lr=1e-3)
+    topt = torch.optim.Adam(tnet.parameters(), lr=1e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def mg_step():
+        loss = L.cross_entropy(net(mg.Tensor(x)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def t_step():
+        topt.zero_grad()
+        torch.nn.functional.cross_entropy(tnet(xt), yt).backward()
+        topt.step()
+
+    torch.set_num_threads(threads)
+    numba.set_num_threads(threads)
+    with threadpool_limits(threads):
+        ta, tb = interleaved(mg_step, t_step, repeats)
+    print(f"{name:9s} {np.dtype(dtype).name:7s} {threads} thr  {'train':8s} "
+          f"minigrad {ta * 1e3:8.2f} ms   torch {tb * 1e3:8.2f} ms   ratio {ta / tb:5.2f}", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--training-only", action="store_true", help="only the training-step rows")
     args = p.parse_args(argv)
     print(f"numpy {np.__version__}, numba {numba.__version__} ({numba.config.THREADING_LAYER}), "
           f"torch {torch.__version__}, python {sys.version.split()[0]}")
     for threads in args.threads:
         for dtype in (np.float32, np.float64):
+            # training steps of the small networks learners train (issue 12)
+            bench_training("GAPNet/32", lambda: L.GAPNet(num_classes=6, seed=0), (32, 3, 32, 32), dtype, threads,
+                           args.repeats, n_classes=6)
+            bench_training("GAPNet/128", lambda: L.GAPNet(num_classes=6, seed=0), (128, 3, 32, 32), dtype, threads,
+                           args.repeats, n_classes=6)
+            bench_training("LeNet/64", lambda: L.LeNet(seed=0), (64, 1, 28, 28), dtype, threads, args.repeats)
+            if args.training_only:
+                continue
             bench("LeNet", L.LeNet(seed=0), (64, 1, 28, 28), dtype, threads, args.repeats)
             bench("VGG-like", vgg_like(), (16, 3, 64, 64), dtype, threads, args.repeats)
 
