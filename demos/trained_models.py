@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 import layers as L
-from demos.digits import load_digits
+from demos.digits import split_digits
 from demos.mnist import load_mnist
 from demos.shapes import make_shapes
 
@@ -100,9 +100,7 @@ def digits_lenet(cache_dir, mode="default", seed=0, mnist_dir=None, progress_bar
         Xte, yte = load_mnist(mnist_dir, "test")
         cfg["epochs"] = min(cfg["epochs"], 3)
     else:
-        X, y = load_digits()
-        order = np.random.default_rng(seed).permutation(len(X))
-        Xtr, ytr, Xte, yte = X[order[:1437]], y[order[:1437]], X[order[1437:]], y[order[1437:]]
+        Xtr, ytr, Xte, yte = split_digits(seed)
     model = L.LeNet(input_size=Xtr.shape[-1], seed=seed).float()
 
     def train():
@@ -118,19 +116,17 @@ def digits_lenet(cache_dir, mode="default", seed=0, mnist_dir=None, progress_bar
 def digits_linear(cache_dir, mode="default", seed=0):
     """A linear softmax classifier on the 8x8 digits: its weights are class templates (lecture 003)."""
     cfg = CONFIGS[mode]["linear"]
-    X, y = load_digits()
-    order = np.random.default_rng(seed).permutation(len(X))
-    tr, te = order[:1437], order[1437:]
+    Xtr, ytr, Xte, yte = split_digits(seed)
     model = L.MLP((64, 10), seed=seed)
 
     def train():
-        L.fit(model, X[tr], y[tr], epochs=cfg["epochs"], batch_size=32, seed=seed,
+        L.fit(model, Xtr, ytr, epochs=cfg["epochs"], batch_size=32, seed=seed,
               optimizer=L.Adam(model.parameters(), lr=1e-2, weight_decay=cfg["weight_decay"]), progress_bar=False,
               verbose=False)
-        return {"accuracy": L.accuracy(model, X[te], y[te]), "epochs": cfg["epochs"]}, {}
+        return {"accuracy": L.accuracy(model, Xte, yte), "epochs": cfg["epochs"]}, {}
 
     info, _ = _cached(cache_dir, "linear-digits", cfg, seed, model, train)
-    return Trained(model, dict(X_test=X[te], y_test=y[te]), info)
+    return Trained(model, dict(X_test=Xte, y_test=yte), info)
 
 
 def two_moons(n=400, noise=0.15, seed=0):
