@@ -2,7 +2,7 @@
 import numpy as np
 
 from layers.losses import LOSSES, _labels
-from minigrad.argument_checks import array, integer
+from minigrad.argument_checks import array, function, integer
 from layers.optim import Adam
 from layers.progress import progress
 from minigrad import Tensor, no_grad
@@ -44,7 +44,7 @@ def accuracy(model, X, y, batch_size=256):
 
 
 def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entropy",
-        validation_data=None, seed=0, progress_bar=True, verbose=True):
+        validation_data=None, seed=0, progress_bar=True, verbose=True, callback=None):
     """Train ``model`` on (X, y) with mini-batches shuffled by ``seed``.
 
     Parameters
@@ -54,6 +54,8 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entro
     optimizer : an Optimizer, default Adam(model.parameters(), lr=1e-3)
     loss : 'cross_entropy' or 'mse', or a function (output, target) -> scalar Tensor
     validation_data : (X_val, y_val) or None
+    callback : callback(epoch, model, history) after each epoch (epoch counts from 1); returning True
+        stops training (e.g. to keep snapshots of the weights, or to stop early)
 
     Returns
     -------
@@ -71,6 +73,7 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entro
     if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
     seed = integer(seed, "seed", low=0)
+    function(callback, "callback", allow_none=True)
     if optimizer is not None and not hasattr(optimizer, "step"):
         raise TypeError(f"optimizer: expected an Optimizer (SGD, Adam, ...) or None, got {type(optimizer).__name__}")
     X, y = _check_data(X, y, "fit")
@@ -124,4 +127,6 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entro
                 line += f", val_accuracy {history['val_accuracy'][-1]:.4f}"
         if verbose:
             print(line)
+        if callback is not None and callback(epoch + 1, model, history):
+            break
     return {k: v for k, v in history.items() if v}

@@ -105,3 +105,15 @@ def test_initialisers_have_the_stated_spread():
     assert np.abs(w).max() <= np.sqrt(6 / 500) and w.std() == pytest.approx(np.sqrt(2 / 500), rel=0.02)
     with pytest.raises(ValueError, match="nonlinearity"):
         init.kaiming_uniform((3, 3), nonlinearity="swish")
+
+
+def test_fit_callback_sees_every_epoch_and_can_stop():
+    X = np.random.default_rng(0).random((40, 4))
+    y = (X[:, 0] > 0.5).astype(np.int64)
+    seen = []
+    net = L.MLP((4, 3, 2), seed=0)
+    history = L.fit(net, X, y, epochs=5, batch_size=8, progress_bar=False, verbose=False,
+                    callback=lambda epoch, model, h: seen.append((epoch, model is net, len(h["loss"]))) or epoch == 3)
+    assert seen == [(1, True, 1), (2, True, 2), (3, True, 3)] and len(history["loss"]) == 3
+    with pytest.raises(TypeError, match="callback"):
+        L.fit(net, X, y, epochs=1, callback=3)
