@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.kernels import pool
+from minigrad.kernels import conv, pool
 
 
 @pytest.fixture(params=[True, False], ids=["fast 2x2", "general"])
@@ -42,3 +42,36 @@ def test_max_pool_gradcheck_and_guided_rule_on_each_path(pool_path):
     with mg.rules(relu="guided"):
         g, = mg.grad(y, [xt], seed=seed)
     assert np.all(g[x <= 0] == 0) and np.all(g >= 0)
+
+
+# (N, C, H, W), O, kernel, stride, padding: channel counts 1, 3, 16, 64; odd sizes; stride 2;
+# padding 0, 1, 2; batch 1; maps on both sides of the per-sample threshold (1024 positions)
+CONV_SHAPES = [((1, 1, 7, 9), 3, 3, 1, 0), ((2, 3, 33, 31), 16, 3, 1, 1), ((1, 16, 32, 32), 64, 3, 1, 1),
+               ((2, 64, 9, 11), 16, 3, 2, 2), ((3, 16, 35, 34), 16, 5, 1, 2), ((1, 3, 64, 64), 64, 3, 2, 1),
+               ((2, 64, 8, 8), 64, 1, 1, 0)]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("shape, O, k, s, p", CONV_SHAPES)
+def test_both_gemm_layouts_equal_the_reference_path(shape, O, k, s, p, dtype, tol):
+    """Forward, input gradient, weight and bias gradients: the chosen GEMM layout and the forced
+    per-sample one against the one-GEMM im2col path (relative to each result's largest entry)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((O, shape[1], k, k)).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype)
+    seed = None
+    results = {}
+    for layout in (False, True, None):
+        conv.PER_SAMPLE = layout
+        try:
+            ts = [mg.Tensor(a, requires_grad=True) for a in (x, w, b)]
+            y = mg.conv2d(*ts, stride=s, padding=p)
+            seed = rng.standard_normal(y.shape).astype(dtype) if seed is None else seed
+            results[layout] = [y.data] + list(mg.grad(y, ts, seed=seed))
+        finally:
+            conv.PER_SAMPLE = None
+    for layout in (True, None):
+        for got, ref in zip(results[layout], results[False]):
+            assert got.dtype == dtype
+            assert np.max(np.abs(got - ref)) <= tol * np.max(np.abs(ref))

@@ -117,14 +117,21 @@ def conv_case(draw):
                 hw=(h, w), k=(kh, kw), s=(sh, sw), p=(ph, pw), bias=draw(st.booleans()))
 
 
+@pytest.mark.parametrize("per_sample", [None, True, False], ids=["chosen", "GEMM per sample", "one GEMM"])
 @given(case=conv_case(), seed=st.integers(0, 2**31 - 1))
-def test_conv2d(case, seed):
+def test_conv2d(per_sample, case, seed):
+    from minigrad.kernels import conv
+
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((case["n"], case["c"]) + case["hw"])
     w = rng.standard_normal((case["o"], case["c"]) + case["k"])
     args = [x, w] + ([rng.standard_normal(case["o"])] if case["bias"] else [])
     fn = lambda *t: mg.conv2d(*t, stride=case["s"], padding=case["p"])  # noqa: E731
-    assert mg.gradcheck(fn, args, seed=seed) < TOL
+    conv.PER_SAMPLE = per_sample
+    try:
+        assert mg.gradcheck(fn, args, seed=seed) < TOL
+    finally:
+        conv.PER_SAMPLE = None
 
 
 

@@ -35,8 +35,12 @@ def vjp(fn, inputs, seed):
     return y.data, mg.grad(y, ts, seed=seed)
 
 
+@pytest.mark.parametrize("per_sample", [None, True, False], ids=["chosen", "GEMM per sample", "one GEMM"])
 @pytest.mark.parametrize("i", range(len(make_fixtures.CONV_CONFIGS)))
-def test_conv2d(cases, i):
+def test_conv2d(cases, i, per_sample, monkeypatch):
+    from minigrad.kernels import conv
+
+    monkeypatch.setattr(conv, "PER_SAMPLE", per_sample)
     k = f"conv2d.{i}"
     _, _, stride, padding, bias = make_fixtures.CONV_CONFIGS[i]
     inputs = [cases[f"{k}.x"], cases[f"{k}.w"]] + ([cases[f"{k}.b"]] if bias else [])

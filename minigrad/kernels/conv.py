@@ -8,9 +8,12 @@ and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_
   column, so no separate pass adds b (or, backward, sums g): ~2% of a VGG-like step.
 - **One GEMM per sample**: the columns' index runs over (n, oh, ow) while activations are NCHW.
   Viewed as (N, K, Ho*Wo), the columns let one GEMM per sample read and write NCHW directly
-  (BLAS takes the strided view), 1.2-3x faster than one large GEMM and a transposing copy, once
-  each sample's product has >= 2^20 multiply-adds to pay for its call (all VGG-like layers);
-  smaller ones (LeNet's) keep the one large GEMM.
+  (BLAS takes the strided view) instead of one large GEMM and a transposing copy. That pays only
+  when each sample's product is large in every dimension: maps of >= 1024 positions and >= 2^20
+  multiply-adds per sample (VGG-like layers at 64x64 and 32x32). On smaller maps (a 32x32
+  image's second and third stages, 16x16 and 8x8) the per-sample GEMMs are too small for BLAS,
+  and one large GEMM plus the copy measured 1.6-3x faster (GAPNet's training step at batch 128
+  ~30% faster). ``PER_SAMPLE`` forces either layout (the tests run both).
 - **Input gradient by flipped correlation**: with stride 1 and no more output than input
   channels, dL/dx = g correlated with the flipped kernel (padding k - 1 - p): a gather of
   O*kh*kw rows instead of col2im's scatter-add of C*kh*kw rows, 15-30% faster.
@@ -20,6 +23,8 @@ import numpy as np
 
 from minigrad.kernels.im2col import col2im, im2col
 from minigrad.kernels.scratch import scratch
+
+PER_SAMPLE = None  # None: chosen per shape (_per_sample); True / False force one GEMM layout
 
 
 def forward(x, w, b, stride, padding, size, keep_columns):
@@ -72,7 +77,9 @@ def flipped_correlation_applies(w_shape, stride, padding):
 
 
 def _per_sample(m, k, size):
-    return m * k * size[0] * size[1] >= 1 << 20
+    if PER_SAMPLE is not None:
+        return PER_SAMPLE
+    return size[0] * size[1] >= 1024 and m * k * size[0] * size[1] >= 1 << 20
 
 
 def _by_sample(cols, N):
@@ -80,16 +87,23 @@ def _by_sample(cols, N):
     return cols.reshape(cols.shape[0], N, -1).transpose(1, 0, 2)
 
 
-def _rows(g):
-    """g (N, O, Ho, Wo) -> (O, N*Ho*Wo), in the column order of im2col (a transposing copy)."""
-    return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(g.shape[1], -1)
+def _rows(g, slot):
+    """g (N, O, Ho, Wo) -> (O, N*Ho*Wo) in scratch, in the column order of im2col."""
+    N, O = g.shape[:2]
+    out = scratch((O, N) + g.shape[2:], g.dtype, slot)
+    np.copyto(out, g.transpose(1, 0, 2, 3))
+    return out.reshape(O, -1)
 
 
 def _matmul_to_nchw(a, cols, N, size):
     """a (M, K) @ cols (K, N*Ho*Wo) -> (N, M, Ho, Wo)."""
-    if _per_sample(*a.shape, size):
-        return np.matmul(a, _by_sample(cols, N)).reshape(N, a.shape[0], *size)
-    return np.ascontiguousarray((a @ cols).reshape(a.shape[0], N, *size).transpose(1, 0, 2, 3))
+    M = a.shape[0]
+    if _per_sample(M, a.shape[1], size):
+        return np.matmul(a, _by_sample(cols, N)).reshape(N, M, *size)
+    rows = np.matmul(a, cols, out=scratch((M, cols.shape[1]), cols.dtype, slot=1))
+    out = np.empty((N, M) + tuple(size), cols.dtype)  # a copy always: rows is scratch space
+    np.copyto(out, rows.reshape(M, N, *size).transpose(1, 0, 2, 3))
+    return out
 
 
 def _matmul_nchw_cols_t(g, cols):
@@ -97,7 +111,7 @@ def _matmul_nchw_cols_t(g, cols):
     N, O = g.shape[:2]
     if _per_sample(O, cols.shape[0], g.shape[2:]):
         return np.matmul(g.reshape(N, O, -1), _by_sample(cols, N).transpose(0, 2, 1)).sum(axis=0)
-    return _rows(g) @ cols.T
+    return _rows(g, slot=0) @ cols.T
 
 
 def _matmul_nchw_to_cols(a, g, out):
@@ -106,5 +120,5 @@ def _matmul_nchw_to_cols(a, g, out):
     if _per_sample(*a.shape, g.shape[2:]):
         np.matmul(a, g.reshape(N, O, -1), out=_by_sample(out, N))
     else:
-        np.matmul(a, _rows(g), out=out)
+        np.matmul(a, _rows(g, slot=1), out=out)
     return out

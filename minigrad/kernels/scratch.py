@@ -14,16 +14,16 @@ import numpy as np
 _buffers = threading.local()
 
 
-def scratch(shape, dtype):
+def scratch(shape, dtype, slot=0):
     """An uninitialised array of ``shape`` and ``dtype`` that is a view of the thread's buffer.
 
-    Valid only until the next call to ``scratch`` on the same thread: never store it, return
-    it, or hold two at once.
+    Valid only until the next call to ``scratch`` with the same ``slot`` on the same thread: never
+    store it or return it. Two temporaries held at once take two slots (0 and 1).
     """
     dtype = np.dtype(dtype)
     size = int(np.prod(shape))
     store = _buffers.__dict__
-    buf = store.get(dtype)
+    buf = store.get((dtype, slot))
     if buf is None or buf.size < size:
-        store[dtype] = buf = np.empty(size, dtype)
+        store[(dtype, slot)] = buf = np.empty(size, dtype)
     return buf[:size].reshape(shape)
