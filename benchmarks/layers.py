@@ -1,6 +1,9 @@
-"""minigrad vs PyTorch CPU: forward and forward+backward of LeNet and a VGG-like net.
+"""minigrad vs PyTorch CPU: training steps of small networks; forward and forward+backward of LeNet and a VGG-like net.
 
-    python benchmarks/layers.py [--repeats 7]
+    python benchmarks/layers.py [--repeats 7] [--threads 2] [--training-only] [--no-memory]
+
+The training rows also print each side's peak memory: the growth of the peak resident set over
+three steps, each side in a fresh process (``memory_probe``; Linux only).
 
 Same weights in both (loaded through the state dict), same thread count (1 and 2: torch
 via set_num_threads, NumPy's BLAS via threadpoolctl, Numba via set_num_threads), in one
@@ -9,6 +12,7 @@ process, medians of several runs, printed as minigrad/torch ratios (< 1 means fa
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -122,8 +126,17 @@ def bench(name, net, shape, dtype, threads, repeats):
               f"minigrad {ta * 1e3:8.2f} ms   torch {tb * 1e3:8.2f} ms   ratio {ta / tb:5.2f}", flush=True)
 
 
-def bench_training(name, make_net, shape, dtype, threads, repeats, n_classes=10):
-    """One training step, forward + cross-entropy + backward + Adam, on both sides, same weights."""
+TRAINING_ROWS = {  # name -> (network factory, input shape, classes): the networks learners train (issue 12)
+    "GAPNet/32": (lambda: L.GAPNet(num_classes=6, seed=0), (32, 3, 32, 32), 6),
+    "GAPNet/128": (lambda: L.GAPNet(num_classes=6, seed=0), (128, 3, 32, 32), 6),
+    "LeNet/64": (lambda: L.LeNet(seed=0), (64, 1, 28, 28), 10),
+}
+
+
+def training_steps(row, dtype, batch=None):
+    """-> (minigrad step, torch step): forward + cross-entropy + backward + Adam, same weights."""
+    make_net, shape, n_classes = TRAINING_ROWS[row]
+    shape = (batch or shape[0],) + shape[1:]
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
     y = rng.integers(0, n_classes, shape[0])
@@ -144,12 +157,54 @@ def bench_training(name, make_net, shape, dtype, threads, repeats, n_classes=10)
         torch.nn.functional.cross_entropy(tnet(xt), yt).backward()
         topt.step()
 
+    return mg_step, t_step
+
+
+def _rss_kib(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def memory_probe(row, side, dtype, threads):
+    """Peak RSS growth (MiB) of three training steps, after one warm-up step at batch 2 (kernels
+    compiled or loaded, libraries initialised). Run in a fresh process per side, so neither side
+    reuses memory the other freed."""
+    torch.set_num_threads(threads)
+    numba.set_num_threads(threads)
+    with threadpool_limits(threads):
+        training_steps(row, dtype, batch=2)[side == "torch"]()
+        step = training_steps(row, dtype)[side == "torch"]
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM, the peak resident set, to the current RSS
+        before = _rss_kib("VmRSS")
+        for _ in range(3):
+            step()
+        return (_rss_kib("VmHWM") - before) / 1024
+
+
+def _peak_memory(row, dtype, threads):
+    """(minigrad MiB, torch MiB), each measured by ``memory_probe`` in its own process."""
+    out = []
+    for side in ("minigrad", "torch"):
+        cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", row, side, np.dtype(dtype).name,
+               str(threads)]
+        out.append(float(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()[-1]))
+    return out
+
+
+def bench_training(row, dtype, threads, repeats, memory=True):
+    """One training step of ``row`` on both sides, timed interleaved; peak memory beside it."""
+    mg_step, t_step = training_steps(row, dtype)
     torch.set_num_threads(threads)
     numba.set_num_threads(threads)
     with threadpool_limits(threads):
         ta, tb = interleaved(mg_step, t_step, repeats)
-    print(f"{name:9s} {np.dtype(dtype).name:7s} {threads} thr  {'train':8s} "
-          f"minigrad {ta * 1e3:8.2f} ms   torch {tb * 1e3:8.2f} ms   ratio {ta / tb:5.2f}", flush=True)
+    mem = ""
+    if memory and os.path.exists("/proc/self/clear_refs"):
+        ma, mb = _peak_memory(row, dtype, threads)
+        mem = f"   peak MiB {ma:6.1f} / {mb:6.1f} ({ma / max(mb, 0.1):4.2f}x)"
+    print(f"{row:9s} {np.dtype(dtype).name:7s} {threads} thr  {'train':8s} "
+          f"minigrad {ta * 1e3:8.2f} ms   torch {tb * 1e3:8.2f} ms   ratio {ta / tb:5.2f}{mem}", flush=True)
 
 
 def main(argv=None):
@@ -157,17 +212,20 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--training-only", action="store_true", help="only the training-step rows")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes of the training rows")
+    p.add_argument("--memory-probe", nargs=4, metavar=("ROW", "SIDE", "DTYPE", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.memory_probe:
+        row, side, dtype, threads = args.memory_probe
+        print(memory_probe(row, side, np.dtype(dtype), int(threads)))
+        return
     print(f"numpy {np.__version__}, numba {numba.__version__} ({numba.config.THREADING_LAYER}), "
           f"torch {torch.__version__}, python {sys.version.split()[0]}")
     for threads in args.threads:
         for dtype in (np.float32, np.float64):
             # training steps of the small networks learners train (issue 12)
-            bench_training("GAPNet/32", lambda: L.GAPNet(num_classes=6, seed=0), (32, 3, 32, 32), dtype, threads,
-                           args.repeats, n_classes=6)
-            bench_training("GAPNet/128", lambda: L.GAPNet(num_classes=6, seed=0), (128, 3, 32, 32), dtype, threads,
-                           args.repeats, n_classes=6)
-            bench_training("LeNet/64", lambda: L.LeNet(seed=0), (64, 1, 28, 28), dtype, threads, args.repeats)
+            for row in TRAINING_ROWS:
+                bench_training(row, dtype, threads, args.repeats, memory=not args.no_memory)
             if args.training_only:
                 continue
             bench("LeNet", L.LeNet(seed=0), (64, 1, 28, 28), dtype, threads, args.repeats)
