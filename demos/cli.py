@@ -202,8 +202,8 @@ def cmd_tsne(args):
     from tsne import TSNE
 
     X = _read_table(args.file)
-    if args.method not in ("barnes_hut", "exact"):
-        raise UsageError(f"--method {args.method}: expected 'barnes_hut' or 'exact'")
+    if args.method not in ("barnes_hut", "exact", "fft"):
+        raise UsageError(f"--method {args.method}: expected 'barnes_hut', 'exact' or 'fft'")
     if not 0 < args.perplexity < len(X):
         raise UsageError(f"--perplexity {args.perplexity}: expected a value in (0, {len(X)}) for {len(X)} samples")
     model = TSNE(perplexity=args.perplexity, method=args.method, random_state=args.seed, verbose=0)

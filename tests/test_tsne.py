@@ -248,7 +248,7 @@ def test_pca_matches_sklearn_up_to_sign(digits):
     (dict(init=np.zeros((39, 2))), np.random.rand(40, 5), r"init: expected an array of shape \(40, 2\)"),
     (dict(metric="precomputed", init="random"), np.random.rand(40, 5), "must be square"),
     (dict(metric="precomputed", init="random"), -np.ones((40, 40)), "non-negative"),
-    (dict(method="fast"), np.random.rand(40, 5), "method: expected 'barnes_hut' or 'exact'"),
+    (dict(method="fast"), np.random.rand(40, 5), "method: expected 'barnes_hut', 'exact' or 'fft'"),
     (dict(metric="cosine"), np.random.rand(40, 5), "metric: expected 'euclidean' or 'precomputed'"),
     (dict(max_iter=100), np.random.rand(40, 5), "max_iter"),
     (dict(perplexity=5), np.ones((0, 3)), "at least 2 samples"),

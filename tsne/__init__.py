@@ -1,4 +1,5 @@
-"""t-SNE (van der Maaten & Hinton 2008) and its Barnes-Hut approximation (van der Maaten 2014).
+"""t-SNE (van der Maaten & Hinton 2008), its Barnes-Hut approximation (van der Maaten 2014) and
+FFT-accelerated interpolation (FIt-SNE, Linderman et al. 2019).
 
 Depends only on NumPy and Numba. ``TSNE`` is a drop-in for ``sklearn.manifold.TSNE``; each
 step is also usable alone to check a formula:
@@ -8,7 +9,8 @@ step is also usable alone to check a formula:
   p_ij = (p_j|i + p_i|j) / 2n, dense or over the nearest neighbours;
 - ``nearest_neighbors``: exact kNN by blocked BLAS distances;
 - ``kl_divergence``: KL(P || Q) and its exact gradient; ``kl_divergence_bh``: the Barnes-Hut
-  gradient with a quadtree (2-D) or octree (3-D);
+  gradient with a quadtree (2-D) or octree (3-D); ``kl_divergence_fft``: the repulsion
+  interpolated on a regular grid and summed by FFT (1-D or 2-D);
 - ``pca``: principal components by SVD.
 """
 import os
@@ -21,6 +23,7 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 
 from tsne.affinities import SparseAffinities, joint_probabilities, joint_probabilities_nn  # noqa: E402
 from tsne.barnes_hut import kl_divergence_bh  # noqa: E402
+from tsne.fft_interpolation import kl_divergence_fft  # noqa: E402
 from tsne.kl import kl_divergence  # noqa: E402
 from tsne.neighbors import nearest_neighbors, squared_distances  # noqa: E402
 from tsne.pca import pca  # noqa: E402
@@ -28,5 +31,5 @@ from tsne.perplexity import conditional_probabilities  # noqa: E402
 from tsne.tsne import TSNE  # noqa: E402
 
 __all__ = ["TSNE", "SparseAffinities", "conditional_probabilities", "joint_probabilities",
-           "joint_probabilities_nn", "kl_divergence", "kl_divergence_bh", "nearest_neighbors", "pca",
+           "joint_probabilities_nn", "kl_divergence", "kl_divergence_bh", "kl_divergence_fft", "nearest_neighbors", "pca",
            "squared_distances"]

@@ -6,6 +6,7 @@ import numpy as np
 
 from tsne.affinities import affinities_from_data
 from tsne.barnes_hut import kl_divergence_bh
+from tsne.fft_interpolation import kl_divergence_fft
 from tsne.kl import kl_divergence
 from tsne.optimizer import gradient_descent
 from tsne.parameter_constraints import threads as n_threads
@@ -17,8 +18,9 @@ _N_ITER_CHECK = 50
 
 
 class TSNE:
-    """t-distributed Stochastic Neighbor Embedding (van der Maaten & Hinton 2008), exact or
-    Barnes-Hut (van der Maaten 2014). A drop-in for ``sklearn.manifold.TSNE`` (1.9).
+    """t-distributed Stochastic Neighbor Embedding (van der Maaten & Hinton 2008), exact,
+    Barnes-Hut (van der Maaten 2014) or FFT-accelerated interpolation (Linderman et al. 2019).
+    A drop-in for ``sklearn.manifold.TSNE`` (1.9), with openTSNE's names for the FFT settings.
 
     Parameters
     ----------
@@ -32,8 +34,12 @@ class TSNE:
     metric : 'euclidean' or 'precomputed' (a square matrix of non-negative distances)
     init : 'pca', 'random' or an array (n_samples, n_components); 'pca' is scaled so that the
         first component has standard deviation 1e-4, as scikit-learn does
-    method : 'barnes_hut' (default) or 'exact'
+    method : 'barnes_hut' (default), 'exact' or 'fft' (1 or 2 components; ``tsne/fft_interpolation.py``)
     angle : float, default 0.5, the Barnes-Hut trade-off
+    n_interpolation_points : int >= 1, default 3, Lagrange nodes per box and dimension ('fft')
+    min_num_intervals : int >= 1, default 50, boxes per dimension at least ('fft')
+    ints_in_interval : float > 0, default 1, the box width once the embedding spans more than
+        ``min_num_intervals`` of them ('fft')
     random_state : None, int or numpy Generator (used by init='random')
     verbose : int, progress messages like scikit-learn's
     n_jobs : None or a non-zero int, threads of the Numba kernels: k > 0 uses k, -1 all cores, -2 all
@@ -60,7 +66,8 @@ class TSNE:
     def __init__(self, n_components=2, *, perplexity=30.0, early_exaggeration=12.0, learning_rate="auto",
                  max_iter=1000, n_iter_without_progress=300, min_grad_norm=1e-7, metric="euclidean",
                  init="pca", method="barnes_hut", angle=0.5, random_state=None, verbose=0, n_jobs=None,
-                 callback=None, callback_every=50):
+                 callback=None, callback_every=50, n_interpolation_points=3, min_num_intervals=50,
+                 ints_in_interval=1.0):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -77,6 +84,9 @@ class TSNE:
         self.n_jobs = n_jobs
         self.callback = callback
         self.callback_every = callback_every
+        self.n_interpolation_points = n_interpolation_points
+        self.min_num_intervals = min_num_intervals
+        self.ints_in_interval = ints_in_interval
 
     def get_params(self, deep=True):
         """The constructor's parameters and their values (scikit-learn's estimator API)."""
@@ -99,6 +109,9 @@ class TSNE:
         if self.method == "barnes_hut" and self.n_components not in (2, 3):
             raise ValueError(f"n_components: 'barnes_hut' supports 2 or 3 components (quadtree/octree), "
                              f"got {self.n_components}; use method='exact'")
+        if self.method == "fft" and self.n_components not in (1, 2):
+            raise ValueError(f"n_components: 'fft' supports 1 or 2 components (the interpolation grid), "
+                             f"got {self.n_components}; use method='barnes_hut' or 'exact'")
         X = np.asarray(X)
         if X.dtype == object or not np.issubdtype(X.dtype, np.number):
             raise TypeError(f"X: expected a numeric array, got dtype {X.dtype}")
@@ -185,6 +198,10 @@ class TSNE:
         def objective_for(P):
             if exact:
                 return lambda Y, compute_error: kl_divergence(P, Y, dof, compute_error)
+            if self.method == "fft":
+                return lambda Y, compute_error: kl_divergence_fft(
+                    P, Y, dof, compute_error, self.n_interpolation_points, self.min_num_intervals,
+                    self.ints_in_interval)
             return lambda Y, compute_error: kl_divergence_bh(P, Y, self.angle, dof, compute_error)
 
         Y = self._initial_embedding(X)

@@ -1,0 +1,111 @@
+"""FFT-accelerated interpolation (FIt-SNE) against the exact sums it approximates."""
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import tsne
+from tsne import TSNE
+from tsne.fft_interpolation import repulsion_fft
+from tsne.kl import _forces
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "reference"))
+import make_tsne_fixtures as ref  # noqa: E402
+
+
+def exact_repulsion(Y, dof):
+    """(repulse / Z, Z): the normalised repulsion and Z by the O(n^2) kernel of kl.py."""
+    Y = np.ascontiguousarray(Y)
+    attract, repulse, row_z = np.empty_like(Y), np.empty_like(Y), np.empty(len(Y))
+    _forces(np.zeros((1, 1)), False, np.ascontiguousarray(Y.T), float(dof), attract, repulse, row_z)
+    return repulse / row_z.sum(), row_z.sum()
+
+
+def relative_error(Y, dof, **settings):
+    want, z = exact_repulsion(Y, dof)
+    repulse, row_z = repulsion_fft(Y, dof, **settings)
+    return np.linalg.norm(repulse / row_z.sum() - want) / np.linalg.norm(want), abs(row_z.sum() / z - 1)
+
+
+@pytest.fixture(scope="module")
+def digits_after_exaggeration():
+    """Digits embedded by the exact method for the 250 iterations of early exaggeration (clustered;
+    the same embedding the Barnes-Hut error test uses), and its P."""
+    from demos.digits import load_digits
+
+    X = load_digits()[0].reshape(1797, -1).astype(np.float64) * 16
+    with np.load(ref.FIXTURE) as f:
+        init = f["digits_init"]
+    Y = TSNE(method="exact", init=init, max_iter=250).fit_transform(X)
+    return X, Y
+
+
+@pytest.mark.parametrize("dof", [1.0, 0.6, 3.0])
+@pytest.mark.parametrize("dims", [1, 2])
+def test_error_falls_as_interpolation_points_grow(dims, dof):
+    rng = np.random.default_rng(dims)
+    Y = rng.standard_normal((1200, dims)) * 4
+    Y[:400] += 12  # two clusters, as an embedding has
+    errors = [relative_error(Y, dof, n_interpolation_points=p)[0] for p in (1, 2, 3, 5, 8)]
+    print(f"{dims}-D, dof {dof}: relative error of the repulsion for p = 1, 2, 3, 5, 8: "
+          + ", ".join(f"{e:.1e}" for e in errors))
+    assert all(b < a for a, b in zip(errors, errors[1:])), errors
+    assert errors[-1] < 1e-4
+
+
+def test_default_settings_on_digits(digits_after_exaggeration):
+    _, Y = digits_after_exaggeration
+    err, z_err = relative_error(Y, 1.0)
+    print(f"FFT repulsion on digits after exaggeration: relative error {err:.1e}, Z {z_err:.1e}")
+    assert err < 1e-3 and z_err < 1e-3
+
+
+@pytest.mark.skipif(importlib.util.find_spec("openTSNE") is None, reason="openTSNE is not installed")
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+def test_as_accurate_as_opentsne_interpolation(digits_after_exaggeration, scale):
+    from openTSNE import _tsne
+
+    Y = np.ascontiguousarray(digits_after_exaggeration[1] * scale)  # x10: the span of a finished map
+    want, _ = exact_repulsion(Y, 1.0)
+    theirs = np.zeros_like(Y)
+    _tsne.estimate_negative_gradient_fft_2d(Y, theirs, n_interpolation_points=3, min_num_intervals=50,
+                                            ints_in_interval=1, dof=1)
+    # openTSNE fills in the repulsive part of the *negative* gradient: our repulse / Z with its sign flipped
+    theirs_err = np.linalg.norm(-theirs - want) / np.linalg.norm(want)
+    ours_err = relative_error(Y, 1.0)[0]
+    print(f"x{scale}: relative error of the repulsion, ours {ours_err:.2e}, openTSNE {theirs_err:.2e}")
+    assert ours_err < 1.2 * theirs_err
+
+
+def test_kl_and_gradient_use_the_exact_attraction(digits_after_exaggeration):
+    X, Y = digits_after_exaggeration
+    P = tsne.affinities.affinities_from_data(X, 30.0, "barnes_hut")
+    kl_exact, g_exact = tsne.kl_divergence(P, Y)
+    kl_fft, g_fft = tsne.kl_divergence_fft(P, Y)
+    assert np.linalg.norm(g_fft - g_exact) / np.linalg.norm(g_exact) < 1e-3
+    assert kl_fft == pytest.approx(kl_exact, rel=1e-4)
+    assert np.isnan(tsne.kl_divergence_fft(P, Y, compute_error=False)[0])
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_estimator_embeds_digits_with_fft(digits_after_exaggeration, dims):
+    X = digits_after_exaggeration[0][:600]
+    Y = TSNE(n_components=dims, method="fft", random_state=0, max_iter=500).fit_transform(X)
+    from demos.digits import load_digits
+
+    labels = load_digits()[1][:600]
+    # the map keeps classes together: each point's nearest embedded neighbour shares its label
+    d = np.abs(Y[:, None, :] - Y[None, :, :]).sum(axis=2)
+    np.fill_diagonal(d, np.inf)
+    agree = np.mean(labels[d.argmin(axis=1)] == labels)
+    print(f"{dims}-D FFT t-SNE of 600 digits: 1-NN label agreement {agree:.3f}")
+    assert agree > (0.9 if dims == 2 else 0.8)
+
+
+def test_fft_rejects_three_components():
+    with pytest.raises(ValueError, match="n_components"):
+        TSNE(n_components=3, method="fft").fit(np.random.default_rng(0).standard_normal((50, 4)))
+    with pytest.raises(ValueError, match="n_interpolation_points"):
+        TSNE(method="fft", n_interpolation_points=0).fit(np.random.default_rng(0).standard_normal((50, 4)))

@@ -1,0 +1,131 @@
+"""FFT-accelerated interpolation of t-SNE's repulsive forces (FIt-SNE: Linderman et al. 2019).
+
+The repulsion and the normalisation need, for every point i, sums over all points j of a kernel
+of |y_i - y_j|^2 (see ``kl.py`` for the kernel with alpha degrees of freedom):
+
+    row_z_i   = sum_{j != i} w_ij,                         w_ij = b_ij^((alpha + 1) / 2)
+    repulse_i = sum_j w_ij b_ij (y_i - y_j) = y_i S_i - T_i, S_i = sum_j w_ij b_ij,  T_i = sum_j w_ij b_ij y_j
+
+with b_ij = (1 + |y_i - y_j|^2 / alpha)^-1. Directly these are O(n^2). FIt-SNE (sec. 2):
+
+1. Cover the embedding with equal boxes (``min_num_intervals`` or more per dimension, each about
+   ``ints_in_interval`` wide) and put ``n_interpolation_points`` equispaced nodes in each box, so
+   the nodes form one regular grid.
+2. Spread each point's charges (1, or y_j) onto its box's nodes with the Lagrange basis
+   polynomials of the nodes (eq. 7): a polynomial interpolation of the kernel in y_j.
+3. The kernel between regular grid nodes depends only on the nodes' offset, so the grid-to-grid
+   sums are a convolution: zero-pad to twice the size and multiply spectra (``numpy.fft``).
+4. Interpolate the grid's potentials back to the points with the same basis.
+
+Cost O(n p^d + M log M) for M grid nodes instead of O(n^2); the error falls quickly with more
+interpolation points (tested against the exact sums in tests/test_tsne_fft.py).
+"""
+import numpy as np
+
+from tsne.kl import check_embedding, finish_gradient, sparse_attraction, sparse_kl_rows
+
+
+def _grid(Y, n_interpolation_points, min_num_intervals, ints_in_interval):
+    """Boxes over Y's bounding square: -> (lower corner, node spacing, boxes per dimension, box width)."""
+    lo = Y.min(axis=0)
+    span = max(float((Y.max(axis=0) - lo).max()), 1e-12)
+    n_boxes = max(int(min_num_intervals), int(np.ceil(span / ints_in_interval)))
+    box = span / n_boxes * (1 + 1e-9)  # a point on the upper edge still falls in the last box
+    return lo, box / n_interpolation_points, n_boxes, box
+
+
+def _lagrange_weights(t, p):
+    """Lagrange basis of p equispaced nodes at (k + 1/2) / p in [0, 1], evaluated at t (n,): (n, p)."""
+    nodes = (np.arange(p) + 0.5) / p
+    L = np.ones((len(t), p))
+    for k in range(p):
+        for m in range(p):
+            if m != k:
+                L[:, k] *= (t - nodes[m]) / (nodes[k] - nodes[m])
+    return L
+
+
+def _kernel_spectrum(kernel, m, spacing, d):
+    """rfftn of the kernel over node offsets, embedded in a (2m)^d circulant: (2m, ..., m + 1)."""
+    offsets = np.arange(2 * m, dtype=np.float64)
+    offsets = np.where(offsets <= m, offsets, offsets - 2 * m) * spacing  # circular offsets
+    if d == 1:
+        sq = offsets ** 2
+    else:
+        sq = offsets[:, None] ** 2 + offsets[None, :] ** 2
+    values = kernel(sq)
+    # offset m (the wrap-around) never separates two real nodes: keep it out of the circulant
+    values[m] = 0
+    if d == 2:
+        values[:, m] = 0
+    return np.fft.rfftn(values)
+
+
+def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0):
+    """(repulse (n, d), row_z (n,)) as defined above, by FFT-accelerated interpolation; d = 1 or 2.
+
+    Parameters are named as openTSNE's: ``n_interpolation_points`` p per box and dimension,
+    ``min_num_intervals`` boxes per dimension at least, ``ints_in_interval`` the box width the
+    number of boxes grows with when the embedding spreads out.
+    """
+    n, d = Y.shape
+    p = int(n_interpolation_points)
+    lo, spacing, n_boxes, box = _grid(Y, p, min_num_intervals, ints_in_interval)
+    m = n_boxes * p
+    # each point's box and position inside it, per dimension, and the 1-D Lagrange weights
+    rel = (Y - lo) / box
+    which = np.minimum(np.floor(rel).astype(np.int64), n_boxes - 1)
+    basis = [_lagrange_weights(rel[:, a] - which[:, a], p) for a in range(d)]
+    first = which * p  # grid index of each point's first node, per dimension
+    if d == 1:
+        index = first[:, :1] + np.arange(p)[None, :]
+        weight = basis[0]
+    else:
+        k = np.arange(p)
+        index = ((first[:, 0, None, None] + k[:, None]) * m + first[:, 1, None, None] + k[None, :]).reshape(n, -1)
+        weight = (basis[0][:, :, None] * basis[1][:, None, :]).reshape(n, -1)
+    flat, w = index.ravel(), weight.ravel()
+
+    alpha = float(dof)
+    inv_alpha = 1.0 / alpha
+    z_power, f_power = (alpha + 1.0) / 2.0, (alpha + 3.0) / 2.0
+    z_spec = _kernel_spectrum(lambda sq: (1.0 + sq * inv_alpha) ** -z_power, m, spacing, d)
+    f_spec = _kernel_spectrum(lambda sq: (1.0 + sq * inv_alpha) ** -f_power, m, spacing, d)
+
+    # charges: 1 (for Z and S) and each coordinate of y (for T)
+    charges = np.concatenate([np.ones((n, 1)), Y], axis=1)  # (n, 1 + d)
+    grid_shape = (m,) * d
+    padded, axes = (2 * m,) * d, tuple(range(d))
+    potentials = []
+    for c in range(1 + d):
+        grid = np.bincount(flat, weights=(weight * charges[:, c:c + 1]).ravel(), minlength=m ** d)
+        spectrum = np.fft.rfftn(grid.reshape(grid_shape), s=padded, axes=axes)
+        kernels = (z_spec, f_spec) if c == 0 else (f_spec,)
+        for spec in kernels:
+            pot = np.fft.irfftn(spectrum * spec, s=padded, axes=axes)[tuple(slice(0, m) for _ in range(d))]
+            potentials.append((pot.ravel()[index] * weight).sum(axis=1))
+    z_sum, s_sum, t_sums = potentials[0], potentials[1], np.stack(potentials[2:], axis=1)
+    row_z = z_sum - 1.0  # w_ii = 1 is not a pair
+    repulse = Y * s_sum[:, None] - t_sums
+    return repulse, row_z
+
+
+def kl_divergence_fft(P, Y, dof=1.0, compute_error=True, n_interpolation_points=3, min_num_intervals=50,
+                      ints_in_interval=1.0):
+    """KL(P || Q) and its gradient with the repulsion by ``repulsion_fft``, O(n) per iteration.
+
+    P : SparseAffinities (n x n, symmetric); Y : (n, 1) or (n, 2) embedding; dof : alpha.
+    Returns (kl, grad (n, d)): kl over the non-zeros of P with Z from the interpolation (NaN when
+    ``compute_error`` is False).
+    """
+    Y = check_embedding(Y, P.n)
+    if Y.shape[1] not in (1, 2):
+        raise ValueError(f"Y: the FFT method needs 1 or 2 components, got {Y.shape[1]}")
+    repulse, row_z = repulsion_fft(Y, dof, n_interpolation_points, min_num_intervals, ints_in_interval)
+    attract = np.empty_like(Y)
+    sparse_attraction(P.indptr, P.indices, P.data, Y, float(dof), attract)
+
+    def kl_rows(z, rows):
+        sparse_kl_rows(P.indptr, P.indices, P.data, Y, float(dof), z, rows)
+
+    return finish_gradient(attract, repulse, row_z, dof, kl_rows if compute_error else None)
