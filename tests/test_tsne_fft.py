@@ -1,4 +1,5 @@
-"""FFT-accelerated interpolation (FIt-SNE) against the exact sums it approximates."""
+"""FFT-accelerated interpolation (FIt-SNE) against the exact sums it approximates; openTSNE's extras
+(multiscale affinities, exaggeration after the early phase)."""
 import importlib.util
 import os
 import sys
@@ -109,3 +110,34 @@ def test_fft_rejects_three_components():
         TSNE(n_components=3, method="fft").fit(np.random.default_rng(0).standard_normal((50, 4)))
     with pytest.raises(ValueError, match="n_interpolation_points"):
         TSNE(method="fft", n_interpolation_points=0).fit(np.random.default_rng(0).standard_normal((50, 4)))
+
+
+# --- openTSNE's extras: multiscale affinities, exaggeration after the early phase ------------------
+def test_multiscale_rows_are_the_mean_of_single_scales():
+    rng = np.random.default_rng(0)
+    d = rng.random((30, 30)) ** 2
+    d = d + d.T
+    multi = tsne.conditional_probabilities(d, [4.0, 12.0])
+    singles = [tsne.conditional_probabilities(d, q) for q in (4.0, 12.0)]
+    np.testing.assert_allclose(multi, (singles[0] + singles[1]) / 2, rtol=1e-15)
+    np.testing.assert_allclose(multi.sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
+def test_exaggeration_one_changes_nothing_and_four_tightens_the_map(digits_after_exaggeration, method):
+    X = digits_after_exaggeration[0][:400]
+    runs = {e: TSNE(method=method, random_state=0, max_iter=400, exaggeration=e).fit_transform(X)
+            for e in (None, 1.0, 4.0)}
+    np.testing.assert_array_equal(runs[None], runs[1.0])
+    spread = {e: float(np.linalg.norm(Y - Y.mean(axis=0), axis=1).mean()) for e, Y in runs.items()}
+    print(f"{method}: mean distance to the centre, exaggeration 1: {spread[1.0]:.2f}, 4: {spread[4.0]:.2f}")
+    assert spread[4.0] < 0.6 * spread[1.0]
+
+
+def test_multiscale_estimator_uses_the_largest_perplexity_for_neighbours(digits_after_exaggeration):
+    X = digits_after_exaggeration[0][:300]
+    est = TSNE(perplexity=[5.0, 40.0], random_state=0, max_iter=250)
+    Y = est.fit_transform(X)
+    assert Y.shape == (300, 2) and np.all(np.isfinite(Y))
+    P = tsne.affinities.affinities_from_data(X, [5.0, 40.0], "barnes_hut")
+    assert np.diff(P.indptr).min() >= 121  # 3 * 40 + 1 neighbours per row before symmetrising

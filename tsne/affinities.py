@@ -115,12 +115,13 @@ def joint_probabilities_nn(neighbor_indices, neighbor_sq_distances, perplexity):
 
 
 def affinities_from_data(X, perplexity, method, metric="euclidean"):
-    """P for the data (or a precomputed distance matrix with metric='precomputed')."""
+    """P for the data (or a precomputed distance matrix with metric='precomputed'); ``perplexity``
+    a float or a list of them (multiscale, see ``conditional_probabilities``)."""
     n = X.shape[0]
     if method == "exact":
         D = X * X if metric == "precomputed" else squared_distances(X)
         return joint_probabilities(D, perplexity)
-    k = min(n - 1, int(3.0 * perplexity + 1))
+    k = min(n - 1, int(3.0 * np.max(perplexity) + 1))  # the largest perplexity of a multiscale list
     if metric == "precomputed":
         D = X.copy()
         np.fill_diagonal(D, np.inf)

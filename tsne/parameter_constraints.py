@@ -75,7 +75,11 @@ class Kind:
 NONE = Kind(lambda v: v is None, "None")
 CONSTRAINTS = {
     "n_components": [Interval(numbers.Integral, 1, None, "left")],
-    "perplexity": [Interval(numbers.Real, 0, None, "neither")],
+    "perplexity": [Interval(numbers.Real, 0, None, "neither"),
+                   Kind(lambda v: isinstance(v, (list, tuple)) and len(v) > 0
+                        and all(Interval(numbers.Real, 0, None, "neither").accepts(q) for q in v),
+                        "a non-empty list of positive floats (multiscale)", (list, tuple))],
+    "exaggeration": [NONE, Interval(numbers.Real, 0, None, "neither")],
     "early_exaggeration": [Interval(numbers.Real, 1, None, "left")],
     "learning_rate": [Options("auto"), Interval(numbers.Real, 0, None, "neither")],
     "max_iter": [Interval(numbers.Integral, 250, None, "left")],

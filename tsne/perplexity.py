@@ -83,7 +83,9 @@ def conditional_probabilities(sq_distances, perplexity, skip_self=True, tol=1e-1
     sq_distances : (n, m) float array of squared distances d_ij^2. With ``skip_self`` the
         matrix is square and the diagonal is ignored (dense t-SNE); without, each row holds
         the distances to a point's m nearest neighbours (Barnes-Hut t-SNE).
-    perplexity : float, 1 <= perplexity < number of candidates per row
+    perplexity : float, 1 <= perplexity < number of candidates per row; or a sequence of them for
+        multiscale affinities (Lee et al. 2015; openTSNE's ``Multiscale``): the mean of the rows
+        calibrated to each perplexity, so that no single neighbourhood size is chosen
     tol : tolerance on the entropy in nats; 1e-10 gives the perplexity to ~1e-10 relative.
         A row whose k nearest candidates are tied (e.g. k identical points) cannot go below
         perplexity k; it then gets the sharpest distribution, uniform over the ties.
@@ -96,6 +98,10 @@ def conditional_probabilities(sq_distances, perplexity, skip_self=True, tol=1e-1
     if d.ndim != 2 or d.size == 0:
         raise ValueError(f"sq_distances: expected a non-empty 2-D array, got shape {d.shape}")
     candidates = d.shape[1] - (1 if skip_self else 0)
+    if np.ndim(perplexity) == 1:
+        if len(perplexity) == 0:
+            raise ValueError("perplexity: expected a float or a non-empty list of floats, got an empty list")
+        return sum(conditional_probabilities(d, float(q), skip_self, tol) for q in perplexity) / len(perplexity)
     if not 1.0 <= perplexity < candidates:
         raise ValueError(f"perplexity: expected a value in [1, {candidates}) for rows of {candidates} "
                          f"candidate neighbours, got {perplexity}")

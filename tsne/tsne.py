@@ -25,8 +25,11 @@ class TSNE:
     Parameters
     ----------
     n_components : int, 2 (or 3; any with method='exact')
-    perplexity : float, default 30; must be < n_samples
+    perplexity : float, default 30; must be < n_samples. A list of floats gives multiscale
+        affinities (Lee et al. 2015): the mean of the conditional p_j|i at each perplexity
     early_exaggeration : float, default 12, applied for the first 250 iterations
+    exaggeration : None or float > 0, P's factor after the early phase (openTSNE's name; None is 1).
+        Values above 1 tighten clusters (Linderman & Steinerberger 2019; Böhm et al. 2022)
     learning_rate : float or 'auto' (max(n_samples / early_exaggeration / 4, 50))
     max_iter : int >= 250, default 1000
     n_iter_without_progress : int, default 300
@@ -64,13 +67,14 @@ class TSNE:
     """
 
     def __init__(self, n_components=2, *, perplexity=30.0, early_exaggeration=12.0, learning_rate="auto",
-                 max_iter=1000, n_iter_without_progress=300, min_grad_norm=1e-7, metric="euclidean",
+                 exaggeration=None, max_iter=1000, n_iter_without_progress=300, min_grad_norm=1e-7, metric="euclidean",
                  init="pca", method="barnes_hut", angle=0.5, random_state=None, verbose=0, n_jobs=None,
                  callback=None, callback_every=50, n_interpolation_points=3, min_num_intervals=50,
                  ints_in_interval=1.0):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
+        self.exaggeration = exaggeration
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.n_iter_without_progress = n_iter_without_progress
@@ -131,7 +135,7 @@ class TSNE:
                 raise ValueError("X: a precomputed distance matrix must be non-negative")
             if isinstance(self.init, str) and self.init == "pca":
                 raise ValueError("init: 'pca' cannot be used with metric='precomputed'; use 'random' or an array")
-        if not 0 < self.perplexity < X.shape[0]:
+        if not 0 < np.max(self.perplexity) < X.shape[0]:
             raise ValueError(f"perplexity: must be less than n_samples ({X.shape[0]}) and positive, "
                              f"got {self.perplexity}")
         if isinstance(self.init, str):
@@ -216,6 +220,8 @@ class TSNE:
                                      n_iter_without_progress=_EXPLORATION_MAX_ITER, **common)
         if self.verbose:
             print(f"[t-SNE] KL divergence after {it + 1} iterations with early exaggeration: {kl:.6f}")
+        if self.exaggeration is not None:
+            P_run = P_run * np.float32(self.exaggeration) if exact else P_run.scaled(self.exaggeration)
         if it < _EXPLORATION_MAX_ITER - 1 or self.max_iter > _EXPLORATION_MAX_ITER:
             Y, kl, it = gradient_descent(objective_for(P_run), Y, it + 1, self.max_iter, momentum=0.8,
                                          n_iter_without_progress=self.n_iter_without_progress, **common)
