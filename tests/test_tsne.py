@@ -270,6 +270,14 @@ def test_function_level_errors():
         tsne.kl_divergence(np.ones((4, 4)), np.ones((5, 2)))
     with pytest.raises(TypeError, match="numeric"):
         TSNE().fit_transform(np.array([["a", "b"], ["c", "d"]]))
+    with pytest.raises(ValueError, match="dof"):
+        tsne.kl_divergence(np.full((4, 4), 1 / 12), np.random.rand(4, 2), dof=0)
+    P = tsne.affinities.affinities_from_data(np.random.rand(20, 3), 3.0, "barnes_hut")
+    for fn in (tsne.kl_divergence_bh, tsne.kl_divergence_fft):
+        with pytest.raises(ValueError, match="dof"):
+            fn(P, np.random.rand(20, 2), dof=-1)
+    with pytest.raises(ValueError, match="perplexity"):
+        tsne.conditional_probabilities(np.ones((5, 5)), [])
 
 
 def test_get_and_set_params_follow_sklearn():

@@ -1,5 +1,5 @@
 """FFT-accelerated interpolation (FIt-SNE) against the exact sums it approximates; openTSNE's extras
-(multiscale affinities, exaggeration after the early phase)."""
+(multiscale affinities, exaggeration after the early phase, the heavy-tailed kernel's dof)."""
 import importlib.util
 import os
 import sys
@@ -10,17 +10,19 @@ import pytest
 import tsne
 from tsne import TSNE
 from tsne.fft_interpolation import repulsion_fft
-from tsne.kl import _forces
+from tsne.kl import _forces, kernel_shape
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "reference"))
+import make_opentsne_fixtures as oref  # noqa: E402
 import make_tsne_fixtures as ref  # noqa: E402
 
 
-def exact_repulsion(Y, dof):
+def exact_repulsion(Y, dof, exponent=None):
     """(repulse / Z, Z): the normalised repulsion and Z by the O(n^2) kernel of kl.py."""
     Y = np.ascontiguousarray(Y)
     attract, repulse, row_z = np.empty_like(Y), np.empty_like(Y), np.empty(len(Y))
-    _forces(np.zeros((1, 1)), False, np.ascontiguousarray(Y.T), float(dof), attract, repulse, row_z)
+    alpha, expo, _ = kernel_shape(dof, exponent)
+    _forces(np.zeros((1, 1)), False, np.ascontiguousarray(Y.T), alpha, expo, attract, repulse, row_z)
     return repulse / row_z.sum(), row_z.sum()
 
 
@@ -141,3 +143,63 @@ def test_multiscale_estimator_uses_the_largest_perplexity_for_neighbours(digits_
     assert Y.shape == (300, 2) and np.all(np.isfinite(Y))
     P = tsne.affinities.affinities_from_data(X, [5.0, 40.0], "barnes_hut")
     assert np.diff(P.indptr).min() >= 121  # 3 * 40 + 1 neighbours per row before symmetrising
+
+
+# --- openTSNE's heavy-tailed kernel: dof ------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["fixture", "live"])
+def opentsne(request):
+    if request.param == "fixture":
+        with np.load(oref.FIXTURE) as f:
+            return {k: f[k] for k in f.files}
+    if importlib.util.find_spec("openTSNE") is None:
+        pytest.skip("openTSNE is not installed: live comparison skipped (the fixtures still ran)")
+    return oref.opentsne_cases()
+
+
+@pytest.mark.parametrize("dof", oref.DOFS)
+def test_dof_kl_and_gradient_match_opentsne(opentsne, dof):
+    X, Y = opentsne["X"], opentsne["Y"]
+    P = tsne.affinities.affinities_from_data(X, ref.PERPLEXITY, "barnes_hut")
+    for fn in (tsne.kl_divergence, lambda *a, **k: tsne.kl_divergence_bh(*a, angle=0.0, **k)):
+        kl, grad = fn(P, Y, dof=dof, exponent=dof)
+        assert kl == pytest.approx(float(opentsne[f"dof{dof}.kl"]), rel=1e-10)
+        np.testing.assert_allclose(grad, 4.0 * opentsne[f"dof{dof}.grad"], rtol=1e-9, atol=1e-12)
+    _, grad = tsne.kl_divergence_fft(P, Y, dof=dof, exponent=dof, n_interpolation_points=8)
+    ref_grad = 4.0 * opentsne[f"dof{dof}.grad"]
+    assert np.linalg.norm(grad - ref_grad) / np.linalg.norm(ref_grad) < 1e-4
+
+
+@pytest.mark.parametrize("dof", [0.5, 2.0])
+def test_dof_gradient_matches_finite_differences(dof):
+    rng = np.random.default_rng(3)
+    A = rng.random((12, 12))
+    P = A + A.T
+    np.fill_diagonal(P, 0)
+    P /= P.sum()
+    Y = rng.standard_normal((12, 2))
+    _, grad = tsne.kl_divergence(P, Y, dof=dof, exponent=dof)
+    h, fd = 1e-6, np.empty_like(Y)
+    for idx in np.ndindex(*Y.shape):
+        Yp, Ym = Y.copy(), Y.copy()
+        Yp[idx] += h
+        Ym[idx] -= h
+        fd[idx] = (tsne.kl_divergence(P, Yp, dof=dof, exponent=dof)[0]
+                   - tsne.kl_divergence(P, Ym, dof=dof, exponent=dof)[0]) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["exact", "barnes_hut", "fft"])
+def test_dof_one_is_todays_default_and_heavy_tails_split_finer(digits_after_exaggeration, method):
+    X = digits_after_exaggeration[0][:400]
+    default = TSNE(method=method, random_state=0, max_iter=300).fit_transform(X)
+    np.testing.assert_array_equal(TSNE(method=method, random_state=0, max_iter=300, dof=1).fit_transform(X),
+                                  default)
+    heavy = TSNE(method=method, random_state=0, max_iter=300, dof=0.5).fit_transform(X)
+    # heavier tails push clusters apart: the map spreads relative to its nearest-neighbour scale
+    def spread(Y):
+        d = np.sqrt(((Y[:, None] - Y[None]) ** 2).sum(-1))
+        np.fill_diagonal(d, np.inf)
+        return np.median(d[np.isfinite(d)]) / np.median(d.min(axis=1))
+    print(f"{method}: median distance / median 1-NN distance, dof 1: {spread(default):.1f}, 0.5: {spread(heavy):.1f}")
+    assert spread(heavy) > spread(default)

@@ -1,6 +1,6 @@
 """Barnes-Hut t-SNE gradient (van der Maaten 2014, sec. 4.2) with a quadtree (2-D) or octree (3-D).
 
-dKL/dy_i = c (F_attr,i - F_rep,i / Z), c = 2 (alpha + 1) / alpha, with
+dKL/dy_i = c (F_attr,i - F_rep,i / Z), c = 2 (alpha + 1) / alpha (``kl.kernel_shape``), with
 F_attr,i = sum_j p_ij b_ij (y_i - y_j) over the sparse P (eq. 11's attractive part) and
 F_rep,i  = sum_j w_ij b_ij (y_i - y_j), Z = sum_{k != l} w_kl estimated on the tree: a cell whose
 side s and distance d to y_i satisfy s / d < angle is summarised by its centre of mass and its
@@ -16,7 +16,7 @@ result does not depend on the number of threads.
 import numpy as np
 from numba import njit, prange
 
-from tsne.kl import check_embedding, finish_gradient, sparse_attraction, sparse_kl_rows
+from tsne.kl import check_embedding, finish_gradient, kernel_shape, sparse_attraction, sparse_kl_rows
 
 _MAX_DEPTH = 60
 _BLOCK = 32  # Z-order neighbours sharing one interaction list (16-64 measured within 10%)
@@ -205,10 +205,9 @@ def _interaction_list(Y, order, k0, k1, children, node, center, theta2):
 
 
 @njit(cache=True, fastmath=True)
-def _sum_interactions(Y, order, k0, k1, listed, alpha, repulse, row_z):
+def _sum_interactions(Y, order, k0, k1, listed, alpha, expo, repulse, row_z):
     """F_rep,i and sum_j w_ij for points order[k0:k1] over their interaction list."""
     dim = Y.shape[1]
-    expo = (alpha + 1.0) / 2.0
     inv_alpha = 1.0 / alpha
     for k in range(k0, k1):
         i = order[k]
@@ -223,7 +222,7 @@ def _sum_interactions(Y, order, k0, k1, listed, alpha, repulse, row_z):
             t1 = Y[i, 1] - listed[1, l]
             t2 = y2 - listed[2, l] if dim == 3 else 0.0
             b = 1.0 / (1.0 + (t0 * t0 + t1 * t1 + t2 * t2) * inv_alpha)
-            mw = listed[dim, l] * (b if alpha == 1.0 else b ** expo)
+            mw = listed[dim, l] * (b if expo == 1.0 else b ** expo)
             z += mw
             f0 += mw * b * t0
             f1 += mw * b * t1
@@ -237,17 +236,17 @@ def _sum_interactions(Y, order, k0, k1, listed, alpha, repulse, row_z):
 
 
 @njit(parallel=True, cache=True)
-def _repulsion(Y, order, children, node, center, angle, alpha, repulse, row_z):
+def _repulsion(Y, order, children, node, center, angle, alpha, expo, repulse, row_z):
     """F_rep and the row sums of Z, one interaction list per block of _BLOCK Z-order neighbours."""
     n = Y.shape[0]
     for blk in prange((n + _BLOCK - 1) // _BLOCK):
         k0 = blk * _BLOCK
         k1 = min(n, k0 + _BLOCK)
         listed = _interaction_list(Y, order, k0, k1, children, node, center, angle * angle)
-        _sum_interactions(Y, order, k0, k1, listed, alpha, repulse, row_z)
+        _sum_interactions(Y, order, k0, k1, listed, alpha, expo, repulse, row_z)
 
 
-def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True):
+def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True, exponent=None):
     """Barnes-Hut estimate of KL(P || Q) and its gradient, O(n log n).
 
     Parameters
@@ -255,7 +254,7 @@ def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True):
     P : SparseAffinities (n x n, symmetric), e.g. from ``joint_probabilities_nn``
     Y : (n, 2) or (n, 3) embedding
     angle : the trade-off theta; 0 gives the exact gradient for this P
-    dof : alpha, the Student-t degrees of freedom
+    dof, exponent : the kernel (1 + d^2 / dof)^-exponent (``kl.kernel_shape``)
 
     Returns
     -------
@@ -263,6 +262,7 @@ def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True):
          (NaN when ``compute_error`` is False)
     grad : (n, n_components) float64
     """
+    alpha, expo, factor = kernel_shape(dof, exponent)
     Y = check_embedding(Y, P.n)
     if Y.shape[1] not in (2, 3):
         raise ValueError(f"Y: Barnes-Hut needs 2 or 3 components, got {Y.shape[1]}")
@@ -272,11 +272,11 @@ def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True):
     children, count, com, center, half, is_leaf = _build_tree(Y, order)
     repulse, attract = np.empty_like(Y), np.empty_like(Y)
     row_z = np.empty(len(Y))
-    _repulsion(Y, order, children, _pack(count, com, half, is_leaf), center, float(angle), float(dof),
+    _repulsion(Y, order, children, _pack(count, com, half, is_leaf), center, float(angle), alpha, expo,
                repulse, row_z)
-    sparse_attraction(P.indptr, P.indices, P.data, Y, float(dof), attract)
+    sparse_attraction(P.indptr, P.indices, P.data, Y, alpha, attract)
 
     def kl_rows(z, rows):
-        sparse_kl_rows(P.indptr, P.indices, P.data, Y, float(dof), z, rows)
+        sparse_kl_rows(P.indptr, P.indices, P.data, Y, alpha, expo, z, rows)
 
-    return finish_gradient(attract, repulse, row_z, dof, kl_rows if compute_error else None)
+    return finish_gradient(attract, repulse, row_z, factor, kl_rows if compute_error else None)

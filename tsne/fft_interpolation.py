@@ -3,7 +3,7 @@
 The repulsion and the normalisation need, for every point i, sums over all points j of a kernel
 of |y_i - y_j|^2 (see ``kl.py`` for the kernel with alpha degrees of freedom):
 
-    row_z_i   = sum_{j != i} w_ij,                         w_ij = b_ij^((alpha + 1) / 2)
+    row_z_i   = sum_{j != i} w_ij,                         w_ij = b_ij^e,  e = (alpha + 1) / 2 or alpha
     repulse_i = sum_j w_ij b_ij (y_i - y_j) = y_i S_i - T_i, S_i = sum_j w_ij b_ij,  T_i = sum_j w_ij b_ij y_j
 
 with b_ij = (1 + |y_i - y_j|^2 / alpha)^-1. Directly these are O(n^2). FIt-SNE (sec. 2):
@@ -22,7 +22,7 @@ interpolation points (tested against the exact sums in tests/test_tsne_fft.py).
 """
 import numpy as np
 
-from tsne.kl import check_embedding, finish_gradient, sparse_attraction, sparse_kl_rows
+from tsne.kl import check_embedding, finish_gradient, kernel_shape, sparse_attraction, sparse_kl_rows
 
 
 def _grid(Y, n_interpolation_points, min_num_intervals, ints_in_interval):
@@ -61,8 +61,10 @@ def _kernel_spectrum(kernel, m, spacing, d):
     return np.fft.rfftn(values)
 
 
-def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0):
+def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0,
+                  exponent=None):
     """(repulse (n, d), row_z (n,)) as defined above, by FFT-accelerated interpolation; d = 1 or 2.
+    The kernel is w = b^exponent, exponent (dof + 1) / 2 when None (``kl.kernel_shape``).
 
     Parameters are named as openTSNE's: ``n_interpolation_points`` p per box and dimension,
     ``min_num_intervals`` boxes per dimension at least, ``ints_in_interval`` the box width the
@@ -86,9 +88,9 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
         weight = (basis[0][:, :, None] * basis[1][:, None, :]).reshape(n, -1)
     flat, w = index.ravel(), weight.ravel()
 
-    alpha = float(dof)
+    alpha, expo, _ = kernel_shape(dof, exponent)
     inv_alpha = 1.0 / alpha
-    z_power, f_power = (alpha + 1.0) / 2.0, (alpha + 3.0) / 2.0
+    z_power, f_power = expo, expo + 1.0
     z_spec = _kernel_spectrum(lambda sq: (1.0 + sq * inv_alpha) ** -z_power, m, spacing, d)
     f_spec = _kernel_spectrum(lambda sq: (1.0 + sq * inv_alpha) ** -f_power, m, spacing, d)
 
@@ -111,21 +113,23 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
 
 
 def kl_divergence_fft(P, Y, dof=1.0, compute_error=True, n_interpolation_points=3, min_num_intervals=50,
-                      ints_in_interval=1.0):
+                      ints_in_interval=1.0, exponent=None):
     """KL(P || Q) and its gradient with the repulsion by ``repulsion_fft``, O(n) per iteration.
 
-    P : SparseAffinities (n x n, symmetric); Y : (n, 1) or (n, 2) embedding; dof : alpha.
+    P : SparseAffinities (n x n, symmetric); Y : (n, 1) or (n, 2) embedding; dof, exponent: the
+    kernel (``kl.kernel_shape``).
     Returns (kl, grad (n, d)): kl over the non-zeros of P with Z from the interpolation (NaN when
     ``compute_error`` is False).
     """
+    alpha, expo, factor = kernel_shape(dof, exponent)
     Y = check_embedding(Y, P.n)
     if Y.shape[1] not in (1, 2):
         raise ValueError(f"Y: the FFT method needs 1 or 2 components, got {Y.shape[1]}")
-    repulse, row_z = repulsion_fft(Y, dof, n_interpolation_points, min_num_intervals, ints_in_interval)
+    repulse, row_z = repulsion_fft(Y, alpha, n_interpolation_points, min_num_intervals, ints_in_interval, expo)
     attract = np.empty_like(Y)
-    sparse_attraction(P.indptr, P.indices, P.data, Y, float(dof), attract)
+    sparse_attraction(P.indptr, P.indices, P.data, Y, alpha, attract)
 
     def kl_rows(z, rows):
-        sparse_kl_rows(P.indptr, P.indices, P.data, Y, float(dof), z, rows)
+        sparse_kl_rows(P.indptr, P.indices, P.data, Y, alpha, expo, z, rows)
 
-    return finish_gradient(attract, repulse, row_z, dof, kl_rows if compute_error else None)
+    return finish_gradient(attract, repulse, row_z, factor, kl_rows if compute_error else None)

@@ -1,7 +1,8 @@
 """Exact t-SNE objective: KL(P || Q) and its gradient (van der Maaten & Hinton 2008, eq. 5).
 
 With the Student-t kernel of alpha degrees of freedom (alpha = 1 in the paper, alpha =
-max(n_components - 1, 1) in scikit-learn, after van der Maaten 2009)
+max(n_components - 1, 1) in scikit-learn, after van der Maaten 2009; ``kernel_shape`` also gives
+openTSNE's heavy-tailed (1 + d^2 / alpha)^-alpha, Kobak et al. 2019)
 
     w_ij = (1 + |y_i - y_j|^2 / alpha)^(-(alpha + 1) / 2),   q_ij = w_ij / Z,   Z = sum_{k != l} w_kl,
     KL   = sum_{i != j} p_ij log(p_ij / q_ij),
@@ -16,7 +17,7 @@ MACHINE_EPSILON = np.finfo(np.float64).eps
 
 
 @njit(cache=True, fastmath=True)
-def _row_kernel(Yt, i, alpha):
+def _row_kernel(Yt, i, alpha, expo):
     """(b_i., w_i.): the kernels of row i against every point (including j = i, where both are 1)."""
     dim, n = Yt.shape
     b = np.zeros(n)
@@ -28,20 +29,19 @@ def _row_kernel(Yt, i, alpha):
             t = yi - col[j]
             b[j] += t * t
     inv_alpha = 1.0 / alpha
-    expo = (alpha + 1.0) / 2.0
     for j in range(n):
         b[j] = 1.0 / (1.0 + b[j] * inv_alpha)
-        w[j] = b[j] if alpha == 1.0 else b[j] ** expo
+        w[j] = b[j] if expo == 1.0 else b[j] ** expo
     return b, w
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def _forces(P, dense, Yt, alpha, attract, repulse, row_z):
+def _forces(P, dense, Yt, alpha, expo, attract, repulse, row_z):
     """Per row: sum_j w_ij b_ij (y_i - y_j), sum_{j != i} w_ij and, if ``dense``, the attraction
     sum_j p_ij b_ij (y_i - y_j) from the dense P (a sparse P's attraction is ``sparse_attraction``)."""
     dim, n = Yt.shape
     for i in prange(n):
-        b, w = _row_kernel(Yt, i, alpha)
+        b, w = _row_kernel(Yt, i, alpha, expo)
         z = 0.0
         for j in range(n):
             z += w[j]
@@ -63,10 +63,10 @@ def _forces(P, dense, Yt, alpha, attract, repulse, row_z):
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def _kl_rows(P, Yt, alpha, z, out):
+def _kl_rows(P, Yt, alpha, expo, z, out):
     dim, n = Yt.shape
     for i in prange(n):
-        b, w = _row_kernel(Yt, i, alpha)
+        b, w = _row_kernel(Yt, i, alpha, expo)
         s = 0.0
         for j in range(n):
             p = P[i, j]
@@ -116,10 +116,9 @@ def _sparse_attraction_upto3(indptr, indices, pvals, Y, alpha, attract):
 
 
 @njit(parallel=True, cache=True)
-def sparse_kl_rows(indptr, indices, pvals, Y, alpha, z, out):
+def sparse_kl_rows(indptr, indices, pvals, Y, alpha, expo, z, out):
     """out_i = sum_j p_ij log(p_ij / q_ij) over the non-zeros of row i, q_ij = w_ij / z."""
     n, dim = Y.shape
-    expo = (alpha + 1.0) / 2.0
     for i in prange(n):
         s = 0.0
         for k in range(indptr[i], indptr[i + 1]):
@@ -129,7 +128,7 @@ def sparse_kl_rows(indptr, indices, pvals, Y, alpha, z, out):
                 t = Y[i, a] - Y[j, a]
                 d2 += t * t
             b = 1.0 / (1.0 + d2 / alpha)
-            w = b if alpha == 1.0 else b ** expo
+            w = b if expo == 1.0 else b ** expo
             p = pvals[k]
             s += p * np.log(max(p, MACHINE_EPSILON) / max(w / z, MACHINE_EPSILON))
         out[i] = s
@@ -144,7 +143,23 @@ def check_embedding(Y, n):
     return Y
 
 
-def kl_divergence(P, Y, dof=1.0, compute_error=True):
+def kernel_shape(dof, exponent=None):
+    """(alpha, e, c) of the kernel w = (1 + d^2 / alpha)^-e and the gradient's factor c = 4 e / alpha.
+
+    ``exponent`` None: van der Maaten's Student t with ``dof`` degrees of freedom, e = (alpha + 1) / 2
+    (scikit-learn; c = 2 (alpha + 1) / alpha); openTSNE's and Kobak et al.'s (2019) heavy tails set
+    e = alpha = dof. Both are the Cauchy kernel at dof = 1.
+    """
+    alpha = float(dof)
+    if not alpha > 0 or not np.isfinite(alpha):
+        raise ValueError(f"dof: expected a finite value > 0, got {dof}")
+    if exponent is None:
+        return alpha, (alpha + 1.0) / 2.0, 2.0 * (alpha + 1.0) / alpha
+    e = float(exponent)
+    return alpha, e, 4.0 * e / alpha
+
+
+def kl_divergence(P, Y, dof=1.0, compute_error=True, exponent=None):
     """KL(P || Q) and its exact gradient, O(n^2) time and O(n) memory beyond P.
 
     Parameters
@@ -154,13 +169,15 @@ def kl_divergence(P, Y, dof=1.0, compute_error=True):
         ``SparseAffinities`` (``joint_probabilities_nn``): then the attraction runs over its
         non-zeros and Z over all pairs, which is the exact objective that Barnes-Hut approximates
     Y : (n, n_components) embedding
-    dof : alpha, the Student-t degrees of freedom
+    dof, exponent : the kernel (1 + d^2 / dof)^-exponent, exponent (dof + 1) / 2 when None
+        (``kernel_shape``)
 
     Returns
     -------
     kl : float (NaN when ``compute_error`` is False)
     grad : (n, n_components) float64
     """
+    alpha, expo, factor = kernel_shape(dof, exponent)
     dense = not hasattr(P, "indptr")
     if dense:
         P = np.ascontiguousarray(P, dtype=P.dtype if P.dtype in (np.float32, np.float64) else np.float64)
@@ -170,26 +187,26 @@ def kl_divergence(P, Y, dof=1.0, compute_error=True):
     Yt = np.ascontiguousarray(Y.T)
     attract, repulse = np.empty_like(Y), np.empty_like(Y)
     row_z = np.empty(len(Y))
-    _forces(P if dense else np.zeros((1, 1)), dense, Yt, float(dof), attract, repulse, row_z)
+    _forces(P if dense else np.zeros((1, 1)), dense, Yt, alpha, expo, attract, repulse, row_z)
     if not dense:
-        sparse_attraction(P.indptr, P.indices, P.data, Y, float(dof), attract)
+        sparse_attraction(P.indptr, P.indices, P.data, Y, alpha, attract)
 
     def kl_rows(z, rows):
         if dense:
-            _kl_rows(P, Yt, float(dof), z, rows)
+            _kl_rows(P, Yt, alpha, expo, z, rows)
         else:
-            sparse_kl_rows(P.indptr, P.indices, P.data, Y, float(dof), z, rows)
+            sparse_kl_rows(P.indptr, P.indices, P.data, Y, alpha, expo, z, rows)
 
-    return finish_gradient(attract, repulse, row_z, dof, kl_rows if compute_error else None)
+    return finish_gradient(attract, repulse, row_z, factor, kl_rows if compute_error else None)
 
 
-def finish_gradient(attract, repulse, row_z, dof, kl_rows=None):
-    """The gradient dC/dy_i = (2 (a + 1) / a) (attract_i - repulse_i / Z) (van der Maaten 2014,
-    eq. 3 with Student-t degrees of freedom a), and KL from ``kl_rows(Z, out)`` filling one
-    value per point, or NaN when it is None. Z = sum of ``row_z``, kept >= machine epsilon.
-    -> (kl, grad (n, n_components))."""
+def finish_gradient(attract, repulse, row_z, factor, kl_rows=None):
+    """The gradient dC/dy_i = c (attract_i - repulse_i / Z) (van der Maaten 2014, eq. 3; c from
+    ``kernel_shape``: 2 (a + 1) / a for Student-t degrees of freedom a), and KL from
+    ``kl_rows(Z, out)`` filling one value per point, or NaN when it is None. Z = sum of
+    ``row_z``, kept >= machine epsilon. -> (kl, grad (n, n_components))."""
     z = max(row_z.sum(), MACHINE_EPSILON)
-    grad = (2.0 * (dof + 1.0) / dof) * (attract - repulse / z)
+    grad = factor * (attract - repulse / z)
     if kl_rows is None:
         return np.nan, grad
     rows = np.empty(len(row_z))

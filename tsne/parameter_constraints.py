@@ -93,6 +93,7 @@ CONSTRAINTS = {
                           "a numpy Generator or RandomState")],
     "method": [Options("barnes_hut", "exact", "fft")],
     "angle": [Interval(numbers.Real, 0, 1, "both")],
+    "dof": [NONE, Interval(numbers.Real, 0, None, "neither")],
     "n_interpolation_points": [Interval(numbers.Integral, 1, None, "left")],
     "min_num_intervals": [Interval(numbers.Integral, 1, None, "left")],
     "ints_in_interval": [Interval(numbers.Real, 0, None, "neither")],

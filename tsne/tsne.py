@@ -39,6 +39,10 @@ class TSNE:
         first component has standard deviation 1e-4, as scikit-learn does
     method : 'barnes_hut' (default), 'exact' or 'fft' (1 or 2 components; ``tsne/fft_interpolation.py``)
     angle : float, default 0.5, the Barnes-Hut trade-off
+    dof : None or float > 0, the kernel's degrees of freedom as in openTSNE (Kobak et al. 2019):
+        q_ij ~ (1 + |y_i - y_j|^2 / dof)^-dof; below 1 the tails get heavier and clusters split
+        finer. None: scikit-learn's Student t with max(n_components - 1, 1) degrees of freedom,
+        (1 + d^2 / a)^-(a + 1) / 2. Both are the Cauchy kernel at 1, so dof=1 is the 2-D default
     n_interpolation_points : int >= 1, default 3, Lagrange nodes per box and dimension ('fft')
     min_num_intervals : int >= 1, default 50, boxes per dimension at least ('fft')
     ints_in_interval : float > 0, default 1, the box width once the embedding spans more than
@@ -68,7 +72,7 @@ class TSNE:
 
     def __init__(self, n_components=2, *, perplexity=30.0, early_exaggeration=12.0, learning_rate="auto",
                  exaggeration=None, max_iter=1000, n_iter_without_progress=300, min_grad_norm=1e-7, metric="euclidean",
-                 init="pca", method="barnes_hut", angle=0.5, random_state=None, verbose=0, n_jobs=None,
+                 init="pca", method="barnes_hut", angle=0.5, dof=None, random_state=None, verbose=0, n_jobs=None,
                  callback=None, callback_every=50, n_interpolation_points=3, min_num_intervals=50,
                  ints_in_interval=1.0):
         self.n_components = n_components
@@ -83,6 +87,7 @@ class TSNE:
         self.init = init
         self.method = method
         self.angle = angle
+        self.dof = dof
         self.random_state = random_state
         self.verbose = verbose
         self.n_jobs = n_jobs
@@ -196,17 +201,19 @@ class TSNE:
         if self.verbose:
             print(f"[t-SNE] Computed conditional probabilities for sample {n} / {n} "
                   f"({time.perf_counter() - t0:.3f}s)")
-        dof = float(max(self.n_components - 1, 1))
+        # scikit-learn's Student t (exponent (dof + 1) / 2), or openTSNE's (1 + d^2 / dof)^-dof
+        dof, exponent = (max(self.n_components - 1, 1), None) if self.dof is None else (self.dof, self.dof)
         exact = self.method == "exact"
 
         def objective_for(P):
+            kernel = dict(dof=dof, exponent=exponent)
             if exact:
-                return lambda Y, compute_error: kl_divergence(P, Y, dof, compute_error)
+                return lambda Y, compute_error: kl_divergence(P, Y, compute_error=compute_error, **kernel)
             if self.method == "fft":
                 return lambda Y, compute_error: kl_divergence_fft(
-                    P, Y, dof, compute_error, self.n_interpolation_points, self.min_num_intervals,
-                    self.ints_in_interval)
-            return lambda Y, compute_error: kl_divergence_bh(P, Y, self.angle, dof, compute_error)
+                    P, Y, compute_error=compute_error, n_interpolation_points=self.n_interpolation_points,
+                    min_num_intervals=self.min_num_intervals, ints_in_interval=self.ints_in_interval, **kernel)
+            return lambda Y, compute_error: kl_divergence_bh(P, Y, self.angle, compute_error=compute_error, **kernel)
 
         Y = self._initial_embedding(X)
         state = {"update": np.zeros_like(Y), "gains": np.ones_like(Y)}
