@@ -19,7 +19,29 @@ def fit(**kw):
     return lambda: TSNE(**{"perplexity": 5, **kw}).fit_transform(X)
 
 
+def fitted(**kw):
+    return TSNE(perplexity=5, max_iter=250, random_state=0, **kw).fit(X)
+
+
+def transform(X_new, est=None, **kw):
+    return lambda: (est or fitted()).transform(X_new, **kw)
+
+
 TABLE = [
+    ("transform before fit", lambda: TSNE().transform(X), "fit"),
+    ("transform after precomputed", lambda: TSNE(perplexity=5, max_iter=250, metric="precomputed", init="random")
+     .fit(np.sqrt(tsne.squared_distances(X))).transform(X), "precomputed"),
+    ("transform features", transform(np.random.rand(5, 4)), "X"),
+    ("transform 1-D", transform(np.random.rand(5)), "X"),
+    ("transform empty", transform(np.empty((0, 5))), "X"),
+    ("transform NaN", transform(np.full((3, 5), np.nan)), "X"),
+    ("transform strings", transform(np.array([["a"] * 5])), "X"),
+    ("transform perplexity 0", transform(X[:3], perplexity=0), "perplexity"),
+    ("transform perplexity >= n", transform(X[:3], perplexity=40), "perplexity"),
+    ("transform n_iter 0", transform(X[:3], n_iter=0), "n_iter"),
+    ("transform learning_rate -1", transform(X[:3], learning_rate=-1), "learning_rate"),
+    ("transform momentum 1", transform(X[:3], momentum=1.0), "momentum"),
+    ("transform max_grad_norm 0", transform(X[:3], max_grad_norm=0), "max_grad_norm"),
     ("angle 50", fit(angle=50), "angle"),
     ("angle inf", fit(angle=float("inf")), "angle"),
     ("angle -0.1", fit(angle=-0.1), "angle"),

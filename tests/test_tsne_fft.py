@@ -203,3 +203,55 @@ def test_dof_one_is_todays_default_and_heavy_tails_split_finer(digits_after_exag
         return np.median(d[np.isfinite(d)]) / np.median(d.min(axis=1))
     print(f"{method}: median distance / median 1-NN distance, dof 1: {spread(default):.1f}, 0.5: {spread(heavy):.1f}")
     assert spread(heavy) > spread(default)
+
+
+# --- transform: new points into a fixed embedding -----------------------------------------------
+@pytest.fixture(scope="module")
+def digits_split():
+    from demos.digits import load_digits
+
+    images, labels = load_digits()
+    X = images.reshape(len(images), -1).astype(np.float64) * 16
+    perm = np.random.default_rng(0).permutation(len(X))
+    return X, labels, perm[:1400], perm[1400:]
+
+
+@pytest.mark.parametrize("method", ["barnes_hut", "fft", "exact"])
+def test_transform_places_test_digits_among_their_class(digits_split, method):
+    X, labels, train, test = digits_split
+    est = TSNE(method=method, random_state=0).fit(X[train])
+    before = est.embedding_.copy()
+    Y_new = est.transform(X[test])
+    np.testing.assert_array_equal(est.embedding_, before)
+    d = ((Y_new[:, None, :] - before[None, :, :]) ** 2).sum(-1)
+    agree = np.mean(labels[train][np.argsort(d, axis=1)[:, :10]] == labels[test][:, None])
+    print(f"{method}: 10-NN label agreement of {len(test)} transformed test digits: {agree:.3f}")
+    assert Y_new.shape == (len(test), 2) and agree >= 0.95
+
+
+def test_transform_repulsion_by_fft_equals_the_exact_sums(digits_split):
+    from tsne.transform import _repulsion_from
+
+    rng = np.random.default_rng(0)
+    R = rng.standard_normal((800, 2)) * 3
+    Y = rng.standard_normal((300, 2)) * 4
+    for dof in (1.0, 0.5):
+        want, want_z = np.empty_like(Y), np.empty(len(Y))
+        _repulsion_from(Y, R, dof, dof, want, want_z)
+        for p, tol in ((3, 5e-3), (6, 1e-4)):  # span ~25 at 50 boxes: p = 3 is at ~1e-3
+            got, got_z = repulsion_fft(Y, dof, exponent=dof, sources=R, n_interpolation_points=p)
+            assert np.linalg.norm(got - want) / np.linalg.norm(want) < tol
+            np.testing.assert_allclose(got_z, want_z, rtol=tol)
+
+
+def test_transform_uses_the_interpolation_for_many_pairs(digits_split, monkeypatch):
+    import tsne.transform as tt
+
+    X, labels, train, test = digits_split
+    est = TSNE(random_state=0, max_iter=300).fit(X[train])
+    exact = est.transform(X[test[:100]])
+    monkeypatch.setattr(tt, "_FFT_PAIRS", 0)
+    interpolated = est.transform(X[test[:100]])
+    assert not np.array_equal(exact, interpolated)
+    scale = np.ptp(est.embedding_, axis=0).max()
+    assert np.median(np.linalg.norm(exact - interpolated, axis=1)) < 0.01 * scale

@@ -61,53 +61,58 @@ def _kernel_spectrum(kernel, m, spacing, d):
     return np.fft.rfftn(values)
 
 
+def _nodes_of(points, lo, box, n_boxes, p, m):
+    """Each point's p^d grid nodes (flat indices) and Lagrange weights: -> two (n, p^d) arrays."""
+    n, d = points.shape
+    rel = (points - lo) / box
+    which = np.clip(np.floor(rel).astype(np.int64), 0, n_boxes - 1)
+    basis = [_lagrange_weights(rel[:, a] - which[:, a], p) for a in range(d)]
+    first = which * p  # grid index of each point's first node, per dimension
+    if d == 1:
+        return first[:, :1] + np.arange(p)[None, :], basis[0]
+    k = np.arange(p)
+    index = ((first[:, 0, None, None] + k[:, None]) * m + first[:, 1, None, None] + k[None, :]).reshape(n, -1)
+    return index, (basis[0][:, :, None] * basis[1][:, None, :]).reshape(n, -1)
+
+
 def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0,
-                  exponent=None):
+                  exponent=None, sources=None):
     """(repulse (n, d), row_z (n,)) as defined above, by FFT-accelerated interpolation; d = 1 or 2.
     The kernel is w = b^exponent, exponent (dof + 1) / 2 when None (``kl.kernel_shape``).
 
     Parameters are named as openTSNE's: ``n_interpolation_points`` p per box and dimension,
     ``min_num_intervals`` boxes per dimension at least, ``ints_in_interval`` the box width the
-    number of boxes grows with when the embedding spreads out.
+    number of boxes grows with when the embedding spreads out. With ``sources`` (m, d) the sums
+    for each point of Y run over the sources instead of over Y itself (new points placed in a fixed
+    embedding, ``transform.py``), and no self-pair is taken out of row_z.
     """
     n, d = Y.shape
+    src = Y if sources is None else sources
     p = int(n_interpolation_points)
-    lo, spacing, n_boxes, box = _grid(Y, p, min_num_intervals, ints_in_interval)
+    lo, spacing, n_boxes, box = _grid(Y if sources is None else np.vstack([Y, src]), p, min_num_intervals,
+                                      ints_in_interval)
     m = n_boxes * p
-    # each point's box and position inside it, per dimension, and the 1-D Lagrange weights
-    rel = (Y - lo) / box
-    which = np.minimum(np.floor(rel).astype(np.int64), n_boxes - 1)
-    basis = [_lagrange_weights(rel[:, a] - which[:, a], p) for a in range(d)]
-    first = which * p  # grid index of each point's first node, per dimension
-    if d == 1:
-        index = first[:, :1] + np.arange(p)[None, :]
-        weight = basis[0]
-    else:
-        k = np.arange(p)
-        index = ((first[:, 0, None, None] + k[:, None]) * m + first[:, 1, None, None] + k[None, :]).reshape(n, -1)
-        weight = (basis[0][:, :, None] * basis[1][:, None, :]).reshape(n, -1)
-    flat, w = index.ravel(), weight.ravel()
+    index, weight = _nodes_of(Y, lo, box, n_boxes, p, m)
+    src_index, src_weight = (index, weight) if sources is None else _nodes_of(src, lo, box, n_boxes, p, m)
 
     alpha, expo, _ = kernel_shape(dof, exponent)
     inv_alpha = 1.0 / alpha
-    z_power, f_power = expo, expo + 1.0
-    z_spec = _kernel_spectrum(lambda sq: (1.0 + sq * inv_alpha) ** -z_power, m, spacing, d)
-    f_spec = _kernel_spectrum(lambda sq: (1.0 + sq * inv_alpha) ** -f_power, m, spacing, d)
+    z_spec = _kernel_spectrum(lambda sq: (1.0 + sq * inv_alpha) ** -expo, m, spacing, d)
+    f_spec = _kernel_spectrum(lambda sq: (1.0 + sq * inv_alpha) ** -(expo + 1.0), m, spacing, d)
 
     # charges: 1 (for Z and S) and each coordinate of y (for T)
-    charges = np.concatenate([np.ones((n, 1)), Y], axis=1)  # (n, 1 + d)
-    grid_shape = (m,) * d
+    charges = np.concatenate([np.ones((len(src), 1)), src], axis=1)  # (n_sources, 1 + d)
+    flat = src_index.ravel()
     padded, axes = (2 * m,) * d, tuple(range(d))
     potentials = []
     for c in range(1 + d):
-        grid = np.bincount(flat, weights=(weight * charges[:, c:c + 1]).ravel(), minlength=m ** d)
-        spectrum = np.fft.rfftn(grid.reshape(grid_shape), s=padded, axes=axes)
-        kernels = (z_spec, f_spec) if c == 0 else (f_spec,)
-        for spec in kernels:
+        grid = np.bincount(flat, weights=(src_weight * charges[:, c:c + 1]).ravel(), minlength=m ** d)
+        spectrum = np.fft.rfftn(grid.reshape((m,) * d), s=padded, axes=axes)
+        for spec in ((z_spec, f_spec) if c == 0 else (f_spec,)):
             pot = np.fft.irfftn(spectrum * spec, s=padded, axes=axes)[tuple(slice(0, m) for _ in range(d))]
             potentials.append((pot.ravel()[index] * weight).sum(axis=1))
     z_sum, s_sum, t_sums = potentials[0], potentials[1], np.stack(potentials[2:], axis=1)
-    row_z = z_sum - 1.0  # w_ii = 1 is not a pair
+    row_z = z_sum - 1.0 if sources is None else z_sum  # w_ii = 1 is not a pair
     repulse = Y * s_sum[:, None] - t_sums
     return repulse, row_z
 

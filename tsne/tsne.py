@@ -1,5 +1,6 @@
 """``TSNE``: the estimator, with scikit-learn's parameter names, defaults and attributes."""
 import inspect
+import numbers
 import time
 
 import numpy as np
@@ -12,6 +13,7 @@ from tsne.optimizer import gradient_descent
 from tsne.parameter_constraints import threads as n_threads
 from tsne.parameter_constraints import validate_params
 from tsne.pca import pca
+from tsne.transform import embed_new_points
 
 _EXPLORATION_MAX_ITER = 250
 _N_ITER_CHECK = 50
@@ -180,6 +182,7 @@ class TSNE:
         X = self._validate(X)
         n = X.shape[0]
         self.n_features_in_ = X.shape[1]
+        self._reference = X if self.metric == "euclidean" else None  # for transform
         threads = numba.get_num_threads()
         numba.set_num_threads(n_threads(self.n_jobs, numba.config.NUMBA_NUM_THREADS) if self.n_jobs is not None
                               else threads)
@@ -193,6 +196,51 @@ class TSNE:
         self.fit_transform(X)
         return self
 
+    def transform(self, X, perplexity=5.0, n_iter=250, learning_rate=0.1, exaggeration=1.5, momentum=0.8,
+                  max_grad_norm=0.25):
+        """Place new points X (n_new, n_features) into the fitted embedding, which stays as it is
+        (openTSNE's ``transform``, with its defaults; ``tsne/transform.py``). -> (n_new, n_components).
+
+        The repulsion is summed exactly over the reference points, or interpolated by FFT for 1 or 2
+        components and more than 10^7 new-reference pairs (unless method='exact')."""
+        reference = getattr(self, "_reference", None)
+        if reference is None:
+            if hasattr(self, "embedding_"):
+                raise ValueError("transform: the embedding was fitted with metric='precomputed'; new points "
+                                 "need the data's features (fit with metric='euclidean')")
+            raise ValueError("transform: this TSNE is not fitted yet; call fit(X) first")
+        X = np.asarray(X)
+        if X.dtype == object or not np.issubdtype(X.dtype, np.number):
+            raise TypeError(f"X: expected a numeric array, got dtype {X.dtype}")
+        X = X.astype(np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X: expected shape (n_samples, {self.n_features_in_}) (the fitted data's features), "
+                             f"got {X.shape}")
+        if len(X) == 0:
+            raise ValueError("X: no samples (shape (0, n_features))")
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"X: contains NaN or inf ({int(np.sum(~np.isfinite(X)))} values)")
+        for name, v, low in (("perplexity", perplexity, 0), ("learning_rate", learning_rate, 0),
+                             ("exaggeration", exaggeration, 0), ("max_grad_norm", max_grad_norm, 0)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or not v > low:
+                raise ValueError(f"{name}: expected a finite number > {low}, got {v!r}")
+        if not perplexity < len(reference):
+            raise ValueError(f"perplexity: must be less than the {len(reference)} reference points, got {perplexity}")
+        if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral) or n_iter < 1:
+            raise ValueError(f"n_iter: expected an int >= 1, got {n_iter!r}")
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
+            raise ValueError(f"momentum: expected a number in [0, 1), got {momentum!r}")
+        dof, exponent = self._kernel()
+        fft_params = dict(n_interpolation_points=self.n_interpolation_points, min_num_intervals=self.min_num_intervals,
+                          ints_in_interval=self.ints_in_interval)
+        return embed_new_points(X, reference, self.embedding_, perplexity, dof, exponent, n_iter, learning_rate,
+                                exaggeration, momentum, max_grad_norm, use_fft=self.method != "exact",
+                                fft_params=fft_params)
+
+    def _kernel(self):
+        """(dof, exponent): scikit-learn's Student t (exponent None), or openTSNE's (1 + d^2 / dof)^-dof."""
+        return (max(self.n_components - 1, 1), None) if self.dof is None else (self.dof, self.dof)
+
     def _fit(self, X, n):
         self.learning_rate_ = (max(n / self.early_exaggeration / 4, 50) if isinstance(self.learning_rate, str)
                                else float(self.learning_rate))
@@ -201,8 +249,7 @@ class TSNE:
         if self.verbose:
             print(f"[t-SNE] Computed conditional probabilities for sample {n} / {n} "
                   f"({time.perf_counter() - t0:.3f}s)")
-        # scikit-learn's Student t (exponent (dof + 1) / 2), or openTSNE's (1 + d^2 / dof)^-dof
-        dof, exponent = (max(self.n_components - 1, 1), None) if self.dof is None else (self.dof, self.dof)
+        dof, exponent = self._kernel()
         exact = self.method == "exact"
 
         def objective_for(P):
