@@ -237,7 +237,7 @@ def test_transform_repulsion_by_fft_equals_the_exact_sums(digits_split):
     Y = rng.standard_normal((300, 2)) * 4
     for dof in (1.0, 0.5):
         want, want_z = np.empty_like(Y), np.empty(len(Y))
-        _repulsion_from(Y, R, dof, dof, want, want_z)
+        _repulsion_from(0, len(Y), Y, R, dof, dof, want, want_z)
         for p, tol in ((3, 5e-3), (6, 1e-4)):  # span ~25 at 50 boxes: p = 3 is at ~1e-3
             got, got_z = repulsion_fft(Y, dof, exponent=dof, sources=R, n_interpolation_points=p)
             assert np.linalg.norm(got - want) / np.linalg.norm(want) < tol

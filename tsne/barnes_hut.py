@@ -14,7 +14,9 @@ the given P. Each point's sums are kept in per-point arrays and added in a fixed
 result does not depend on the number of threads.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from tsne.chunked_threads import run_in_chunks
 
 from tsne.kl import check_embedding, finish_gradient, kernel_shape, sparse_attraction, sparse_kl_rows
 
@@ -23,52 +25,32 @@ _BLOCK = 32  # Z-order neighbours sharing one interaction list (16-64 measured w
 
 
 @njit(cache=True)
-def _grow(children, count, com, center, half, is_leaf, leaf_point):
-    """Double the capacity of every cell array."""
-    extra = len(count)
-    return (np.concatenate((children, -np.ones((extra, children.shape[1]), dtype=np.int64))),
-            np.concatenate((count, np.zeros(extra, dtype=np.int64))),
-            np.concatenate((com, np.zeros((extra, com.shape[1])))),
-            np.concatenate((center, np.zeros((extra, center.shape[1])))),
-            np.concatenate((half, np.zeros(extra))),
-            np.concatenate((is_leaf, np.ones(extra, dtype=np.bool_))),
-            np.concatenate((leaf_point, -np.ones(extra, dtype=np.int64))))
-
-
-@njit(cache=True)
-def _quadrant(y, c):
+def _quadrant(Y, i, center, cell):
     q = 0
-    for a in range(y.shape[0]):
-        if y[a] > c[a]:
+    for a in range(Y.shape[1]):
+        if Y[i, a] > center[cell, a]:
             q |= 1 << a
     return q
 
 
-@njit(cache=True)
 def _morton_keys(Y):
     """Z-order keys: the bits of the quantised coordinates interleaved, so that sorting by key
-    puts points of the same tree cell next to each other (cache-friendly build and traversal)."""
+    puts points of the same tree cell next to each other (cache-friendly build and traversal).
+    NumPy, one bit plane at a time (compiling it with Numba cost 1.3 s of a first fit)."""
     n, dim = Y.shape
     bits = 62 // dim
-    scale = float((1 << bits) - 1)
-    lo = np.empty(dim)
-    span = 0.0
-    for a in range(dim):
-        lo[a] = Y[:, a].min()
-        span = max(span, Y[:, a].max() - lo[a])
+    lo = Y.min(axis=0)
+    span = float((Y.max(axis=0) - lo).max())
     span = span if span > 0 else 1.0
+    q = ((Y - lo) / span * float((1 << bits) - 1)).astype(np.int64)
     keys = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        key = 0
+    for b in range(bits):
         for a in range(dim):
-            q = int((Y[i, a] - lo[a]) / span * scale)
-            for b in range(bits):
-                key |= ((q >> b) & 1) << (b * dim + a)
-        keys[i] = key
+            keys |= ((q[:, a] >> b) & 1) << (b * dim + a)
     return keys
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _open_child(cell, q, child, children, center, half):
     """Make cell number ``child`` the q-th quadrant/octant of ``cell``; returns ``child``."""
     children[cell, q] = child
@@ -78,30 +60,36 @@ def _open_child(cell, q, child, children, center, half):
     return child
 
 
-@njit(cache=True)
 def _build_tree(Y, order):
     """Insert the points one by one in ``order``; a leaf holds one point, or several identical ones (or
-    points closer than 2^-60 of the box). Returns the cell arrays, centres of mass divided out."""
+    points closer than 2^-60 of the box). Returns the cell arrays, centres of mass divided out.
+    Room for 2n cells nearly always suffices; otherwise the build starts again with twice as much
+    (simpler, and 2 s quicker to compile, than growing the arrays inside the kernel)."""
     n, dim = Y.shape
     cap = 2 * n + 4 * _MAX_DEPTH
-    children = -np.ones((cap, 1 << dim), dtype=np.int64)
-    count = np.zeros(cap, dtype=np.int64)
-    com = np.zeros((cap, dim))  # sums while building
-    center = np.zeros((cap, dim))
-    half = np.zeros(cap)
-    is_leaf = np.ones(cap, dtype=np.bool_)
-    leaf_point = -np.ones(cap, dtype=np.int64)
-    h = 0.0
-    for a in range(dim):
-        lo, hi = Y[:, a].min(), Y[:, a].max()
-        center[0, a] = 0.5 * (lo + hi)
-        h = max(h, 0.5 * (hi - lo))
-    half[0] = h * (1.0 + 1e-6) + 1e-12
+    lo, hi = Y.min(axis=0), Y.max(axis=0)
+    while True:
+        arrays = (np.full((cap, 1 << dim), -1, dtype=np.int64), np.zeros(cap, dtype=np.int64), np.zeros((cap, dim)),
+                  np.zeros((cap, dim)), np.zeros(cap), np.ones(cap, dtype=np.bool_), np.full(cap, -1, dtype=np.int64))
+        arrays[3][0] = 0.5 * (lo + hi)
+        arrays[4][0] = 0.5 * float((hi - lo).max()) * (1.0 + 1e-6) + 1e-12
+        n_cells = _build_tree_within(Y, order, *arrays)
+        if n_cells >= 0:
+            return tuple(a[:n_cells] for a in arrays[:6])
+        cap *= 2
+
+
+@njit(cache=True)
+def _build_tree_within(Y, order, children, count, com, center, half, is_leaf, leaf_point):
+    """The insertion loop of ``_build_tree`` into arrays of ``len(count)`` cells (the root's centre
+    and half-side set): -> the number of cells used, or -1 when they ran out."""
+    n, dim = Y.shape
+    cap = len(count)
     n_cells = 1
-    for i in order:
-        if n_cells + 2 * _MAX_DEPTH + 2 > len(count):  # room for the deepest possible insertion
-            children, count, com, center, half, is_leaf, leaf_point = _grow(
-                children, count, com, center, half, is_leaf, leaf_point)
+    for k in range(n):
+        i = order[k]
+        if n_cells + 2 * _MAX_DEPTH + 2 > cap:  # no room for the deepest possible insertion
+            return -1
         cell = 0
         depth = 0
         while True:
@@ -113,9 +101,10 @@ def _build_tree(Y, order):
                         same = False
                 if not (same or depth >= _MAX_DEPTH):
                     # split: the leaf's points (all at y_j) move into a new child; i goes on below
-                    child = _open_child(cell, _quadrant(Y[j], center[cell]), n_cells, children, center, half)
+                    child = _open_child(cell, _quadrant(Y, j, center, cell), n_cells, children, center, half)
                     n_cells += 1
-                    com[child] = com[cell]
+                    for a in range(dim):
+                        com[child, a] = com[cell, a]
                     count[child] = count[cell]
                     leaf_point[child] = j
                     is_leaf[cell] = False
@@ -126,7 +115,7 @@ def _build_tree(Y, order):
             if is_leaf[cell]:  # an empty root, or a duplicate of the leaf's point
                 leaf_point[cell] = i if leaf_point[cell] < 0 else leaf_point[cell]
                 break
-            q = _quadrant(Y[i], center[cell])
+            q = _quadrant(Y, i, center, cell)
             child = children[cell, q]
             if child < 0:
                 child = _open_child(cell, q, n_cells, children, center, half)
@@ -136,20 +125,17 @@ def _build_tree(Y, order):
     for c in range(n_cells):
         for a in range(dim):
             com[c, a] /= count[c]
-    return children[:n_cells], count[:n_cells], com[:n_cells], center[:n_cells], half[:n_cells], is_leaf[:n_cells]
+    return n_cells
 
 
-@njit(cache=True)
 def _pack(count, com, half, is_leaf):
     """One row per cell: centre of mass, number of points, then the squared side for an
     internal cell or -1 for a leaf, so that a visit reads one cache line."""
     n_cells, dim = com.shape
     node = np.empty((n_cells, dim + 2))
-    for c in range(n_cells):
-        for a in range(dim):
-            node[c, a] = com[c, a]
-        node[c, dim] = count[c]
-        node[c, dim + 1] = -1.0 if is_leaf[c] else 4.0 * half[c] * half[c]
+    node[:, :dim] = com
+    node[:, dim] = count
+    node[:, dim + 1] = np.where(is_leaf, -1.0, 4.0 * half * half)
     return node
 
 
@@ -235,11 +221,12 @@ def _sum_interactions(Y, order, k0, k1, listed, alpha, expo, repulse, row_z):
         row_z[i] = z - 1.0
 
 
-@njit(parallel=True, cache=True)
-def _repulsion(Y, order, children, node, center, angle, alpha, expo, repulse, row_z):
-    """F_rep and the row sums of Z, one interaction list per block of _BLOCK Z-order neighbours."""
+@njit(nogil=True, cache=True)
+def _repulsion(start, stop, Y, order, children, node, center, angle, alpha, expo, repulse, row_z):
+    """F_rep and the row sums of Z, one interaction list per block of _BLOCK Z-order neighbours,
+    for blocks [start, stop) (``run_in_chunks``)."""
     n = Y.shape[0]
-    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+    for blk in range(start, stop):
         k0 = blk * _BLOCK
         k1 = min(n, k0 + _BLOCK)
         listed = _interaction_list(Y, order, k0, k1, children, node, center, angle * angle)
@@ -272,8 +259,8 @@ def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True, exponent=None
     children, count, com, center, half, is_leaf = _build_tree(Y, order)
     repulse, attract = np.empty_like(Y), np.empty_like(Y)
     row_z = np.empty(len(Y))
-    _repulsion(Y, order, children, _pack(count, com, half, is_leaf), center, float(angle), alpha, expo,
-               repulse, row_z)
+    run_in_chunks(_repulsion, (len(Y) + _BLOCK - 1) // _BLOCK, Y, order, children, _pack(count, com, half, is_leaf),
+                  center, float(angle), alpha, expo, repulse, row_z)
     sparse_attraction(P.indptr, P.indices, P.data, Y, alpha, attract)
 
     def kl_rows(z, rows):

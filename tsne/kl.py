@@ -13,6 +13,8 @@ which for alpha = 1 is the paper's 4 sum_j (p_ij - q_ij)(1 + |y_i - y_j|^2)^(-1)
 import numpy as np
 from numba import njit, prange
 
+from tsne.chunked_threads import run_in_chunks
+
 MACHINE_EPSILON = np.finfo(np.float64).eps
 
 
@@ -79,7 +81,7 @@ def sparse_attraction(indptr, indices, pvals, Y, alpha, attract):
     """attract_i = sum_j p_ij b_ij (y_i - y_j), b_ij = 1 / (1 + |y_i - y_j|^2 / alpha), over the
     non-zeros of a CSR matrix (indptr (n+1,), indices and pvals (nnz,)); Y and attract (n, d)."""
     if Y.shape[1] <= 3:
-        _sparse_attraction_upto3(indptr, indices, pvals, Y, alpha, attract)
+        run_in_chunks(_sparse_attraction_upto3, len(Y), indptr, indices, pvals, Y, alpha, attract)
         return
     rows = np.repeat(np.arange(len(Y)), np.diff(indptr))
     diff = Y[rows] - Y[indices]
@@ -88,11 +90,11 @@ def sparse_attraction(indptr, indices, pvals, Y, alpha, attract):
         attract[:, a] = np.bincount(rows, weights=pb * diff[:, a], minlength=len(Y))
 
 
-@njit(parallel=True, cache=True, fastmath=True)
-def _sparse_attraction_upto3(indptr, indices, pvals, Y, alpha, attract):
-    n, dim = Y.shape
+@njit(nogil=True, cache=True, fastmath=True)
+def _sparse_attraction_upto3(start, stop, indptr, indices, pvals, Y, alpha, attract):
+    dim = Y.shape[1]
     inv_alpha = 1.0 / alpha
-    for i in prange(n):
+    for i in range(start, stop):
         # sums in registers, 3x faster than summing into attract[i] (reloaded at every term)
         f0 = 0.0
         f1 = 0.0
@@ -115,11 +117,11 @@ def _sparse_attraction_upto3(indptr, indices, pvals, Y, alpha, attract):
             attract[i, 2] = f2
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)  # serial: called every 50 iterations only, and parallel costs 0.5 s more to compile
 def sparse_kl_rows(indptr, indices, pvals, Y, alpha, expo, z, out):
     """out_i = sum_j p_ij log(p_ij / q_ij) over the non-zeros of row i, q_ij = w_ij / z."""
     n, dim = Y.shape
-    for i in prange(n):
+    for i in range(n):
         s = 0.0
         for k in range(indptr[i], indptr[i + 1]):
             j = indices[k]

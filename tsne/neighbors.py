@@ -1,6 +1,8 @@
 """Exact squared Euclidean distances and k nearest neighbours by blocked BLAS products."""
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from tsne.chunked_threads import run_in_chunks
 
 _BLOCK_BYTES = 64 << 20  # distance rows computed at once: keeps memory flat for 70k points
 
@@ -15,13 +17,13 @@ def squared_distances(X, Y=None):
     return d
 
 
-@njit(parallel=True, cache=True)
-def _k_smallest(gram, norms, k, row0, indices, dists):
+@njit(nogil=True, cache=True)
+def _k_smallest(start, stop, gram, norms, k, row0, indices, dists):
     """Per row r of a block of Gram products x_i.x_j (i = row0 + r): the k smallest squared
     distances |x_i|^2 + |x_j|^2 - 2 x_i.x_j (clipped at 0) to other points, nearest first, with a
     max-heap so that most entries cost one comparison."""
-    rows, n = gram.shape
-    for r in prange(rows):
+    n = gram.shape[1]
+    for r in range(start, stop):
         heap_d = np.empty(k)
         heap_i = np.empty(k, dtype=np.int64)
         size = 0
@@ -57,24 +59,21 @@ def _k_smallest(gram, norms, k, row0, indices, dists):
                     pos = child
             heap_d[pos] = v
             heap_i[pos] = j
-        # nearest first; equal distances by index, so the result does not depend on scan order
-        keys = np.empty(k)
+        # nearest first, equal distances by ascending index (so the result does not depend on
+        # scan order): an insertion sort of the heap by (distance, index). Written out rather than
+        # np.argsort + np.sort, whose implementations took ~5 s of Numba compilation (issue 13)
         for t in range(k):
-            keys[t] = heap_d[t]
-        order = np.argsort(keys, kind="mergesort")
-        for t in range(k):
-            dists[r, t] = heap_d[order[t]]
-            indices[r, t] = heap_i[order[t]]
-        t = 0
-        while t < k:  # among ties, ascending index
-            u = t
-            while u + 1 < k and dists[r, u + 1] == dists[r, t]:
-                u += 1
-            if u > t:
-                seg = np.sort(indices[r, t:u + 1])
-                for s_ in range(u - t + 1):
-                    indices[r, t + s_] = seg[s_]
-            t = u + 1
+            dists[r, t] = heap_d[t]
+            indices[r, t] = heap_i[t]
+        for t in range(1, k):
+            dv, iv = dists[r, t], indices[r, t]
+            u = t - 1
+            while u >= 0 and (dists[r, u] > dv or (dists[r, u] == dv and indices[r, u] > iv)):
+                dists[r, u + 1] = dists[r, u]
+                indices[r, u + 1] = indices[r, u]
+                u -= 1
+            dists[r, u + 1] = dv
+            indices[r, u + 1] = iv
 
 
 def nearest_neighbors(X, k):
@@ -101,5 +100,6 @@ def nearest_neighbors(X, k):
     dists = np.empty((n, k))
     for start in range(0, n, block):
         stop = min(start + block, n)
-        _k_smallest(X[start:stop] @ X.T, norms, k, start, indices[start:stop], dists[start:stop])
+        run_in_chunks(_k_smallest, stop - start, X[start:stop] @ X.T, norms, k, start, indices[start:stop],
+                      dists[start:stop])
     return indices, dists

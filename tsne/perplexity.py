@@ -5,7 +5,9 @@ with beta_i = 1 / (2 sigma_i^2)), and beta_i is chosen so that Perp(P_i) = 2^H(P
 target, H(P_i) = -sum_j p_j|i log2 p_j|i (eq. 4).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from tsne.chunked_threads import run_in_chunks
 
 _MAX_STEPS = 200
 
@@ -69,9 +71,9 @@ def _search_row(d, skip, log_perplexity, tol, p):
     return entropy
 
 
-@njit(parallel=True, cache=True)
-def _search_rows(d, skip_self, log_perplexity, tol, p, entropies):
-    for i in prange(d.shape[0]):
+@njit(nogil=True, cache=True)
+def _search_rows(start, stop, d, skip_self, log_perplexity, tol, p, entropies):
+    for i in range(start, stop):
         entropies[i] = _search_row(d[i], i if skip_self else -1, log_perplexity, tol, p[i])
 
 
@@ -109,5 +111,5 @@ def conditional_probabilities(sq_distances, perplexity, skip_self=True, tol=1e-1
         raise ValueError("sq_distances: expected finite, non-negative squared distances")
     p = np.empty_like(d)
     entropies = np.empty(d.shape[0])
-    _search_rows(d, skip_self, np.log(perplexity), tol, p, entropies)
+    run_in_chunks(_search_rows, d.shape[0], d, skip_self, np.log(perplexity), tol, p, entropies)
     return p

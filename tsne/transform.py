@@ -13,8 +13,9 @@ Steps follow openTSNE's ``transform``: the gradient without its constant factor,
 clipped to norm ``max_grad_norm`` per point, learning rate 0.1, momentum 0.8, 250 iterations.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from tsne.chunked_threads import run_in_chunks
 from tsne.fft_interpolation import repulsion_fft
 from tsne.kl import MACHINE_EPSILON, kernel_shape
 from tsne.neighbors import squared_distances
@@ -43,12 +44,12 @@ def query_neighbors(X_new, X_ref, k):
     return indices, sq
 
 
-@njit(parallel=True, cache=True, fastmath=True)
-def _repulsion_from(Y, R, alpha, expo, repulse, row_z):
-    """Exact sums over the reference points R for each new point (any dimension), O(n m)."""
-    n, dim = Y.shape
+@njit(nogil=True, cache=True, fastmath=True)
+def _repulsion_from(start, stop, Y, R, alpha, expo, repulse, row_z):
+    """Exact sums over the reference points R for new points [start, stop) (any dimension), O(n m)."""
+    dim = Y.shape[1]
     inv_alpha = 1.0 / alpha
-    for i in prange(n):
+    for i in range(start, stop):
         z = 0.0
         for a in range(dim):
             repulse[i, a] = 0.0
@@ -88,7 +89,7 @@ def embed_new_points(X_new, X_ref, Y_ref, perplexity=5.0, dof=1.0, exponent=None
         if use_fft:
             return repulsion_fft(Y, alpha, exponent=expo, sources=Y_ref, **(fft_params or {}))
         repulse, row_z = np.empty_like(Y), np.empty(len(Y))
-        _repulsion_from(np.ascontiguousarray(Y), Y_ref, alpha, expo, repulse, row_z)
+        run_in_chunks(_repulsion_from, len(Y), np.ascontiguousarray(Y), Y_ref, alpha, expo, repulse, row_z)
         return repulse, row_z
 
     def objective(Y, compute_error):

@@ -1,0 +1,30 @@
+"""Run a Numba kernel over a range in chunks on Python threads, instead of ``parallel=True``.
+
+Each kernel here is compiled ``nogil=True`` and takes ``(start, stop, ...)``; the chunks write
+disjoint rows, so the result does not depend on the number of threads. Numba's ``parallel=True``
+would do the same work, but each parallel kernel costs about a second more to compile (parfor
+lowering), and a first ``TSNE().fit`` in a fresh environment spent 31 s compiling before any work
+(issue 13: at most 10 s). Threads are Numba's count (``numba.get_num_threads``, which ``TSNE``
+sets from ``n_jobs``).
+"""
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+
+_CHUNKS_PER_THREAD = 4  # uneven chunks (Barnes-Hut blocks differ in cost) balance out
+_pool = None
+
+
+def run_in_chunks(kernel, n, *args):
+    """kernel(start, stop, *args) over [0, n) in contiguous chunks, on numba.get_num_threads() threads."""
+    global _pool
+    threads = numba.get_num_threads()
+    if threads == 1 or n < 2:
+        kernel(0, n, *args)
+        return
+    if _pool is None or _pool._max_workers < threads:
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tsne")
+    chunks = min(n, threads * _CHUNKS_PER_THREAD)
+    bounds = [n * c // chunks for c in range(chunks + 1)]
+    for f in [_pool.submit(kernel, lo, hi, *args) for lo, hi in zip(bounds[:-1], bounds[1:])]:
+        f.result()
