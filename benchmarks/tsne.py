@@ -1,11 +1,12 @@
 """minigrad's t-SNE beside scikit-learn and openTSNE, in one process, printing ratios.
 
-    python benchmarks/tsne.py [--sizes 10000 20000] [--with-70k] [--no-exact] [--compile]
+    python benchmarks/tsne.py [--sizes 10000 20000] [--with-70k] [--no-exact] [--no-digits] [--compile]
 
 For each data set every library embeds the same data with 1000 iterations (250 exaggerated),
 perplexity 30, PCA initialisation, 2 threads. Each returned embedding's KL is recomputed by one
 function (``tsne.kl_divergence``: dense P on digits; on blobs the sparse kNN P, with Z summed
-exactly over all pairs), since the libraries report KL differently.
+exactly over all pairs), since the libraries report KL differently. Data: digits, digits grown to
+10k by one-pixel shifts and noise (PCA to 50), and Gaussian blobs.
 """
 import argparse
 import os
@@ -63,11 +64,26 @@ def bench(name, X, runs, dense_kl):
         print(f"  {label:20s} {wall:8.2f} s  {wall / iters * 1e3:8.2f} ms/iter  {iters:5d} iters  "
               f"exact KL {kl:.4f}", flush=True)
     for ours, ref in (("minigrad exact", "sklearn exact"), ("minigrad bh", "sklearn bh"),
-                      ("minigrad bh", "openTSNE bh"), ("minigrad bh", "openTSNE fft")):
+                      ("minigrad bh", "openTSNE bh"), ("minigrad bh", "openTSNE fft"),
+                      ("minigrad fft", "openTSNE fft"), ("minigrad fft", "minigrad bh"), ("minigrad fft", "sklearn bh")):
         if ours in results and ref in results:
             a, b = results[ours], results[ref]
             print(f"  {ours} / {ref}: time ratio {a[0] / b[0]:.3f} (speed-up {b[0] / a[0]:.2f}x), "
                   f"per-iteration {a[0] / a[1] / (b[0] / b[1]):.3f}, KL {a[2] / b[2] - 1:+.2%}", flush=True)
+
+
+def shifted_digits(n, seed=0):
+    """scikit-learn's digits grown to n images by shifting each by up to one pixel and adding
+    noise (structured image data, not blobs), then PCA to 50 dimensions: (n, 50)."""
+    from sklearn.datasets import load_digits
+
+    rng = np.random.default_rng(seed)
+    images = load_digits().images
+    pick = rng.integers(0, len(images), n)
+    shifts = rng.integers(-1, 2, (n, 2))
+    out = np.stack([np.roll(images[i], tuple(s), axis=(0, 1)) for i, s in zip(pick, shifts)])
+    X = out.reshape(n, -1) + rng.normal(0, 1.0, (n, 64))
+    return tsne.pca(X, 50)
 
 
 def compile_time():
@@ -102,6 +118,7 @@ def main(argv=None):
     if args.compile:
         compile_time()
     ours_bh = ("minigrad bh", run_ours, "barnes_hut")
+    ours_fft = ("minigrad fft", run_ours, "fft")
     others_bh = [("sklearn bh", run_sklearn, "barnes_hut"), ("openTSNE bh", run_opentsne, "bh"),
                  ("openTSNE fft", run_opentsne, "fft")]
     run_ours(np.random.default_rng(0).standard_normal((100, 5)), "barnes_hut")  # load the kernels
@@ -109,10 +126,11 @@ def main(argv=None):
         runs = [("minigrad exact", run_ours, "exact")]
         if not args.no_exact:
             runs.append(("sklearn exact", run_sklearn, "exact"))
-        bench("digits", load_digits().data.astype(np.float64), runs + [ours_bh] + others_bh, dense_kl=True)
+        bench("digits", load_digits().data.astype(np.float64), runs + [ours_bh, ours_fft] + others_bh, dense_kl=True)
+        bench("shifted digits 10k, PCA 50", shifted_digits(10000), [ours_bh, ours_fft] + others_bh, dense_kl=False)
     for n in args.sizes + ([70000] if args.with_70k else []):
         X, _ = make_blobs(n, n_features=50, centers=10, cluster_std=3, random_state=0)
-        bench(f"blobs {n // 1000}k", X, [ours_bh] + others_bh, dense_kl=False)
+        bench(f"blobs {n // 1000}k", X, [ours_bh, ours_fft] + others_bh, dense_kl=False)
 
 
 if __name__ == "__main__":
