@@ -12,18 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 
 _CHUNKS_PER_THREAD = 4  # uneven chunks (Barnes-Hut blocks differ in cost) balance out
-_pool = None
+_pool, _pool_threads = None, 0
 
 
 def run_in_chunks(kernel, n, *args):
     """kernel(start, stop, *args) over [0, n) in contiguous chunks, on numba.get_num_threads() threads."""
-    global _pool
+    global _pool, _pool_threads
     threads = numba.get_num_threads()
     if threads == 1 or n < 2:
         kernel(0, n, *args)
         return
-    if _pool is None or _pool._max_workers < threads:
-        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tsne")
+    if _pool_threads < threads:
+        _pool, _pool_threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tsne"), threads
     chunks = min(n, threads * _CHUNKS_PER_THREAD)
     bounds = [n * c // chunks for c in range(chunks + 1)]
     for f in [_pool.submit(kernel, lo, hi, *args) for lo, hi in zip(bounds[:-1], bounds[1:])]:
