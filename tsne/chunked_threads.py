@@ -23,6 +23,8 @@ def run_in_chunks(kernel, n, *args):
         kernel(0, n, *args)
         return
     if _pool_threads < threads:
+        if _pool is not None:
+            _pool.shutdown(wait=False)
         _pool, _pool_threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tsne"), threads
     chunks = min(n, threads * _CHUNKS_PER_THREAD)
     bounds = [n * c // chunks for c in range(chunks + 1)]
