@@ -1,8 +1,9 @@
 """t-SNE (van der Maaten & Hinton 2008), its Barnes-Hut approximation (van der Maaten 2014) and
 FFT-accelerated interpolation (FIt-SNE, Linderman et al. 2019).
 
-Depends only on NumPy and Numba. ``TSNE`` is a drop-in for ``sklearn.manifold.TSNE``; each
-step is also usable alone to check a formula:
+Depends on NumPy and Numba (the FFT method uses scipy.fft when installed, as it is with
+scikit-learn). ``TSNE`` is a drop-in for ``sklearn.manifold.TSNE``; each step is also usable alone
+to check a formula:
 
 - ``conditional_probabilities`` / ``joint_probabilities`` / ``joint_probabilities_nn``: p_j|i with
   the Gaussian precision found by binary search so that 2^H(P_i) = perplexity, and
