@@ -104,10 +104,21 @@ CONSTRAINTS = {
 }
 
 
-def validate_params(params):
+_POSITIVE = Interval(numbers.Real, 0, None, "neither")
+TRANSFORM_CONSTRAINTS = {  # TSNE.transform's settings (openTSNE's names)
+    "perplexity": [_POSITIVE],
+    "n_iter": [Interval(numbers.Integral, 1, None, "left")],
+    "learning_rate": [_POSITIVE],
+    "exaggeration": [_POSITIVE],
+    "momentum": [Interval(numbers.Real, 0, 1, "left")],
+    "max_grad_norm": [_POSITIVE],
+}
+
+
+def validate_params(params, constraints=None):
     """A ValueError naming the first parameter whose value no constraint accepts (TypeError when
-    the value is of a kind no constraint takes at all)."""
-    for name, constraints in CONSTRAINTS.items():
+    the value is of a kind no constraint takes at all); ``constraints`` defaults to TSNE's."""
+    for name, constraints in (CONSTRAINTS if constraints is None else constraints).items():
         v = params[name]
         if any(c.accepts(v) for c in constraints):
             continue

@@ -1,6 +1,5 @@
 """``TSNE``: the estimator, with scikit-learn's parameter names, defaults and attributes."""
 import inspect
-import numbers
 import time
 
 import numpy as np
@@ -11,12 +10,26 @@ from tsne.fft_interpolation import kl_divergence_fft
 from tsne.kl import kl_divergence
 from tsne.optimizer import gradient_descent
 from tsne.parameter_constraints import threads as n_threads
-from tsne.parameter_constraints import validate_params
+from tsne.parameter_constraints import TRANSFORM_CONSTRAINTS, validate_params
 from tsne.pca import pca
 from tsne.transform import embed_new_points
 
 _EXPLORATION_MAX_ITER = 250
 _N_ITER_CHECK = 50
+
+
+def _samples(X):
+    """X as a float64 (n_samples, n_features) array of finite numbers, or a TypeError/ValueError
+    naming X (shared by fit and transform)."""
+    X = np.asarray(X)
+    if X.dtype == object or not np.issubdtype(X.dtype, np.number):
+        raise TypeError(f"X: expected a numeric array, got dtype {X.dtype}")
+    X = X.astype(np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"X: contains NaN or inf ({int(np.sum(~np.isfinite(X)))} values)")
+    return X
 
 
 class TSNE:
@@ -123,18 +136,11 @@ class TSNE:
         if self.method == "fft" and self.n_components not in (1, 2):
             raise ValueError(f"n_components: 'fft' supports 1 or 2 components (the interpolation grid), "
                              f"got {self.n_components}; use method='barnes_hut' or 'exact'")
-        X = np.asarray(X)
-        if X.dtype == object or not np.issubdtype(X.dtype, np.number):
-            raise TypeError(f"X: expected a numeric array, got dtype {X.dtype}")
-        X = X.astype(np.float64)
-        if X.ndim != 2:
-            raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
+        X = _samples(X)
         if X.shape[0] < 2:
             raise ValueError(f"X: t-SNE needs at least 2 samples, got {X.shape[0]}")
         if X.shape[1] == 0:
             raise ValueError("X: has no features (shape (n, 0))")
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"X: contains NaN or inf ({int(np.sum(~np.isfinite(X)))} values)")
         if self.metric == "precomputed":
             if X.shape[0] != X.shape[1]:
                 raise ValueError(f"X: a precomputed distance matrix must be square, got shape {X.shape}")
@@ -209,27 +215,17 @@ class TSNE:
                 raise ValueError("transform: the embedding was fitted with metric='precomputed'; new points "
                                  "need the data's features (fit with metric='euclidean')")
             raise ValueError("transform: this TSNE is not fitted yet; call fit(X) first")
-        X = np.asarray(X)
-        if X.dtype == object or not np.issubdtype(X.dtype, np.number):
-            raise TypeError(f"X: expected a numeric array, got dtype {X.dtype}")
-        X = X.astype(np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+        validate_params(dict(perplexity=perplexity, n_iter=n_iter, learning_rate=learning_rate,
+                             exaggeration=exaggeration, momentum=momentum, max_grad_norm=max_grad_norm),
+                        TRANSFORM_CONSTRAINTS)
+        X = _samples(X)
+        if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X: expected shape (n_samples, {self.n_features_in_}) (the fitted data's features), "
                              f"got {X.shape}")
         if len(X) == 0:
             raise ValueError("X: no samples (shape (0, n_features))")
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"X: contains NaN or inf ({int(np.sum(~np.isfinite(X)))} values)")
-        for name, v, low in (("perplexity", perplexity, 0), ("learning_rate", learning_rate, 0),
-                             ("exaggeration", exaggeration, 0), ("max_grad_norm", max_grad_norm, 0)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or not v > low:
-                raise ValueError(f"{name}: expected a finite number > {low}, got {v!r}")
         if not perplexity < len(reference):
             raise ValueError(f"perplexity: must be less than the {len(reference)} reference points, got {perplexity}")
-        if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral) or n_iter < 1:
-            raise ValueError(f"n_iter: expected an int >= 1, got {n_iter!r}")
-        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
-            raise ValueError(f"momentum: expected a number in [0, 1), got {momentum!r}")
         dof, exponent = self._kernel()
         fft_params = dict(n_interpolation_points=self.n_interpolation_points, min_num_intervals=self.min_num_intervals,
                           ints_in_interval=self.ints_in_interval)
