@@ -6,15 +6,16 @@ The training rows also print each side's peak memory: the growth of the peak res
 three steps, each side in a fresh process (``memory_probe``; Linux only).
 
 Same weights in both (loaded through the state dict), same thread count (1 and 2: torch
-via set_num_threads, NumPy's BLAS via threadpoolctl, Numba via set_num_threads), in one
-process, medians of several runs, printed as minigrad/torch ratios (< 1 means faster).
+via set_num_threads, NumPy's BLAS via threadpoolctl, Numba via set_num_threads), medians of
+several runs timed in turn, torch in a child process of its own (``side_by_side.py``: the two
+would share one OpenMP runtime; ``--one-process`` times both here), printed as minigrad/torch
+ratios (< 1 means faster).
 """
 import argparse
+import importlib.util
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 # this file is named like the package it measures: keep its own folder off the import path
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
@@ -26,6 +27,11 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import layers as L
+
+_spec = importlib.util.spec_from_file_location("side_by_side", os.path.join(os.path.dirname(__file__), "side_by_side.py"))
+side_by_side = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(side_by_side)
+interleaved = side_by_side.interleaved
 
 
 def vgg_like(seed=0):
@@ -74,23 +80,6 @@ def to_torch(net):
         sd = dict(zip(names, net.state_dict().values()))
     t.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
     return t
-
-
-def median_time(fn, repeats):
-    fn()  # warm-up (compilation, allocator)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def interleaved(ours, theirs, repeats, rounds=3):
-    """Best of ``rounds`` medians per side, the two sides timed in turn so that machine noise hits
-    both alike: -> (seconds for ours, seconds for theirs)."""
-    times = [(median_time(ours, repeats), median_time(theirs, repeats)) for _ in range(rounds)]
-    return min(t[0] for t in times), min(t[1] for t in times)
 
 
 def bench(name, net, shape, dtype, threads, repeats):
@@ -200,7 +189,7 @@ def bench_training(row, dtype, threads, repeats, memory=True):
     with threadpool_limits(threads):
         ta, tb = interleaved(mg_step, t_step, repeats)
     mem = ""
-    if memory and os.path.exists("/proc/self/clear_refs"):
+    if memory and not side_by_side.is_child() and os.path.exists("/proc/self/clear_refs"):
         ma, mb = _peak_memory(row, dtype, threads)
         mem = f"   peak MiB {ma:6.1f} / {mb:6.1f} ({ma / max(mb, 0.1):4.2f}x)"
     print(f"{row:9s} {np.dtype(dtype).name:7s} {threads} thr  {'train':8s} "
@@ -213,12 +202,14 @@ def main(argv=None):
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--training-only", action="store_true", help="only the training-step rows")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes of the training rows")
+    p.add_argument("--one-process", action="store_true", help="time torch in this process too")
     p.add_argument("--memory-probe", nargs=4, metavar=("ROW", "SIDE", "DTYPE", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.memory_probe:
         row, side, dtype, threads = args.memory_probe
         print(memory_probe(row, side, np.dtype(dtype), int(threads)))
         return
+    side_by_side.start(sys.argv[1:] if argv is None else argv)
     print(f"numpy {np.__version__}, numba {numba.__version__} ({numba.config.THREADING_LAYER}), "
           f"torch {torch.__version__}, python {sys.version.split()[0]}")
     for threads in args.threads:

@@ -107,7 +107,9 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--one-process", action="store_true", help="time the reference in this process too")
     args = p.parse_args(argv)
+    bench_layers.side_by_side.start(sys.argv[1:] if argv is None else argv)
     net = bench_layers.vgg_like().to(np.float32)
     tnet = bench_layers.to_torch(net).float().eval()
     relus = [m for m in net.modules() if type(m).__name__ == "ReLU"]

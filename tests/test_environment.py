@@ -9,7 +9,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run(code, **env):
-    full = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    ours = ("OPENBLAS_THREAD_TIMEOUT", "NUMBA_THREADING_LAYER", "GOMP_SPINCOUNT")
+    full = {k: v for k, v in os.environ.items() if k not in ours}
     full.update(env)
     out = subprocess.run([sys.executable, "-c", code], env=full, cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -39,3 +40,37 @@ def test_glibc_settings_apply_once_and_respect_the_user():
     assert _run(code) == expected
     assert _run(code, MALLOC_TOP_PAD_="1") == "False"
     assert _run(code, MINIGRAD_KEEP_MALLOC="1") == "False"
+
+
+_LAYER = ("import minigrad, numba, os, ctypes; print(numba.config.THREADING_LAYER, os.environ.get('GOMP_SPINCOUNT'), "
+          "ctypes.CDLL('libgomp.so.1').omp_get_max_active_levels() if numba.config.THREADING_LAYER == 'omp' else '-')")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="GNU OpenMP settings are checked on Linux")
+def test_numba_gets_openmp_with_a_short_spin_and_no_nesting():
+    # the spin count is given to libgomp while it loads and taken back: the variable is gone after
+    # import, so nothing started later in the process (or by it) sees it
+    layer, spin, levels = _run(_LAYER).split()
+    assert layer in ("omp", "workqueue")  # workqueue only where no GNU OpenMP runtime loads
+    assert spin == "None"
+    if layer == "omp":
+        assert levels == "1"  # Numba's pool switches nesting on; PyTorch sharing the runtime wants it off
+
+
+def test_a_users_threading_choices_are_kept():
+    assert _run(_LAYER.replace(", ctypes.CDLL('libgomp.so.1').omp_get_max_active_levels()"
+                               " if numba.config.THREADING_LAYER == 'omp' else '-'", ""),
+                NUMBA_THREADING_LAYER="workqueue").split() == ["workqueue", "None"]
+    # a spin count the user exported stays theirs
+    assert _run("import minigrad, os; print(os.environ['GOMP_SPINCOUNT'])", GOMP_SPINCOUNT="7") == "7"
+
+
+def test_an_openmp_runtime_loaded_first_is_not_shared():
+    # its spin count can no longer be set, and a long spin would starve OpenBLAS: workqueue instead
+    code = "import ctypes; ctypes.CDLL('libgomp.so.1'); import minigrad, numba; print(numba.config.THREADING_LAYER)"
+    try:
+        import ctypes
+        ctypes.CDLL("libgomp.so.1")
+    except OSError:
+        pytest.skip("no GNU OpenMP runtime on this machine")
+    assert _run(code) == "workqueue"

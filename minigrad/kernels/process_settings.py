@@ -13,8 +13,22 @@ wins), and each was measured on the 2-core VMs this project is developed on (PER
    at batch 64 above glibc's 32 MiB mmap cap). mallopt(3) applies the equivalent of
    MALLOC_MMAP_MAX_=0, MALLOC_MMAP_THRESHOLD_=32 MiB, MALLOC_TRIM_THRESHOLD_=8 GiB,
    MALLOC_TOP_PAD_=256 MiB. MINIGRAD_KEEP_MALLOC=1 leaves the allocator alone.
-3. Numba's default OpenMP threading layer spins after each parallel region and starves
-   OpenBLAS's second thread (conv nets up to 10x slower on 2 cores); ``workqueue`` does not.
+3. Numba's parallel kernels need a thread pool that wakes fast and then gets out of the way.
+   Waking a sleeping thread costs ~100 us in these VMs: the ``workqueue`` layer pays it on
+   every kernel launch (140 us even for an 8K-element ReLU; a 1x64x64 style-transfer step ran
+   ~20 such launches). GNU OpenMP's threads instead spin after each region, by default for
+   ~300,000 iterations (milliseconds), which starves OpenBLAS's second thread (conv nets up
+   to 10x slower on 2 cores). A short spin is both: GOMP_SPINCOUNT=3000 (~tens of us) keeps
+   back-to-back launches at ~3 us and lets the threads sleep before the next GEMM needs the
+   core (GAPNet's training step 1.6-1.8x -> 1.1-1.3x torch). The variable is set only while
+   Numba's OpenMP pool loads libgomp (which reads it then) and removed again. When an OpenMP
+   runtime is loaded already (PyTorch imported first: the loader shares libgomp by name), its
+   spin cannot be changed, so ``workqueue`` is kept, as it is without a loadable OpenMP pool.
+   Numba switches nested parallelism on when its pool starts; that made PyTorch's float64
+   convolutions sharing the runtime 2x slower, so the pool is started here and nesting is
+   switched off again (Numba's kernels do not nest). GNU OpenMP is not fork-safe: a process
+   forked after ``import minigrad`` must not run a parallel kernel (use the ``spawn`` start
+   method, or NUMBA_THREADING_LAYER=workqueue).
 """
 import ctypes
 import ctypes.util
@@ -50,11 +64,39 @@ def keep_freed_memory():
     return bool(ok)
 
 
-def choose_numba_threading_layer():
-    """Select Numba's ``workqueue`` layer unless NUMBA_THREADING_LAYER is set; True if chosen."""
+def choose_numba_threading_layer(spin_count="3000"):
+    """Select Numba's OpenMP layer with a short spin (else ``workqueue``) unless
+    NUMBA_THREADING_LAYER is set; the layer chosen, or None when the user chose."""
     if "NUMBA_THREADING_LAYER" in os.environ:
-        return False
+        return None
     import numba  # here, not at the top: this module must load before NumPy does
 
-    numba.config.THREADING_LAYER = "workqueue"
+    numba.config.THREADING_LAYER = layer = "workqueue"
+    if _openmp_loaded():
+        return layer
+    ours = "GOMP_SPINCOUNT" not in os.environ
+    if ours:
+        os.environ["GOMP_SPINCOUNT"] = spin_count
+    try:
+        from numba.np.ufunc import omppool  # noqa: F401  loads libgomp, which reads the variable now
+    except ImportError:
+        return layer
+    finally:
+        if ours:
+            del os.environ["GOMP_SPINCOUNT"]
+    numba.config.THREADING_LAYER = "omp"
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)  # starts the pool (and nesting with it)
+    try:
+        ctypes.CDLL("libgomp.so.1").omp_set_max_active_levels(1)
+    except (OSError, AttributeError):
+        pass
+    return "omp"
+
+
+def _openmp_loaded():
+    """Whether a GNU OpenMP runtime is in the process already (dlopen with RTLD_NOLOAD)."""
+    try:
+        ctypes.CDLL("libgomp.so.1", mode=getattr(os, "RTLD_NOLOAD", 4) | os.RTLD_LAZY)
+    except OSError:
+        return False
     return True
