@@ -5,6 +5,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.kernels import conv, pool
+from minigrad.kernels.scatter_add import scatter_add
 
 
 @pytest.fixture(params=[True, False], ids=["fast 2x2", "general"])
@@ -76,3 +77,25 @@ def test_both_gemm_layouts_equal_the_reference_path(shape, O, k, s, p, dtype, to
         for got, ref in zip(results[layout], results[False]):
             assert got.dtype == dtype
             assert np.max(np.abs(got - ref)) <= tol * np.max(np.abs(ref))
+
+
+# --- scatter_add: np.add.at for getitem's gradient ---------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index", [
+    lambda rng: (slice(None), slice(None), rng.integers(0, 9, (5, 4)), rng.integers(0, 7, (5, 4))),  # a bilinear tap
+    lambda rng: (slice(None), slice(None), (np.arange(9) - 3) % 9),  # a roll
+    lambda rng: (np.array([1, 1, 0, 1]),),  # repeated rows
+    lambda rng: (rng.random((2, 3, 9, 7)) > 0.5,),  # a mask
+    lambda rng: (slice(None), 1, np.array([[2, 2], [8, 0]])),  # arrays after a slice and an integer
+])
+def test_scatter_add_equals_np_add_at_bit_for_bit(dtype, index):
+    rng = np.random.default_rng(0)
+    idx = index(rng)
+    want = np.zeros((2, 3, 9, 7), dtype)
+    values = rng.standard_normal(want[idx].shape).astype(dtype)
+    np.add.at(want, idx, values)
+    got = np.zeros_like(want)
+    scatter_add(got, idx, values)
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="out"):
+        scatter_add(np.zeros((7, 9, 3, 2), dtype).T, idx, values)

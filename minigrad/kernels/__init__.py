@@ -9,5 +9,6 @@ the ops in ``minigrad/ops`` call them. Read the ops first; come here for how the
     im2col            patches <-> columns (the reference convolution path)
     pool              max and average pooling
     relu              ReLU and its backward as single parallel passes
+    scatter_add       np.add.at for fancy indexing's gradient, as one compiled loop
     scratch           reusable buffers (two slots) for large temporaries
 """

@@ -2,6 +2,7 @@
 import numpy as np
 
 from minigrad.graph import Op
+from minigrad.kernels.scatter_add import scatter_add
 from minigrad.tensor import Tensor
 
 
@@ -32,11 +33,10 @@ class GetItem(Op):
 
     @staticmethod
     def backward(ctx, g):
-        a = ctx.arrays[0]
         idx = ctx.kwargs["idx"]
-        out = np.zeros_like(a)
+        out = np.zeros(ctx.arrays[0].shape, ctx.arrays[0].dtype)  # C order, as scatter_add needs
         if _is_fancy(idx):
-            np.add.at(out, idx, g)
+            scatter_add(out, idx, g)  # np.add.at: repeated indices add up
         else:
             out[idx] = g
         return (out,)
