@@ -92,6 +92,19 @@ def test_kl_and_gradient_use_the_exact_attraction(digits_after_exaggeration):
     assert np.isnan(tsne.kl_divergence_fft(P, Y, compute_error=False)[0])
 
 
+def test_fft_map_of_digits_is_as_good_as_opentsnes(digits_after_exaggeration):
+    """A whole run at the defaults (1000 iterations, openTSNE's learning-rate schedule for 'fft'):
+    KL of the final map within 1% of openTSNE's FFT map of the same digits (stored by
+    tests/reference/make_opentsne_fixtures.py), both recomputed exactly with the dense P."""
+    X = digits_after_exaggeration[0]
+    P = tsne.affinities.affinities_from_data(X, 30.0, "exact")
+    ours = tsne.kl_divergence(P, TSNE(method="fft", random_state=0).fit_transform(X))[0]
+    with np.load(oref.FIXTURE) as f:
+        theirs = tsne.kl_divergence(P, f["digits_fft_Y"])[0]
+    print(f"KL of the FFT map of digits: ours {ours:.4f}, openTSNE {theirs:.4f}")
+    assert ours < 1.01 * theirs
+
+
 @pytest.mark.parametrize("dims", [1, 2])
 def test_estimator_embeds_digits_with_fft(digits_after_exaggeration, dims):
     X = digits_after_exaggeration[0][:600]
