@@ -58,6 +58,18 @@ def test_error_falls_as_interpolation_points_grow(dims, dof):
     assert errors[-1] < 1e-4
 
 
+@pytest.mark.parametrize("span", [20.0, 150.0])  # a map just after exaggeration, and a finished 70k map's
+def test_single_precision_ffts_cost_nothing_at_three_points(monkeypatch, span):
+    rng = np.random.default_rng(1)
+    centres = rng.uniform(-span / 2, span / 2, (10, 2))
+    Y = centres[rng.integers(0, 10, 3000)] + 3 * rng.standard_normal((3000, 2))
+    single = relative_error(Y, 1.0)
+    monkeypatch.setattr(tsne.fft_interpolation, "SINGLE_PRECISION_UP_TO", 0)
+    double = relative_error(Y, 1.0)
+    print(f"span {span}: error of the repulsion, float32 FFTs {single[0]:.3e}, float64 {double[0]:.3e}")
+    assert single[0] < 1.01 * double[0] and single[1] < 1e-4
+
+
 def test_default_settings_on_digits(digits_after_exaggeration):
     _, Y = digits_after_exaggeration
     err, z_err = relative_error(Y, 1.0)

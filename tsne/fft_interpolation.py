@@ -18,12 +18,15 @@ with b_ij = (1 + |y_i - y_j|^2 / alpha)^-1. Directly these are O(n^2). FIt-SNE (
 4. Interpolate the grid's potentials back to the points with the same basis.
 
 Cost O(n p^d + M log M) for M grid nodes instead of O(n^2); the error falls quickly with more
-interpolation points (tested against the exact sums in tests/test_tsne_fft.py).
+interpolation points (tested against the exact sums in tests/test_tsne_fft.py). With p <= 3 the FFTs run
+in single precision: their rounding stays far below the interpolation error there.
 """
 import numba
 import numpy as np
 
 from tsne.kl import check_embedding, finish_gradient, kernel_shape, sparse_attraction, sparse_kl_rows
+
+SINGLE_PRECISION_UP_TO = 3  # largest n_interpolation_points whose FFTs run in float32 (0: never)
 
 try:  # scipy's pocketfft (always there with scikit-learn) is ~1.5x NumPy's and takes threads
     from scipy import fft as _scipy_fft
@@ -77,10 +80,10 @@ def _lagrange_weights(t, p):
     return L
 
 
-def _kernel_spectrum(values, d):
+def _kernel_spectrum(values, d, dtype):
     """The spectrum of a kernel given on the node offsets 0..m-1 per dimension (an (m,)^d array),
     embedded in a (2m)^d circulant (offset m, the wrap-around, never separates two real nodes):
-    -> rfftn, (2m, ..., m + 1)."""
+    -> rfftn in ``dtype``'s precision, (2m, ..., m + 1)."""
     m = values.shape[0]
     full = np.zeros((2 * m,) * d)
     back = slice(m - 1, 0, -1)  # offsets m-1 .. 1, stored at indices m+1 .. 2m-1 as -(m-1) .. -1
@@ -89,7 +92,7 @@ def _kernel_spectrum(values, d):
     else:
         full[:m, :m], full[m + 1:, :m] = values, values[back]
         full[:m, m + 1:], full[m + 1:, m + 1:] = values[:, back], values[back, back]
-    return _rfftn(full, s=full.shape, axes=tuple(range(d)))
+    return _rfftn(full.astype(dtype, copy=False), s=full.shape, axes=tuple(range(d)))
 
 
 def _nodes_of(points, lo, box, n_boxes, p, m):
@@ -130,7 +133,10 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
     offsets = (np.arange(m) * spacing) ** 2
     b = 1.0 / (1.0 + (offsets if d == 1 else offsets[:, None] + offsets[None, :]) / alpha)
     w = b if expo == 1.0 else b ** expo
-    z_spec, f_spec = _kernel_spectrum(w, d), _kernel_spectrum(w * b, d)
+    # single-precision FFTs (1.5x faster at 70k points) where their rounding, ~1e-3 of the sums on a
+    # spread-out map, stays well below the interpolation's own error (~1e-2 at p <= 3)
+    fft_dtype = np.float32 if p <= SINGLE_PRECISION_UP_TO else np.float64
+    z_spec, f_spec = _kernel_spectrum(w, d, fft_dtype), _kernel_spectrum(w * b, d, fft_dtype)
 
     # charges: 1 (for Z and S) and each coordinate of y (for T)
     charges = np.concatenate([np.ones((len(src), 1)), src], axis=1)  # (n_sources, 1 + d)
@@ -139,7 +145,7 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
     potentials = []
     for c in range(1 + d):
         grid = np.bincount(flat, weights=(src_weight * charges[:, c:c + 1]).ravel(), minlength=m ** d)
-        spectrum = _rfftn(grid.reshape((m,) * d), s=padded, axes=axes)
+        spectrum = _rfftn(grid.reshape((m,) * d).astype(fft_dtype), s=padded, axes=axes)
         for spec in ((z_spec, f_spec) if c == 0 else (f_spec,)):
             pot = _irfftn(spectrum * spec, s=padded, axes=axes)[tuple(slice(0, m) for _ in range(d))]
             potentials.append((pot.ravel()[index] * weight).sum(axis=1))
@@ -154,7 +160,7 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
         sq = ((grid[:, None, :] - grid[None, :, :]) ** 2).sum(axis=-1)
         b_box = 1.0 / (1.0 + sq / alpha)
         z_box = b_box if expo == 1.0 else b_box ** expo  # the kernel between one box's nodes
-        z_sum = z_sum - np.einsum("ia,ab,ib->i", weight, z_box, weight)
+        z_sum = z_sum - ((weight @ z_box) * weight).sum(axis=1)  # a GEMM: 30 ms -> 2 ms of np.einsum at 70k points
     repulse = Y * s_sum[:, None] - t_sums
     return repulse, z_sum
 
