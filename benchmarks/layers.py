@@ -28,7 +28,8 @@ from threadpoolctl import threadpool_limits
 
 import layers as L
 
-_spec = importlib.util.spec_from_file_location("side_by_side", os.path.join(os.path.dirname(__file__), "side_by_side.py"))
+_spec = importlib.util.spec_from_file_location("side_by_side",
+                                               os.path.join(os.path.dirname(__file__), "side_by_side.py"))
 side_by_side = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(side_by_side)
 interleaved = side_by_side.interleaved

@@ -18,8 +18,8 @@ with b_ij = (1 + |y_i - y_j|^2 / alpha)^-1. Directly these are O(n^2). FIt-SNE (
 4. Interpolate the grid's potentials back to the points with the same basis.
 
 Cost O(n p^d + M log M) for M grid nodes instead of O(n^2); the error falls quickly with more
-interpolation points (tested against the exact sums in tests/test_tsne_fft.py). With p <= 3 the FFTs run
-in single precision: their rounding stays far below the interpolation error there.
+interpolation points (tested against the exact sums in tests/test_tsne_fft.py). With p <= 3 the
+FFTs run in single precision: their rounding stays far below the interpolation error there.
 """
 import numba
 import numpy as np
@@ -160,7 +160,7 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
         sq = ((grid[:, None, :] - grid[None, :, :]) ** 2).sum(axis=-1)
         b_box = 1.0 / (1.0 + sq / alpha)
         z_box = b_box if expo == 1.0 else b_box ** expo  # the kernel between one box's nodes
-        z_sum = z_sum - ((weight @ z_box) * weight).sum(axis=1)  # a GEMM: 30 ms -> 2 ms of np.einsum at 70k points
+        z_sum = z_sum - ((weight @ z_box) * weight).sum(axis=1)  # a GEMM: np.einsum took 30 ms at 70k
     repulse = Y * s_sum[:, None] - t_sums
     return repulse, z_sum
 

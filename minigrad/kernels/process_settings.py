@@ -20,8 +20,9 @@ wins), and each was measured on the 2-core VMs this project is developed on (PER
    ~300,000 iterations (milliseconds), which starves OpenBLAS's second thread (conv nets up
    to 10x slower on 2 cores). A short spin is both: GOMP_SPINCOUNT=3000 (~tens of us) keeps
    back-to-back launches at ~3 us and lets the threads sleep before the next GEMM needs the
-   core (GAPNet's training step 1.6-1.8x -> 1.1-1.3x torch). The variable is set only while
-   Numba's OpenMP pool loads libgomp (which reads it then) and removed again. When an OpenMP
+   core (a style-transfer step 1.6-2.0x -> 1.1-1.5x torch, torch timed in its own process by
+   ``benchmarks/side_by_side.py``). The variable is set only while Numba's OpenMP pool loads
+   libgomp (which reads it then) and removed again. When an OpenMP
    runtime is loaded already (PyTorch imported first: the loader shares libgomp by name), its
    spin cannot be changed, so ``workqueue`` is kept, as it is without a loadable OpenMP pool.
    Numba switches nested parallelism on when its pool starts; that made PyTorch's float64
