@@ -66,8 +66,8 @@ def _send(line):
 
 def _receive():
     line = _pipes[0].readline()
-    if not line:
-        raise SystemExit(0)  # the other process has finished
+    if not line:  # both run the same calls in the same order: the other one can only have failed
+        raise RuntimeError("the other timing process ended early (see its error above)")
     return line.strip()
 
 
