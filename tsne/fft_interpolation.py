@@ -24,26 +24,36 @@ FFTs run in single precision: their rounding stays far below the interpolation e
 import numba
 import numpy as np
 
+from tsne.chunked_threads import run_in_chunks
 from tsne.kl import check_embedding, finish_gradient, kernel_shape, sparse_attraction, sparse_kl_rows
 
 SINGLE_PRECISION_UP_TO = 3  # largest n_interpolation_points whose FFTs run in float32 (0: never)
 
 try:  # scipy's pocketfft (always there with scikit-learn) is ~1.5x NumPy's and takes threads
-    from scipy import fft as _scipy_fft
+    from scipy import fft as _fft
+    _dct = _fft.dctn
 except ImportError:  # pragma: no cover - NumPy's FFT, one thread
-    _scipy_fft = None
+    _fft = np.fft
+    _dct = None
 
 
-def _rfftn(x, s, axes):
-    if _scipy_fft is None:
-        return np.fft.rfftn(x, s=s, axes=axes)
-    return _scipy_fft.rfftn(x, s=s, axes=axes, workers=numba.get_num_threads())
+def _fft_workers():
+    return {"workers": numba.get_num_threads()} if _fft is not np.fft else {}
 
 
-def _irfftn(x, s, axes):
-    if _scipy_fft is None:
-        return np.fft.irfftn(x, s=s, axes=axes)
-    return _scipy_fft.irfftn(x, s=s, axes=axes, workers=numba.get_num_threads())
+def _spectrum(grids, d):
+    """The spectrum of grids (..., m0, m1) zero-padded to (2 m0, 2 m1) (to 2 m1 along the last axis
+    alone when d = 1), axis by axis: scipy's rfftn given the padded shape was 2-4x slower."""
+    m0, m1 = grids.shape[-2:]
+    spec = _fft.rfft(grids, n=2 * m1, axis=-1, **_fft_workers())
+    return spec if d == 1 else _fft.fft(spec, n=2 * m0, axis=-2, **_fft_workers())
+
+
+def _potentials(spec, d, m0, m1):
+    """The inverse of ``_spectrum``, cropped to the grid's (..., m0, m1)."""
+    if d == 2:
+        spec = _fft.ifft(spec, axis=-2, **_fft_workers())[..., :m0, :]
+    return _fft.irfft(spec, n=2 * m1, axis=-1, **_fft_workers())[..., :m1]
 
 
 def _smooth(k):
@@ -55,7 +65,7 @@ def _smooth(k):
 
 
 def _grid(Y, n_interpolation_points, min_num_intervals, ints_in_interval):
-    """Boxes over Y's bounding square: -> (lower corner, node spacing, boxes per dimension, box width).
+    """Boxes over Y's bounding square: -> (lower corner, box width, boxes per dimension).
     The number of boxes is rounded up (by at most a quarter) until the padded grid's side
     2 p n_boxes has only small prime factors, as openTSNE does for FFTW."""
     lo = Y.min(axis=0)
@@ -66,47 +76,92 @@ def _grid(Y, n_interpolation_points, min_num_intervals, ints_in_interval):
             n_boxes = more
             break
     box = span / n_boxes * (1 + 1e-9)  # a point on the upper edge still falls in the last box
-    return lo, box / n_interpolation_points, n_boxes, box
+    return lo, box, n_boxes
 
 
-def _lagrange_weights(t, p):
-    """Lagrange basis of p equispaced nodes at (k + 1/2) / p in [0, 1], evaluated at t (n,): (n, p)."""
-    nodes = (np.arange(p) + 0.5) / p
-    L = np.ones((len(t), p))
-    for k in range(p):
-        for m in range(p):
-            if m != k:
-                L[:, k] *= (t - nodes[m]) / (nodes[k] - nodes[m])
-    return L
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _lagrange(x, lo, box, n_boxes, p, out):
+    """Box of coordinate x, and the Lagrange basis of its p equispaced nodes, at (k + 1/2) / p of
+    the box (FIt-SNE eq. 7), evaluated at x into out (p,): -> index of the box's first node."""
+    rel = (x - lo) / box
+    k = min(max(int(np.floor(rel)), 0), n_boxes - 1)
+    t = rel - k
+    for a in range(p):
+        v = 1.0
+        for b in range(p):
+            if b != a:
+                v *= (t - (b + 0.5) / p) / ((a - b) / p)
+        out[a] = v
+    return k * p
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _spread(points, lo, box, n_boxes, p, grids):
+    """Add each point's charges (1, then its coordinates) to its box's nodes, weighted by the
+    Lagrange basis: grids (1 + d, m, m) indexed [charge, node along y_1, node along y_0], (1 + d, 1, m)
+    when d = 1 (the FFTs' last axis is coordinate 0's)."""
+    d = points.shape[1]
+    p1 = p if d == 2 else 1
+    wx = np.empty(p)
+    wy = np.ones(p)
+    for i in range(points.shape[0]):
+        fx = _lagrange(points[i, 0], lo[0], box, n_boxes, p, wx)
+        fy = _lagrange(points[i, 1], lo[1], box, n_boxes, p, wy) if d == 2 else 0
+        for a in range(p):
+            for b in range(p1):
+                w = wx[a] * wy[b]
+                grids[0, fy + b, fx + a] += w
+                for c in range(d):
+                    grids[1 + c, fy + b, fx + a] += w * points[i, c]
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _gather(start, stop, Y, lo, box, n_boxes, p, pots, z_box, repulse, row_z):
+    """Interpolate the potentials pots (2 + d, ...) laid out as ``_spread``'s grids back to points
+    start..stop of Y:
+    row_z = Z potential (less the self term through z_box (p^d, p^d) unless z_box is empty),
+    repulse = y S - T (module docstring)."""
+    d = Y.shape[1]
+    p1 = p if d == 2 else 1
+    wx = np.empty(p)
+    wy = np.ones(p)
+    w = np.empty(p * p1)
+    t = np.zeros(2)
+    for i in range(start, stop):
+        fx = _lagrange(Y[i, 0], lo[0], box, n_boxes, p, wx)
+        fy = _lagrange(Y[i, 1], lo[1], box, n_boxes, p, wy) if d == 2 else 0
+        z = 0.0
+        s = 0.0
+        t[:] = 0.0
+        for a in range(p):
+            for b in range(p1):
+                w[a * p1 + b] = wx[a] * wy[b]
+                z += w[a * p1 + b] * pots[0, fy + b, fx + a]
+                s += w[a * p1 + b] * pots[1, fy + b, fx + a]
+                for c in range(d):
+                    t[c] += w[a * p1 + b] * pots[2 + c, fy + b, fx + a]
+        if z_box.shape[0] > 0:
+            for k in range(p * p1):
+                for q in range(p * p1):
+                    z -= w[k] * z_box[k, q] * w[q]
+        row_z[i] = z
+        for c in range(d):
+            repulse[i, c] = Y[i, c] * s - t[c]
 
 
 def _kernel_spectrum(values, d, dtype):
     """The spectrum of a kernel given on the node offsets 0..m-1 per dimension (an (m,)^d array),
-    embedded in a (2m)^d circulant (offset m, the wrap-around, never separates two real nodes):
-    -> rfftn in ``dtype``'s precision, (2m, ..., m + 1)."""
+    embedded in a (2m)^d circulant (offset m, the wrap-around, never separates two real nodes),
+    in ``dtype``'s precision: -> (2m, m + 1), (1, m + 1) when d = 1, real since the kernel is even.
+    An even sequence's DFT is the DCT-I of its first half (x_0 + (-1)^k x_m + 2 sum_j x_j
+    cos(pi j k / m)), a quarter of the 2-D FFT's work."""
     m = values.shape[0]
-    full = np.zeros((2 * m,) * d)
-    back = slice(m - 1, 0, -1)  # offsets m-1 .. 1, stored at indices m+1 .. 2m-1 as -(m-1) .. -1
+    half = np.zeros((m + 1,) * d)
+    half[(slice(0, m),) * d] = values
+    spec = _dct(half.astype(dtype), type=1, **_fft_workers())
     if d == 1:
-        full[:m], full[m + 1:] = values, values[back]
-    else:
-        full[:m, :m], full[m + 1:, :m] = values, values[back]
-        full[:m, m + 1:], full[m + 1:, m + 1:] = values[:, back], values[back, back]
-    return _rfftn(full.astype(dtype, copy=False), s=full.shape, axes=tuple(range(d)))
-
-
-def _nodes_of(points, lo, box, n_boxes, p, m):
-    """Each point's p^d grid nodes (flat indices) and Lagrange weights: -> two (n, p^d) arrays."""
-    n, d = points.shape
-    rel = (points - lo) / box
-    which = np.clip(np.floor(rel).astype(np.int64), 0, n_boxes - 1)
-    basis = [_lagrange_weights(rel[:, a] - which[:, a], p) for a in range(d)]
-    first = which * p  # grid index of each point's first node, per dimension
-    if d == 1:
-        return first[:, :1] + np.arange(p)[None, :], basis[0]
-    k = np.arange(p)
-    index = ((first[:, 0, None, None] + k[:, None]) * m + first[:, 1, None, None] + k[None, :]).reshape(n, -1)
-    return index, (basis[0][:, :, None] * basis[1][:, None, :]).reshape(n, -1)
+        return spec[None]
+    return np.concatenate([spec, spec[m - 1:0:-1]])  # k and 2m - k have equal spectra
 
 
 def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0,
@@ -121,48 +176,43 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
     embedding, ``transform.py``), and no self-pair is taken out of row_z.
     """
     n, d = Y.shape
-    src = Y if sources is None else sources
+    src = Y if sources is None else np.ascontiguousarray(sources, dtype=np.float64)
     p = int(n_interpolation_points)
-    lo, spacing, n_boxes, box = _grid(Y if sources is None else np.vstack([Y, src]), p, min_num_intervals,
-                                      ints_in_interval)
+    lo, box, n_boxes = _grid(Y if sources is None else np.vstack([Y, src]), p, min_num_intervals,
+                             ints_in_interval)
     m = n_boxes * p
-    index, weight = _nodes_of(Y, lo, box, n_boxes, p, m)
-    src_index, src_weight = (index, weight) if sources is None else _nodes_of(src, lo, box, n_boxes, p, m)
+    shape = (m, m) if d == 2 else (1, m)  # a 1-D map is a grid one node high
+    lo = np.append(lo, 0.0)
 
     alpha, expo, _ = kernel_shape(dof, exponent)
-    offsets = (np.arange(m) * spacing) ** 2
+    offsets = (np.arange(m) * (box / p)) ** 2
     b = 1.0 / (1.0 + (offsets if d == 1 else offsets[:, None] + offsets[None, :]) / alpha)
     w = b if expo == 1.0 else b ** expo
     # single-precision FFTs (1.5x faster at 70k points) where their rounding, ~1e-3 of the sums on a
     # spread-out map, stays well below the interpolation's own error (~1e-2 at p <= 3)
     fft_dtype = np.float32 if p <= SINGLE_PRECISION_UP_TO else np.float64
-    z_spec, f_spec = _kernel_spectrum(w, d, fft_dtype), _kernel_spectrum(w * b, d, fft_dtype)
+    kernels = np.stack([_kernel_spectrum(w, d, fft_dtype), _kernel_spectrum(w * b, d, fft_dtype)])
 
-    # charges: 1 (for Z and S) and each coordinate of y (for T)
-    charges = np.concatenate([np.ones((len(src), 1)), src], axis=1)  # (n_sources, 1 + d)
-    flat = src_index.ravel()
-    padded, axes = (2 * m,) * d, tuple(range(d))
-    potentials = []
-    for c in range(1 + d):
-        grid = np.bincount(flat, weights=(src_weight * charges[:, c:c + 1]).ravel(), minlength=m ** d)
-        spectrum = _rfftn(grid.reshape((m,) * d).astype(fft_dtype), s=padded, axes=axes)
-        for spec in ((z_spec, f_spec) if c == 0 else (f_spec,)):
-            pot = _irfftn(spectrum * spec, s=padded, axes=axes)[tuple(slice(0, m) for _ in range(d))]
-            potentials.append((pot.ravel()[index] * weight).sum(axis=1))
-    z_sum, s_sum, t_sums = potentials[0], potentials[1], np.stack(potentials[2:], axis=1)
+    grids = np.zeros((1 + d,) + shape)  # charges 1 (for Z and S) and each coordinate of y (for T)
+    _spread(src, lo, box, n_boxes, p, grids)
+    spec = _spectrum(grids.astype(fft_dtype), d)
+    pots = np.empty((2 + d,) + shape)
+    pots[:2] = _potentials(spec[0] * kernels, d, *shape)
+    pots[2:] = _potentials(spec[1:] * kernels[1], d, *shape)
+
+    z_box = np.zeros((0, 0))
     if sources is None:
         # w_ii is not a pair. Take out what the interpolation made of it, not 1: its error at
         # distance 0, the kernel's peak, is the largest, and n of them biased Z by ~0.2% on a
         # spread-out map (repulsion too weak, maps ~30% too small). The forces need no such
         # correction: the self terms of y_i S_i and T_i cancel exactly.
         k = np.arange(p)
-        grid = np.stack(np.meshgrid(*([k] * d), indexing="ij"), axis=-1).reshape(-1, d) * spacing
-        sq = ((grid[:, None, :] - grid[None, :, :]) ** 2).sum(axis=-1)
-        b_box = 1.0 / (1.0 + sq / alpha)
+        nodes = np.stack(np.meshgrid(*([k] * d), indexing="ij"), axis=-1).reshape(-1, d) * (box / p)
+        b_box = 1.0 / (1.0 + ((nodes[:, None, :] - nodes[None, :, :]) ** 2).sum(axis=-1) / alpha)
         z_box = b_box if expo == 1.0 else b_box ** expo  # the kernel between one box's nodes
-        z_sum = z_sum - ((weight @ z_box) * weight).sum(axis=1)  # a GEMM: np.einsum took 30 ms at 70k
-    repulse = Y * s_sum[:, None] - t_sums
-    return repulse, z_sum
+    repulse, row_z = np.empty((n, d)), np.empty(n)
+    run_in_chunks(_gather, n, Y, lo, box, n_boxes, p, pots, z_box, repulse, row_z)
+    return repulse, row_z
 
 
 def kl_divergence_fft(P, Y, dof=1.0, compute_error=True, n_interpolation_points=3, min_num_intervals=50,
