@@ -117,11 +117,15 @@ def _sparse_attraction_upto3(start, stop, indptr, indices, pvals, Y, alpha, attr
             attract[i, 2] = f2
 
 
-@njit(cache=True)  # serial: called every 50 iterations only, and parallel costs 0.5 s more to compile
 def sparse_kl_rows(indptr, indices, pvals, Y, alpha, expo, z, out):
     """out_i = sum_j p_ij log(p_ij / q_ij) over the non-zeros of row i, q_ij = w_ij / z."""
-    n, dim = Y.shape
-    for i in range(n):
+    run_in_chunks(_sparse_kl_rows, len(Y), indptr, indices, pvals, Y, alpha, expo, z, out)
+
+
+@njit(nogil=True, cache=True)
+def _sparse_kl_rows(start, stop, indptr, indices, pvals, Y, alpha, expo, z, out):
+    dim = Y.shape[1]
+    for i in range(start, stop):
         s = 0.0
         for k in range(indptr[i], indptr[i + 1]):
             j = indices[k]

@@ -8,6 +8,7 @@ from tsne.affinities import affinities_from_data
 from tsne.barnes_hut import kl_divergence_bh
 from tsne.fft_interpolation import kl_divergence_fft
 from tsne.kl import kl_divergence
+from tsne.locality_order import morton_order, permuted
 from tsne.optimizer import gradient_descent
 from tsne.parameter_constraints import threads as n_threads
 from tsne.parameter_constraints import TRANSFORM_CONSTRAINTS, validate_params
@@ -268,9 +269,18 @@ class TSNE:
             return lambda Y, compute_error: kl_divergence_bh(P, Y, self.angle, compute_error=compute_error, **kernel)
 
         Y = self._initial_embedding(X)
+        callback = self.callback
+        order = None
+        if self.method == "fft" and not (isinstance(self.init, str) and self.init == "random"):
+            # run on the points in an order that keeps neighbours together in memory (a random
+            # initial map carries no such order); the caller sees the data's order
+            order = morton_order(Y)
+            P, Y = permuted(P, order), Y[order]
+            if callback is not None:
+                callback = lambda i, Y_run, error: self.callback(i, _unpermuted(Y_run, order), error)  # noqa: E731
         state = {"update": np.zeros_like(Y), "gains": np.ones_like(Y)}
         common = dict(min_grad_norm=self.min_grad_norm,
-                      n_iter_check=_N_ITER_CHECK, verbose=self.verbose, callback=self.callback,
+                      n_iter_check=_N_ITER_CHECK, verbose=self.verbose, callback=callback,
                       callback_every=self.callback_every, state=state)
         # the dense O(n^2) loop is bound by reading P: iterate on a float32 copy, report with float64
         P_run = P.astype(np.float32) if exact else P
@@ -290,4 +300,11 @@ class TSNE:
         if self.verbose:
             print(f"[t-SNE] KL divergence after {it + 1} iterations: {self.kl_divergence_:.6f} "
                   f"({time.perf_counter() - t0:.1f}s in all)")
-        return Y
+        return Y if order is None else _unpermuted(Y, order)
+
+
+def _unpermuted(Y_run, order):
+    """The rows of a map computed in ``order`` back in the data's order."""
+    Y = np.empty_like(Y_run)
+    Y[order] = Y_run
+    return Y
