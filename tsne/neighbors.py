@@ -98,8 +98,12 @@ def nearest_neighbors(X, k):
     block = max(1, min(n, _BLOCK_BYTES // (8 * n)))
     indices = np.empty((n, k), dtype=np.int64)
     dists = np.empty((n, k))
+    # one buffer for every block of products, not a fresh 64 MB array per block that is
+    # page-faulted in again each time (~2 us a page in these VMs): 70k points 24.5 -> 23.0 s
+    gram = np.empty((block, n))
     for start in range(0, n, block):
         stop = min(start + block, n)
-        run_in_chunks(_k_smallest, stop - start, X[start:stop] @ X.T, norms, k, start, indices[start:stop],
+        np.matmul(X[start:stop], X.T, out=gram[:stop - start])
+        run_in_chunks(_k_smallest, stop - start, gram[:stop - start], norms, k, start, indices[start:stop],
                       dists[start:stop])
     return indices, dists
