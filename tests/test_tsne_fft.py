@@ -117,6 +117,20 @@ def test_fft_map_of_digits_is_as_good_as_opentsnes(digits_after_exaggeration):
     assert ours < 1.01 * theirs
 
 
+def test_fft_map_of_digits_is_within_one_percent_of_the_exact_methods_with_five_points(digits_after_exaggeration):
+    """KL after a whole run, recomputed exactly, within 1% of the exact method's on digits. At
+    openTSNE's p = 3 the interpolation's error (~4e-2 of the repulsion once the map spans ~150
+    units) leaves the map ~3.6% above the exact method's (openTSNE's own FFT map: +3.8%; p = 4:
+    +2.0%), with the same fixed learning rate too: the error, not the schedule. With 5 points per
+    box it is within 1% (slow here: 1797 points on a 750 x 750 grid of float64 FFTs)."""
+    X = digits_after_exaggeration[0]
+    P = tsne.affinities.affinities_from_data(X, 30.0, "exact")
+    exact = tsne.kl_divergence(P, TSNE(method="exact", random_state=0).fit_transform(X))[0]
+    fft = tsne.kl_divergence(P, TSNE(method="fft", random_state=0, n_interpolation_points=5).fit_transform(X))[0]
+    print(f"KL of digits maps: exact method {exact:.4f}, FFT with 5 points per box {fft:.4f}")
+    assert abs(fft / exact - 1) < 0.01
+
+
 @pytest.mark.parametrize("dims", [1, 2])
 def test_estimator_embeds_digits_with_fft(digits_after_exaggeration, dims):
     X = digits_after_exaggeration[0][:600]
