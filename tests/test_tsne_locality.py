@@ -1,6 +1,8 @@
-"""The FFT method runs on the points in a locality order (tsne/locality_order.py): the order is a
-permutation, the renumbered P is the same matrix, and the caller never sees the run's order."""
+"""The sparse methods (Barnes-Hut, FFT) run on the points in a locality order
+(tsne/locality_order.py): the order is a permutation, the renumbered P is the same matrix, and
+the caller never sees the run's order."""
 import numpy as np
+import pytest
 
 from tsne import TSNE
 from tsne.affinities import affinities_from_data
@@ -28,11 +30,12 @@ def test_permuted_affinities_are_the_same_matrix():
         assert np.all(np.diff(Q.indices[Q.indptr[r]:Q.indptr[r + 1]]) > 0)
 
 
-def test_fft_fit_returns_and_reports_the_data_order():
+@pytest.mark.parametrize("method", ["fft", "barnes_hut"])
+def test_fit_returns_and_reports_the_data_order(method):
     rng = np.random.default_rng(3)
     X = np.concatenate([rng.standard_normal((150, 5)), rng.standard_normal((150, 5)) + 8])
     seen = []
-    est = TSNE(method="fft", random_state=0, max_iter=300, callback=lambda i, Y, kl: seen.append(Y),
+    est = TSNE(method=method, random_state=0, max_iter=300, callback=lambda i, Y, kl: seen.append(Y),
                callback_every=300)
     Y = est.fit_transform(X)
     # the two clusters come back as the first and the second half of the rows

@@ -1,12 +1,12 @@
 """A processing order of the points that keeps neighbours near each other in memory.
 
-The sparse attraction reads y_j for every non-zero p_ij; with the points in the data's order those
-reads jump over the whole embedding (1.1 MB at 70k points, more than a core's L2 cache). Ordered
-along a Z-order (Morton) curve of a 2-D map that already reflects the data (the PCA
-initialisation), a point's neighbours mostly sit at nearby indices: the attraction at 70k points
-took 31 -> 19 ms (median of 15) with the same P, and the grid accesses of the FFT method's
-spreading and gathering follow the same curve. t-SNE is the same problem in any order of the
-points; only the rounding of its sums changes.
+The sparse attraction (Barnes-Hut and FFT methods) reads y_j for every non-zero p_ij; with the
+points in the data's order those reads jump over the whole embedding (1.1 MB at 70k points, more
+than a core's L2 cache). Ordered along a Z-order (Morton) curve of a map that already reflects the
+data (the PCA initialisation, or the user's initial map), a point's neighbours mostly sit at
+nearby indices: the attraction at 70k points took 31 -> 19 ms (median of 15) with the same P, and
+the FFT method's grid accesses and the Barnes-Hut tree walks follow the same curve. t-SNE is the
+same problem in any order of the points; only the rounding of its sums changes.
 """
 import numpy as np
 

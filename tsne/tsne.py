@@ -271,7 +271,7 @@ class TSNE:
         Y = self._initial_embedding(X)
         callback = self.callback
         order = None
-        if self.method == "fft" and not (isinstance(self.init, str) and self.init == "random"):
+        if not exact and not (isinstance(self.init, str) and self.init == "random"):
             # run on the points in an order that keeps neighbours together in memory (a random
             # initial map carries no such order); the caller sees the data's order
             order = morton_order(Y)
