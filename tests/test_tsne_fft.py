@@ -70,6 +70,23 @@ def test_single_precision_ffts_cost_nothing_at_three_points(monkeypatch, span):
     assert single[0] < 1.01 * double[0] and single[1] < 1e-4
 
 
+def test_numpy_fallback_gives_the_same_sums(monkeypatch):
+    """Without scipy the FFTs are NumPy's and the kernel spectra a DCT-I built from its real FFT."""
+    from scipy.fft import dctn
+
+    x = np.random.default_rng(5).standard_normal((6, 9))
+    np.testing.assert_allclose(tsne.fft_interpolation._dct1_by_fft(x), dctn(x, type=1), rtol=1e-12, atol=1e-12)
+    for dims in (1, 2):
+        Y = np.random.default_rng(dims).standard_normal((500, dims)) * 10
+        want = repulsion_fft(Y)
+        monkeypatch.setattr(tsne.fft_interpolation, "_fft", np.fft)
+        monkeypatch.setattr(tsne.fft_interpolation, "_dct", tsne.fft_interpolation._dct1_by_fft)
+        got = repulsion_fft(Y)
+        monkeypatch.undo()
+        for a, b in zip(got, want):
+            assert np.linalg.norm(a - b) <= 1e-4 * np.linalg.norm(b)  # float32 FFTs round differently
+
+
 def test_default_settings_on_digits(digits_after_exaggeration):
     _, Y = digits_after_exaggeration
     err, z_err = relative_error(Y, 1.0)

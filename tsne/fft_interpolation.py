@@ -29,12 +29,21 @@ from tsne.kl import check_embedding, finish_gradient, kernel_shape, sparse_attra
 
 SINGLE_PRECISION_UP_TO = 3  # largest n_interpolation_points whose FFTs run in float32 (0: never)
 
-try:  # scipy's pocketfft (always there with scikit-learn) is ~1.5x NumPy's and takes threads
+
+def _dct1_by_fft(x, type=1):
+    """DCT-I (scipy's unnormalised ``dctn(x, type=1)``) from NumPy's real FFT of the mirrored
+    sequence x_0 .. x_m, x_(m-1) .. x_1 along each axis in turn (``type`` is always 1 here)."""
+    for axis in range(x.ndim):
+        inner = np.flip(x, axis).take(range(1, x.shape[axis] - 1), axis=axis)
+        x = np.fft.rfft(np.concatenate([x, inner], axis=axis), axis=axis).real
+    return x
+
+
+try:  # scipy's pocketfft (always there with scikit-learn) is ~1.5x NumPy's, takes threads, has DCTs
     from scipy import fft as _fft
     _dct = _fft.dctn
 except ImportError:  # pragma: no cover - NumPy's FFT, one thread
-    _fft = np.fft
-    _dct = None
+    _fft, _dct = np.fft, _dct1_by_fft
 
 
 def _fft_workers():
