@@ -14,7 +14,8 @@ with b_ij = (1 + |y_i - y_j|^2 / alpha)^-1. Directly these are O(n^2). FIt-SNE (
 2. Spread each point's charges (1, or y_j) onto its box's nodes with the Lagrange basis
    polynomials of the nodes (eq. 7): a polynomial interpolation of the kernel in y_j.
 3. The kernel between regular grid nodes depends only on the nodes' offset, so the grid-to-grid
-   sums are a convolution: zero-pad to twice the size and multiply spectra (``numpy.fft``).
+   sums are a convolution: zero-pad to twice the size and multiply spectra (``scipy.fft``, NumPy's
+   without scipy); the kernel is even, so its spectrum is real: a DCT-I of half of it.
 4. Interpolate the grid's potentials back to the points with the same basis.
 
 Cost O(n p^d + M log M) for M grid nodes instead of O(n^2); the error falls quickly with more
