@@ -324,3 +324,20 @@ def test_z_takes_out_the_interpolated_self_terms(digits_after_exaggeration):
     err = abs(row_z.sum() / z - 1)
     print(f"Z relative error on a finished digits map (span {np.ptp(Y, axis=0).max():.0f}): {err:.1e}")
     assert err < 5e-4
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+@pytest.mark.parametrize("dof", [1.0, 0.6])
+def test_z_by_parseval_equals_the_sum_of_the_interpolated_rows(dims, dof):
+    """The fit's Z from the charges' spectrum (no inverse FFT for it) is the same number as the sum
+    of the points' interpolated row sums (float32 FFTs: to ~1e-7), and the forces are untouched."""
+    rng = np.random.default_rng(dims)
+    Y = rng.standard_normal((2000, dims)) * 30
+    Y[:500] += 60
+    repulse, row_z = repulsion_fft(Y, dof)
+    same_repulse, z = repulsion_fft(Y, dof, row_sums=False)
+    assert isinstance(z, float)
+    assert z == pytest.approx(row_z.sum(), rel=1e-6)
+    np.testing.assert_array_equal(same_repulse, repulse)
+    _, exact_z = exact_repulsion(Y, dof)
+    assert z == pytest.approx(exact_z, rel=1e-3)

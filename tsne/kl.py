@@ -210,11 +210,12 @@ def finish_gradient(attract, repulse, row_z, factor, kl_rows=None):
     """The gradient dC/dy_i = c (attract_i - repulse_i / Z) (van der Maaten 2014, eq. 3; c from
     ``kernel_shape``: 2 (a + 1) / a for Student-t degrees of freedom a), and KL from
     ``kl_rows(Z, out)`` filling one value per point, or NaN when it is None. Z = sum of
-    ``row_z``, kept >= machine epsilon. -> (kl, grad (n, n_components))."""
-    z = max(row_z.sum(), MACHINE_EPSILON)
+    ``row_z`` (n,) (or row_z itself when it is already the total), kept >= machine epsilon.
+    -> (kl, grad (n, n_components))."""
+    z = max(float(np.sum(row_z)), MACHINE_EPSILON)
     grad = factor * (attract - repulse / z)
     if kl_rows is None:
         return np.nan, grad
-    rows = np.empty(len(row_z))
+    rows = np.empty(len(attract))
     kl_rows(z, rows)
     return float(rows.sum()), grad
