@@ -210,7 +210,7 @@ def _parseval(spec, kernel):
     return total
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=1)
 def _kernel_spectra(m, spacing, d, alpha, expo, dtype, dct):
     """The spectra (2, ...) of the kernels w = b^expo and w b between the nodes of an m-node grid
     (m^d nodes, ``spacing`` apart), read-only. Cached for ``transform``, where the fixed reference
