@@ -261,14 +261,19 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
 
     grids = np.zeros((1 + d,) + shape)  # charges 1 (for Z and S) and each coordinate of y (for T)
     _spread(src, lo, box, n_boxes, p, grids)
-    spec = _spectrum(grids.astype(fft_dtype), d)
-    if row_sums:
-        kernel_w = _kernel_spectrum_of(m, box / p, d, float(alpha), float(expo), fft_dtype, _dct)
-        pots = np.empty((2 + d,) + shape)
-        pots[0] = _potentials(spec[0] * kernel_w, d, *shape)
-        pots[1:] = _potentials(spec * kernel_wb, d, *shape)
-    else:
-        pots = _potentials(spec * kernel_wb, d, *shape).astype(np.float64)
+    kernel_w = _kernel_spectrum_of(m, box / p, d, float(alpha), float(expo), fft_dtype, _dct) if row_sums else None
+    first = 1 if row_sums else 0  # pots: (Z's,) S's, then T's
+    pots = np.empty((first + 1 + d,) + shape)
+    # one charge at a time: at 70k points one spectrum is 11 MB, all three at once 34 MB, above
+    # glibc's 32 MB mmap threshold, so each iteration's fresh arrays came from the kernel and were
+    # page-faulted in again (~2 us a page here): 151 -> 165 ms per iteration
+    for c in range(1 + d):
+        spec = _spectrum(grids[c].astype(fft_dtype), d)
+        if c == 0 and row_sums:
+            pots[0] = _potentials(spec * kernel_w, d, *shape)
+        elif c == 0:
+            s_total = _parseval(spec.reshape(-1, spec.shape[-1]), kernel_wb) / (4 * m * m if d == 2 else 2 * m)
+        pots[first + c] = _potentials(spec * kernel_wb, d, *shape)
 
     z_box = np.zeros((0, 0))
     if sources is None:
@@ -285,8 +290,9 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
     if row_sums:
         return repulse, row_z
     # row_z holds minus each point's interpolated self term of S
-    s_total = _parseval(spec[0].reshape(-1, spec.shape[-1]), kernel_wb) / (4 * m * m if d == 2 else 2 * m)
-    return repulse, s_total + float(row_z.sum()) + 2.0 / alpha * float(np.vdot(Y, repulse))
+    # not np.vdot: that is BLAS, whose threads then spin for a while and take the cores from the
+    # FFT's and the Numba kernels' threads (a 20k fit used 40% more CPU time and ran 10% longer)
+    return repulse, s_total + float(row_z.sum()) + 2.0 / alpha * float((Y * repulse).sum())
 
 
 def kl_divergence_fft(P, Y, dof=1.0, compute_error=True, n_interpolation_points=3, min_num_intervals=50,

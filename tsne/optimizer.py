@@ -39,7 +39,8 @@ def gradient_descent(objective, Y, it, max_iter, momentum, learning_rate, n_iter
         if callback is not None and (i + 1) % callback_every == 0:
             callback(i + 1, Y.copy(), error)
         if check:
-            grad_norm = float(np.linalg.norm(grad))
+            # not np.linalg.norm: its BLAS dot leaves OpenBLAS threads spinning over the next kernels
+            grad_norm = float(np.sqrt((grad * grad).sum()))
             if verbose >= 2:
                 toc = time.perf_counter()
                 print(f"[t-SNE] Iteration {i + 1}: error = {error:.7f}, gradient norm = {grad_norm:.7f} "
