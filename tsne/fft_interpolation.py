@@ -265,8 +265,8 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
     first = 1 if row_sums else 0  # pots: (Z's,) S's, then T's
     pots = np.empty((first + 1 + d,) + shape)
     # one charge at a time: at 70k points one spectrum is 11 MB, all three at once 34 MB, above
-    # glibc's 32 MB mmap threshold, so each iteration's fresh arrays came from the kernel and were
-    # page-faulted in again (~2 us a page here): 151 -> 165 ms per iteration
+    # glibc's 32 MB mmap threshold, so each iteration's fresh arrays would come from the kernel
+    # and be page-faulted in again (~2 us a page here)
     for c in range(1 + d):
         spec = _spectrum(grids[c].astype(fft_dtype), d)
         if c == 0 and row_sums:
