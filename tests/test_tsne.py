@@ -80,6 +80,29 @@ def test_nearest_neighbors_are_exact():
     np.testing.assert_allclose(d2, np.take_along_axis(D, expected, axis=1), rtol=1e-10)
 
 
+def test_nearest_neighbors_do_not_depend_on_threads_or_blocks(monkeypatch):
+    """Each thread multiplies and selects its own rows, a block at a time: small blocks (patched)
+    and one or two threads give the brute-force neighbours, the same indices every time."""
+    import numba
+
+    import tsne.neighbors
+
+    X = np.random.default_rng(2).standard_normal((1500, 9))
+    D = tsne.squared_distances(X)
+    np.fill_diagonal(D, np.inf)
+    expected = np.argsort(D, axis=1, kind="stable")[:, :15]
+    monkeypatch.setattr(tsne.neighbors, "_BLOCK_BYTES", 8 * 1500 * 37)  # 37 rows (18 per thread) a block
+    threads = numba.get_num_threads()
+    try:
+        for t in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(t)
+            idx, d2 = tsne.nearest_neighbors(X, 15)
+            np.testing.assert_array_equal(idx, expected)
+            np.testing.assert_allclose(d2, np.take_along_axis(D, expected, axis=1), rtol=1e-10)
+    finally:
+        numba.set_num_threads(threads)
+
+
 # --- references --------------------------------------------------------------------------------
 def test_joint_probabilities_match_sklearn(sk):
     X = sk["X"]
