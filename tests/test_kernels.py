@@ -5,6 +5,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.kernels import conv, pool
+from minigrad.kernels.im2col import col2im, im2col
 from minigrad.kernels.scatter_add import scatter_add
 
 
@@ -45,9 +46,42 @@ def test_max_pool_gradcheck_and_guided_rule_on_each_path(pool_path):
     assert np.all(g[x <= 0] == 0) and np.all(g >= 0)
 
 
+def _im2col_by_windows(x, k, s, p):
+    """im2col's layout from NumPy's sliding windows over the zero-padded input."""
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    win = np.lib.stride_tricks.sliding_window_view(xp, k, axis=(2, 3))[:, :, ::s[0], ::s[1]]
+    return win.transpose(1, 4, 5, 0, 2, 3).reshape(x.shape[1] * k[0] * k[1], -1)  # (c, i, j) x (n, oh, ow)
+
+
+# (N, C, H, W), kernel, stride, padding: square and not, wider padding than kernel, rows of 1 to 70
+@pytest.mark.parametrize("shape, k, s, p", [
+    ((2, 3, 8, 8), (3, 3), (1, 1), (1, 1)), ((1, 2, 7, 70), (3, 5), (1, 1), (0, 2)),
+    ((3, 1, 9, 11), (3, 3), (2, 3), (2, 1)), ((2, 4, 5, 6), (1, 1), (1, 1), (0, 0)),
+    ((1, 2, 4, 4), (2, 2), (1, 1), (3, 3)), ((2, 3, 17, 16), (5, 5), (3, 2), (2, 0))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_im2col_equals_numpy_sliding_windows_and_col2im_is_its_adjoint(shape, k, s, p, dtype):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(dtype)
+    size = tuple((shape[2 + a] + 2 * p[a] - k[a]) // s[a] + 1 for a in range(2))
+    cols = im2col(x, k, s, p, size)
+    assert np.array_equal(cols, _im2col_by_windows(x, k, s, p))
+    c = rng.standard_normal(cols.shape).astype(dtype)
+    dx = col2im(c, shape, k, s, p, size)
+    # <im2col(x), c> = <x, col2im(c)>, and col2im sums each input's windows the way NumPy's does
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(np.vdot(cols, c), np.vdot(x, dx), rtol=tol)
+    ref = np.zeros((shape[0], shape[1], shape[2] + 2 * p[0], shape[3] + 2 * p[1]), np.float64)
+    win = np.lib.stride_tricks.sliding_window_view(ref, k, axis=(2, 3), writeable=True)[:, :, ::s[0], ::s[1]]
+    per_window = c.astype(np.float64).reshape(shape[1], k[0], k[1], shape[0], *size).transpose(3, 0, 4, 5, 1, 2)
+    for index in np.ndindex(per_window.shape[2:4]):  # windows overlap: add them one output position at a time
+        win[:, :, index[0], index[1]] += per_window[:, :, index[0], index[1]]
+    ref = ref[:, :, p[0]:p[0] + shape[2], p[1]:p[1] + shape[3]]
+    np.testing.assert_allclose(dx, ref, rtol=tol, atol=tol)
+
+
 # (N, C, H, W), O, kernel, stride, padding: channel counts 1, 3, 16, 64; odd sizes; stride 2;
 # padding 0, 1, 2; batch 1; maps on both sides of the per-sample threshold (1024 positions) and of
-# im2col's and col2im's short-row loops (16 and 48 columns)
+# the row widths im2col and col2im once treated apart (16 and 48 columns)
 CONV_SHAPES = [((1, 3, 50, 49), 8, 3, 1, 1), ((1, 1, 7, 9), 3, 3, 1, 0), ((2, 3, 33, 31), 16, 3, 1, 1), ((1, 16, 32, 32), 64, 3, 1, 1),
                ((2, 64, 9, 11), 16, 3, 2, 2), ((3, 16, 35, 34), 16, 5, 1, 2), ((1, 3, 64, 64), 64, 3, 2, 1),
                ((2, 64, 8, 8), 64, 1, 1, 0)]

@@ -18,7 +18,8 @@ def scratch(shape, dtype, slot=0):
     """An uninitialised array of ``shape`` and ``dtype`` that is a view of the thread's buffer.
 
     Valid only until the next call to ``scratch`` with the same ``slot`` on the same thread: never
-    store it or return it. Two temporaries held at once take two slots (0 and 1).
+    store it or return it. Temporaries held at once take different slots: convolution uses 0 and 1,
+    im2col's padded input 2.
     """
     dtype = np.dtype(dtype)
     size = int(np.prod(shape))
