@@ -87,28 +87,33 @@ CONV_SHAPES = [((1, 3, 50, 49), 8, 3, 1, 1), ((1, 1, 7, 9), 3, 3, 1, 0), ((2, 3,
                ((2, 64, 8, 8), 64, 1, 1, 0)]
 
 
+# (PER_SAMPLE, SMALL_WEIGHT_GRADIENT): the reference path first (one GEMM, BLAS weight gradient)
+KERNEL_PATHS = [(False, False), (True, False), (False, True), (None, None)]
+
+
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 @pytest.mark.parametrize("shape, O, k, s, p", CONV_SHAPES)
-def test_both_gemm_layouts_equal_the_reference_path(shape, O, k, s, p, dtype, tol):
-    """Forward, input gradient, weight and bias gradients: the chosen GEMM layout and the forced
-    per-sample one against the one-GEMM im2col path (relative to each result's largest entry)."""
+def test_every_kernel_path_equals_the_reference_path(shape, O, k, s, p, dtype, tol):
+    """Forward, input gradient, weight and bias gradients: each GEMM layout and weight-gradient
+    kernel, forced and as chosen per shape, against the one-GEMM im2col path with BLAS's weight
+    gradient (relative to each result's largest entry)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
     w = rng.standard_normal((O, shape[1], k, k)).astype(dtype)
     b = rng.standard_normal(O).astype(dtype)
     seed = None
     results = {}
-    for layout in (False, True, None):
-        conv.PER_SAMPLE = layout
+    for path in KERNEL_PATHS:
+        conv.PER_SAMPLE, conv.SMALL_WEIGHT_GRADIENT = path
         try:
             ts = [mg.Tensor(a, requires_grad=True) for a in (x, w, b)]
             y = mg.conv2d(*ts, stride=s, padding=p)
             seed = rng.standard_normal(y.shape).astype(dtype) if seed is None else seed
-            results[layout] = [y.data] + list(mg.grad(y, ts, seed=seed))
+            results[path] = [y.data] + list(mg.grad(y, ts, seed=seed))
         finally:
-            conv.PER_SAMPLE = None
-    for layout in (True, None):
-        for got, ref in zip(results[layout], results[False]):
+            conv.PER_SAMPLE = conv.SMALL_WEIGHT_GRADIENT = None
+    for path in KERNEL_PATHS[1:]:
+        for got, ref in zip(results[path], results[KERNEL_PATHS[0]]):
             assert got.dtype == dtype
             assert np.max(np.abs(got - ref)) <= tol * np.max(np.abs(ref))
 

@@ -117,9 +117,10 @@ def conv_case(draw):
                 hw=(h, w), k=(kh, kw), s=(sh, sw), p=(ph, pw), bias=draw(st.booleans()))
 
 
-@pytest.mark.parametrize("per_sample", [None, True, False], ids=["chosen", "GEMM per sample", "one GEMM"])
+@pytest.mark.parametrize("per_sample, small_weight_gradient", [(None, None), (True, False), (False, False)],
+                         ids=["chosen", "GEMM per sample, BLAS dW", "one GEMM, BLAS dW"])
 @given(case=conv_case(), seed=st.integers(0, 2**31 - 1))
-def test_conv2d(per_sample, case, seed):
+def test_conv2d(per_sample, small_weight_gradient, case, seed):
     from minigrad.kernels import conv
 
     rng = np.random.default_rng(seed)
@@ -127,11 +128,11 @@ def test_conv2d(per_sample, case, seed):
     w = rng.standard_normal((case["o"], case["c"]) + case["k"])
     args = [x, w] + ([rng.standard_normal(case["o"])] if case["bias"] else [])
     fn = lambda *t: mg.conv2d(*t, stride=case["s"], padding=case["p"])  # noqa: E731
-    conv.PER_SAMPLE = per_sample
+    conv.PER_SAMPLE, conv.SMALL_WEIGHT_GRADIENT = per_sample, small_weight_gradient
     try:
         assert mg.gradcheck(fn, args, seed=seed) < TOL
     finally:
-        conv.PER_SAMPLE = None
+        conv.PER_SAMPLE = conv.SMALL_WEIGHT_GRADIENT = None
 
 
 

@@ -10,5 +10,6 @@ the ops in ``minigrad/ops`` call them. Read the ops first; come here for how the
     pool              max and average pooling
     relu              ReLU and its backward as single parallel passes
     scatter_add       np.add.at for fancy indexing's gradient, as one compiled loop
-    scratch           reusable buffers (two slots) for large temporaries
+    scratch           reusable buffers (one per slot) for large temporaries
+    weight_gradient   a convolution's weight gradient when it is small (few filters, small kernel)
 """

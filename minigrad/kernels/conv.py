@@ -17,14 +17,20 @@ and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_
 - **Input gradient by flipped correlation**: with stride 1 and no more output than input
   channels, dL/dx = g correlated with the flipped kernel (padding k - 1 - p): a gather of
   O*kh*kw rows instead of col2im's scatter-add of C*kh*kw rows, 15-30% faster.
+- **Small weight gradients** (M * K <= 512: few filters, a small kernel, e.g. a first layer)
+  are one compiled pass over g and the columns (``weight_gradient.py``), 1.2-2.9x faster than
+  BLAS, which splits the tiny output instead of the long sum. ``SMALL_WEIGHT_GRADIENT`` forces
+  either.
 - Temporaries that never leave a function live in the per-thread ``scratch`` buffer.
 """
 import numpy as np
 
+from minigrad.kernels import weight_gradient
 from minigrad.kernels.im2col import col2im, im2col
 from minigrad.kernels.scratch import scratch
 
 PER_SAMPLE = None  # None: chosen per shape (_per_sample); True / False force one GEMM layout
+SMALL_WEIGHT_GRADIENT = None  # None: per shape (weight_gradient.applies); True / False force it or BLAS
 
 
 def forward(x, w, b, stride, padding, size, keep_columns):
@@ -109,6 +115,9 @@ def _matmul_to_nchw(a, cols, N, size):
 def _matmul_nchw_cols_t(g, cols):
     """sum_n g[n] (O, Ho*Wo) @ cols_n^T (Ho*Wo, K) -> (O, K): the weight gradient."""
     N, O = g.shape[:2]
+    small = weight_gradient.applies(O, cols.shape[0]) if SMALL_WEIGHT_GRADIENT is None else SMALL_WEIGHT_GRADIENT
+    if small:
+        return weight_gradient.weight_gradient(g.reshape(N, O, -1), cols)
     if _per_sample(O, cols.shape[0], g.shape[2:]):
         return np.matmul(g.reshape(N, O, -1), _by_sample(cols, N).transpose(0, 2, 1)).sum(axis=0)
     return _rows(g, slot=0) @ cols.T
