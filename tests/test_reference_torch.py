@@ -36,7 +36,8 @@ def vjp(fn, inputs, seed):
 
 
 @pytest.mark.parametrize("per_sample, small_weight_gradient",
-                         [(None, None), (True, False), (False, False), (False, True)], ids=["chosen", "GEMM per sample, BLAS dW", "one GEMM, BLAS dW", "one GEMM, compiled dW"])
+                         [(None, None), (True, False), (False, False), (False, True)],
+                         ids=["chosen", "GEMM per sample, BLAS dW", "one GEMM, BLAS dW", "one GEMM, compiled dW"])
 @pytest.mark.parametrize("i", range(len(make_fixtures.CONV_CONFIGS)))
 def test_conv2d(cases, i, per_sample, small_weight_gradient, monkeypatch):
     from minigrad.kernels import conv
