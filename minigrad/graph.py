@@ -61,7 +61,7 @@ class Node:
                              nothing for backward (e.g. it can build temporaries in scratch space)
 
     ``forward`` may store anything else it wants to reuse as plain attributes
-    (``ctx.cols``, ``ctx.argmax``, ...).
+    (max pooling's ``ctx.argmax``, ...).
     """
 
     def __init__(self, op, inputs, kwargs):

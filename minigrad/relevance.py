@@ -68,7 +68,7 @@ class LayerRule:
             w = params[0] if self.rho is None else self.rho(params[0])
             scratch.arrays = (a, w) + (params[1:] if self.keep_bias else ())
             z = ctx.op.forward(scratch, *scratch.arrays, **ctx.kwargs)
-        else:  # f' is f: reuse what the forward pass saved (im2col columns, argmax)
+        else:  # f' is f: reuse what the forward pass saved (its output, pooling's argmax)
             z = ctx.output
         scratch.needs_input_grad = (True,) + (False,) * (len(scratch.arrays) - 1)
         zs = self.stabilizer(z)

@@ -14,16 +14,15 @@ class Conv2d(Op):
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0)):
         ctx.size = output_size(x.shape[2:], w.shape[2:], stride, padding, "conv2d")
-        # the columns are kept for the weight gradient only when the node joins a graph
-        out, ctx.cols = kernel.forward(x, w, b, stride, padding, ctx.size, keep_columns=ctx.recorded)
-        return out
+        return kernel.forward(x, w, b, stride, padding, ctx.size)
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.arrays[:2]
         need, has_bias = ctx.needs_input_grad, len(ctx.arrays) == 3
+        gw, gb = kernel.parameter_grads(g, x, w.shape, has_bias, need[1], has_bias and need[2], **ctx.kwargs,
+                                        size=ctx.size)
         gx = kernel.input_grad(g, x.shape, w, **ctx.kwargs, size=ctx.size) if need[0] else None
-        gw, gb = kernel.parameter_grads(g, ctx.cols, w.shape, has_bias, need[1], has_bias and need[2])
         return (gx, gw, gb) if has_bias else (gx, gw)
 
 
