@@ -82,29 +82,32 @@ def test_im2col_equals_numpy_sliding_windows_and_col2im_is_its_adjoint(shape, k,
 # (N, C, H, W), O, kernel, stride, padding: channel counts 1, 3, 16, 64; odd sizes; stride 2;
 # padding 0, 1, 2; batch 1; maps on both sides of the per-sample threshold (1024 positions) and of
 # the row widths im2col and col2im once treated apart (16 and 48 columns)
-CONV_SHAPES = [((1, 3, 50, 49), 8, 3, 1, 1), ((1, 1, 7, 9), 3, 3, 1, 0), ((2, 3, 33, 31), 16, 3, 1, 1), ((1, 16, 32, 32), 64, 3, 1, 1),
-               ((2, 64, 9, 11), 16, 3, 2, 2), ((3, 16, 35, 34), 16, 5, 1, 2), ((1, 3, 64, 64), 64, 3, 2, 1),
-               ((2, 64, 8, 8), 64, 1, 1, 0)]
+CONV_SHAPES = [((1, 3, 50, 49), 8, 3, 1, 1), ((1, 1, 7, 9), 3, 3, 1, 0), ((2, 3, 33, 31), 16, 3, 1, 1),
+               ((1, 16, 32, 32), 64, 3, 1, 1), ((2, 64, 9, 11), 16, 3, 2, 2), ((3, 16, 35, 34), 16, 5, 1, 2),
+               ((1, 3, 64, 64), 64, 3, 2, 1), ((2, 64, 8, 8), 64, 1, 1, 0), ((3, 8, 6, 6), 4, 3, 1, 1)]
 
 
-# (PER_SAMPLE, SMALL_WEIGHT_GRADIENT): the reference path first (one GEMM, BLAS weight gradient)
-KERNEL_PATHS = [(False, False), (True, False), (False, True), (None, None)]
+# (PER_SAMPLE, SMALL_WEIGHT_GRADIENT, COLUMN_BYTES): the reference path first (one GEMM over the
+# whole batch, BLAS weight gradient); COLUMN_BYTES = 1 takes the batch one sample at a time
+KERNEL_PATHS = [(False, False, 0), (True, False, 0), (False, True, 0), (None, None, conv.COLUMN_BYTES),
+                (False, False, 1), (True, True, 1)]
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 @pytest.mark.parametrize("shape, O, k, s, p", CONV_SHAPES)
 def test_every_kernel_path_equals_the_reference_path(shape, O, k, s, p, dtype, tol):
     """Forward, input gradient, weight and bias gradients: each GEMM layout and weight-gradient
-    kernel, forced and as chosen per shape, against the one-GEMM im2col path with BLAS's weight
-    gradient (relative to each result's largest entry)."""
+    kernel, forced and as chosen per shape, the batch whole or a sample at a time, against the
+    one-GEMM im2col path with BLAS's weight gradient (relative to each result's largest entry)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
     w = rng.standard_normal((O, shape[1], k, k)).astype(dtype)
     b = rng.standard_normal(O).astype(dtype)
     seed = None
     results = {}
+    default = conv.COLUMN_BYTES
     for path in KERNEL_PATHS:
-        conv.PER_SAMPLE, conv.SMALL_WEIGHT_GRADIENT = path
+        conv.PER_SAMPLE, conv.SMALL_WEIGHT_GRADIENT, conv.COLUMN_BYTES = path
         try:
             ts = [mg.Tensor(a, requires_grad=True) for a in (x, w, b)]
             y = mg.conv2d(*ts, stride=s, padding=p)
@@ -112,6 +115,7 @@ def test_every_kernel_path_equals_the_reference_path(shape, O, k, s, p, dtype, t
             results[path] = [y.data] + list(mg.grad(y, ts, seed=seed))
         finally:
             conv.PER_SAMPLE = conv.SMALL_WEIGHT_GRADIENT = None
+            conv.COLUMN_BYTES = default
     for path in KERNEL_PATHS[1:]:
         for got, ref in zip(results[path], results[KERNEL_PATHS[0]]):
             assert got.dtype == dtype

@@ -21,29 +21,37 @@ and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_
   are one compiled pass over g and the columns (``weight_gradient.py``), 1.2-2.9x faster than
   BLAS, which splits the tiny output instead of the long sum. ``SMALL_WEIGHT_GRADIENT`` forces
   either.
-- Temporaries that never leave a function live in the per-thread ``scratch`` buffer: columns in
-  slot 0, rows (a GEMM's output, or g transposed for one) in slot 1. The weight gradient builds
-  the columns again rather than keeping them from the forward pass (GAPNet's training step
-  at batch 128: 131 -> 98 MiB peak in float32).
+- **Memory**: temporaries that never leave a function live in the per-thread ``scratch`` buffer:
+  columns in slot 0, rows (a GEMM's output, or g transposed for one) in slot 1, a zero-padded
+  input in slot 2. The weight gradient builds the columns again rather than keeping them from
+  the forward pass, and every pass takes the batch in chunks whose columns fit ``COLUMN_BYTES``
+  (4 MiB), so the scratch no longer grows with the batch. Peak RSS growth of GAPNet's float32
+  training step at batch 128: 131 MiB with kept whole-batch columns, 81 rebuilt, 58 chunked.
+  Chunks of 4 MiB cost no time (0.90-1.02x of whole-batch GEMMs, interleaved); at 1-2 MiB
+  each extra BLAS <-> Numba hand-over (a thread wake-up) made steps 1.0-1.4x slower.
 """
 import numpy as np
 
 from minigrad.kernels import weight_gradient
-from minigrad.kernels.im2col import col2im, im2col
+from minigrad.kernels.im2col import col2im, im2col, zero_pad
 from minigrad.kernels.scratch import scratch
 
 PER_SAMPLE = None  # None: chosen per shape (_per_sample); True / False force one GEMM layout
 SMALL_WEIGHT_GRADIENT = None  # None: per shape (weight_gradient.applies); True / False force it or BLAS
+COLUMN_BYTES = 1 << 22  # each GEMM takes as many samples as have columns of at most this size (0: all)
 
 
 def forward(x, w, b, stride, padding, size):
     """x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> out (N, O, Ho, Wo)."""
     O = w.shape[0]
-    cols = _columns(x, w.shape, b is not None, stride, padding, size)
     weights = w.reshape(O, -1)
     if b is not None:
         weights = np.concatenate([weights, b[:, None].astype(w.dtype, copy=False)], axis=1)
-    return _matmul_to_nchw(weights, cols, x.shape[0], size)
+    out = np.empty((x.shape[0], O) + tuple(size), x.dtype)
+    xp = zero_pad(x, padding)
+    for s in _chunks(x.shape[0], weights.shape[1] * size[0] * size[1] * x.itemsize):
+        _matmul_to_nchw(weights, _columns(xp[s], w.shape, b is not None, stride, size), out[s])
+    return out
 
 
 def parameter_grads(g, x, w_shape, has_bias, need_weight, need_bias, stride, padding, size):
@@ -53,37 +61,53 @@ def parameter_grads(g, x, w_shape, has_bias, need_weight, need_bias, stride, pad
     less than a tenth of the GEMMs, and kept columns were most of a training step's memory."""
     if not need_weight:
         return None, (g.sum(axis=(0, 2, 3)) if has_bias and need_bias else None)
-    cols = _columns(x, w_shape, has_bias, stride, padding, size)
-    both = _matmul_nchw_cols_t(g, cols)  # (O, K), or (O, K + 1) whose last column is sum g
     K = int(np.prod(w_shape[1:]))
+    both = None  # (O, K), or (O, K + 1) whose last column is sum g
+    xp = zero_pad(x, padding)
+    for s in _chunks(g.shape[0], (K + has_bias) * size[0] * size[1] * g.itemsize):
+        part = _matmul_nchw_cols_t(g[s], _columns(xp[s], w_shape, has_bias, stride, size))
+        both = part if both is None else both + part
     return both[:, :K].reshape(w_shape), (both[:, -1] if has_bias and need_bias else None)
-
-
-def _columns(x, w_shape, has_bias, stride, padding, size):
-    """im2col of x in scratch slot 0, with a row of ones below when there is a bias (then W gets
-    b as one more column): (C*kh*kw (+ 1), N*Ho*Wo)."""
-    _, C, kh, kw = w_shape
-    K = C * kh * kw
-    cols = scratch((K + has_bias, x.shape[0] * size[0] * size[1]), x.dtype)
-    im2col(x, (kh, kw), stride, padding, size, out=cols[:K])
-    if has_bias:
-        cols[K] = 1
-    return cols
 
 
 def input_grad(g, x_shape, w, stride, padding, size):
     """dL/dx (N, C, H, W) from g (N, O, Ho, Wo): col2im of W^T g, or the flipped correlation."""
     O, C, kh, kw = w.shape
+    N, _, H, W = x_shape
     ph, pw = padding
+    dx = np.empty(x_shape, g.dtype)
     if flipped_correlation_applies(w.shape, stride, padding):
-        N, _, H, W = x_shape
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(C, -1)
-        cols = im2col(g, (kh, kw), (1, 1), (kh - 1 - ph, kw - 1 - pw), (H, W),
-                      out=scratch((O * kh * kw, N * H * W), g.dtype))
-        return _matmul_to_nchw(flipped, cols, N, (H, W))
-    N, _, Ho, Wo = g.shape
-    cols = _matmul_nchw_to_cols(w.reshape(O, -1).T, g, scratch((C * kh * kw, N * Ho * Wo), g.dtype))
-    return col2im(cols, x_shape, (kh, kw), stride, padding, size)
+        gp = zero_pad(g, (kh - 1 - ph, kw - 1 - pw))
+        for s in _chunks(N, O * kh * kw * H * W * g.itemsize):
+            cols = im2col(gp[s], (kh, kw), (1, 1), (0, 0), (H, W),
+                          out=scratch((O * kh * kw, dx[s].shape[0] * H * W), g.dtype))
+            _matmul_to_nchw(flipped, cols, dx[s])
+        return dx
+    for s in _chunks(N, C * kh * kw * size[0] * size[1] * g.itemsize):
+        g_s = g[s]
+        cols = _matmul_nchw_to_cols(w.reshape(O, -1).T, g_s,
+                                    scratch((C * kh * kw, g_s.shape[0] * size[0] * size[1]), g.dtype))
+        col2im(cols, dx[s].shape, (kh, kw), stride, padding, size, out=dx[s])
+    return dx
+
+
+def _chunks(N, bytes_per_sample):
+    """Slices of the batch whose columns take at most ``COLUMN_BYTES`` (one sample at least)."""
+    step = max(1, COLUMN_BYTES // bytes_per_sample) if COLUMN_BYTES else N
+    return [slice(n, min(N, n + step)) for n in range(0, N, step)]
+
+
+def _columns(xp, w_shape, has_bias, stride, size):
+    """im2col of the padded input xp in scratch slot 0, with a row of ones below when there is a
+    bias (then W gets b as one more column): (C*kh*kw (+ 1), N*Ho*Wo)."""
+    _, C, kh, kw = w_shape
+    K = C * kh * kw
+    cols = scratch((K + has_bias, xp.shape[0] * size[0] * size[1]), xp.dtype)
+    im2col(xp, (kh, kw), stride, (0, 0), size, out=cols[:K])
+    if has_bias:
+        cols[K] = 1
+    return cols
 
 
 def flipped_correlation_applies(w_shape, stride, padding):
@@ -111,15 +135,14 @@ def _rows(g, slot):
     return out.reshape(O, -1)
 
 
-def _matmul_to_nchw(a, cols, N, size):
-    """a (M, K) @ cols (K, N*Ho*Wo) -> (N, M, Ho, Wo)."""
-    M = a.shape[0]
-    if _per_sample(M, a.shape[1], size):
-        return np.matmul(a, _by_sample(cols, N)).reshape(N, M, *size)
-    rows = np.matmul(a, cols, out=scratch((M, cols.shape[1]), cols.dtype, slot=1))
-    out = np.empty((N, M) + tuple(size), cols.dtype)  # a copy always: rows is scratch space
-    np.copyto(out, rows.reshape(M, N, *size).transpose(1, 0, 2, 3))
-    return out
+def _matmul_to_nchw(a, cols, out):
+    """a (M, K) @ cols (K, N*Ho*Wo) -> out (N, M, Ho, Wo)."""
+    N, M = out.shape[:2]
+    if _per_sample(M, a.shape[1], out.shape[2:]):
+        np.matmul(a, _by_sample(cols, N), out=out.reshape(N, M, -1))
+    else:
+        rows = np.matmul(a, cols, out=scratch((M, cols.shape[1]), cols.dtype, slot=1))
+        np.copyto(out, rows.reshape(M, N, *out.shape[2:]).transpose(1, 0, 2, 3))
 
 
 def _matmul_nchw_cols_t(g, cols):

@@ -110,25 +110,40 @@ def _col2im(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo, dx):
                         _add_row(dst[first:first + (hi - lo - 1) * sw + 1:sw], src[row + lo:row + hi])
 
 
+def zero_pad(x, padding):
+    """x (N, C, H, W) framed by ``padding`` (ph, pw) zeros, in scratch slot 2 (x itself, made
+    contiguous, when there is no padding): -> (N, C, H + 2 ph, W + 2 pw)."""
+    (ph, pw), x = padding, np.ascontiguousarray(x)
+    if not (ph or pw):
+        return x
+    N, C, H, W = x.shape
+    xp = scratch((N, C, H + 2 * ph, W + 2 * pw), x.dtype, slot=2)
+    _pad(x, ph, pw, xp)
+    return xp
+
+
 def im2col(x, kernel, stride, padding, out_size, out=None):
-    """x (N, C, H, W) -> cols (C*kh*kw, N*Ho*Wo) of x's dtype, written into ``out`` if given."""
-    (kh, kw), (sh, sw), (ph, pw), (Ho, Wo) = kernel, stride, padding, out_size
+    """x (N, C, H, W) -> cols (C*kh*kw, N*Ho*Wo) of x's dtype, written into ``out`` if given.
+    (Callers that take the columns a few samples at a time pad once, and pass padding (0, 0).)"""
+    (kh, kw), (sh, sw), (Ho, Wo) = kernel, stride, out_size
     N, C = x.shape[:2]
     cols = np.empty((C * kh * kw, N * Ho * Wo), dtype=x.dtype) if out is None else out
     if not cols.flags.c_contiguous:
         raise ValueError(f"im2col: out must be C-contiguous, got strides {cols.strides}")
-    x = np.ascontiguousarray(x)
-    if ph or pw:  # pad once (in scratch slot 2, free for this) so that no output row has a border
-        xp = scratch((N, C, x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), x.dtype, slot=2)
-        _pad(x, ph, pw, xp)
-        x = xp
-    _im2col(x, kh, kw, sh, sw, Ho, Wo, cols)
+    _im2col(zero_pad(x, padding), kh, kw, sh, sw, Ho, Wo, cols)
     return cols
 
 
-def col2im(cols, x_shape, kernel, stride, padding, out_size):
-    """The adjoint of ``im2col``: scatter-add columns back into an (N, C, H, W) array."""
+def col2im(cols, x_shape, kernel, stride, padding, out_size, out=None):
+    """The adjoint of ``im2col``: scatter-add columns back into an (N, C, H, W) array (``out``,
+    C-contiguous, if given; it is overwritten)."""
     (kh, kw), (sh, sw), (ph, pw), (Ho, Wo) = kernel, stride, padding, out_size
-    dx = np.zeros(x_shape, dtype=cols.dtype)
+    if out is None:
+        dx = np.zeros(x_shape, dtype=cols.dtype)
+    elif not out.flags.c_contiguous or out.shape != tuple(x_shape):
+        raise ValueError(f"col2im: out must be C-contiguous of shape {tuple(x_shape)}, got {out.shape}")
+    else:
+        dx = out
+        dx[...] = 0
     _col2im(np.ascontiguousarray(cols), *x_shape, kh, kw, sh, sw, ph, pw, Ho, Wo, dx)
     return dx
