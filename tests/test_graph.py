@@ -64,9 +64,12 @@ def test_no_grad_records_nothing_and_detach_cuts_history():
 
 
 
-def test_unrecorded_convolutions_do_not_share_their_scratch_columns():
-    # without a graph, conv2d builds its im2col columns in a reused buffer; each result must
-    # still be its own array, equal to the recorded one, in float64 and float32
+@pytest.mark.parametrize("reuse_buffers", [False, True])
+def test_unrecorded_convolutions_do_not_share_their_scratch_columns(reuse_buffers, monkeypatch):
+    # conv2d builds its im2col columns and GEMM rows in scratch space (reused buffers unless glibc
+    # keeps freed memory); each result must still be its own array, equal to the recorded one
+    from minigrad.kernels import process_settings
+    monkeypatch.setattr(process_settings, "freed_memory_kept", not reuse_buffers)
     rng = np.random.default_rng(0)
     for dtype in (np.float64, np.float32):
         conv = L.Conv2d(3, 4, 3, padding=1, rng=rng).to(dtype)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.kernels import conv, pool
+from minigrad.kernels import conv, pool, process_settings
 from minigrad.kernels.im2col import col2im, im2col
 from minigrad.kernels.scatter_add import scatter_add
 
@@ -93,12 +93,15 @@ KERNEL_PATHS = [(False, False, 0), (True, False, 0), (False, True, 0), (None, No
                 (False, False, 1), (True, True, 1)]
 
 
+@pytest.mark.parametrize("reuse_buffers", [False, True], ids=["fresh temporaries", "scratch buffers"])
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 @pytest.mark.parametrize("shape, O, k, s, p", CONV_SHAPES)
-def test_every_kernel_path_equals_the_reference_path(shape, O, k, s, p, dtype, tol):
+def test_every_kernel_path_equals_the_reference_path(shape, O, k, s, p, dtype, tol, reuse_buffers, monkeypatch):
     """Forward, input gradient, weight and bias gradients: each GEMM layout and weight-gradient
     kernel, forced and as chosen per shape, the batch whole or a sample at a time, against the
-    one-GEMM im2col path with BLAS's weight gradient (relative to each result's largest entry)."""
+    one-GEMM im2col path with BLAS's weight gradient (relative to each result's largest entry).
+    Temporaries come fresh from the allocator (glibc tuned) or from the reused scratch buffers."""
+    monkeypatch.setattr(process_settings, "freed_memory_kept", not reuse_buffers)
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
     w = rng.standard_normal((O, shape[1], k, k)).astype(dtype)

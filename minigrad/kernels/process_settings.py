@@ -37,6 +37,7 @@ import os
 import sys
 
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -2, -3, -4
+freed_memory_kept = False  # set by keep_freed_memory: glibc now reuses freed blocks without faults
 
 
 def let_blas_threads_sleep():
@@ -58,11 +59,13 @@ def keep_freed_memory():
         mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
+    global freed_memory_kept
     ok = mallopt(_M_MMAP_THRESHOLD, 32 << 20)
     ok &= mallopt(_M_MMAP_MAX, 0)
     ok &= mallopt(_M_TRIM_THRESHOLD, 8 << 30 if sys.maxsize > 2**32 else 1 << 30)
     ok &= mallopt(_M_TOP_PAD, 256 << 20)
-    return bool(ok)
+    freed_memory_kept = bool(ok)
+    return freed_memory_kept
 
 
 def choose_numba_threading_layer(spin_count="3000"):
