@@ -87,9 +87,9 @@ CONV_SHAPES = [((1, 3, 50, 49), 8, 3, 1, 1), ((1, 1, 7, 9), 3, 3, 1, 0), ((2, 3,
                ((1, 3, 64, 64), 64, 3, 2, 1), ((2, 64, 8, 8), 64, 1, 1, 0), ((3, 8, 6, 6), 4, 3, 1, 1)]
 
 
-# (PER_SAMPLE, SMALL_WEIGHT_GRADIENT, COLUMN_BYTES): the reference path first (one GEMM over the
-# whole batch, BLAS weight gradient); COLUMN_BYTES = 1 takes the batch one sample at a time
-KERNEL_PATHS = [(False, False, 0), (True, False, 0), (False, True, 0), (None, None, conv.COLUMN_BYTES),
+# (PER_SAMPLE, SMALL_WEIGHT_GRADIENT, COLUMN_ENTRIES): the reference path first (one GEMM over the
+# whole batch, BLAS weight gradient); COLUMN_ENTRIES = 1 takes the batch one sample at a time
+KERNEL_PATHS = [(False, False, 0), (True, False, 0), (False, True, 0), (None, None, conv.COLUMN_ENTRIES),
                 (False, False, 1), (True, True, 1)]
 
 
@@ -108,9 +108,9 @@ def test_every_kernel_path_equals_the_reference_path(shape, O, k, s, p, dtype, t
     b = rng.standard_normal(O).astype(dtype)
     seed = None
     results = {}
-    default = conv.COLUMN_BYTES
+    default = conv.COLUMN_ENTRIES
     for path in KERNEL_PATHS:
-        conv.PER_SAMPLE, conv.SMALL_WEIGHT_GRADIENT, conv.COLUMN_BYTES = path
+        conv.PER_SAMPLE, conv.SMALL_WEIGHT_GRADIENT, conv.COLUMN_ENTRIES = path
         try:
             ts = [mg.Tensor(a, requires_grad=True) for a in (x, w, b)]
             y = mg.conv2d(*ts, stride=s, padding=p)
@@ -118,7 +118,7 @@ def test_every_kernel_path_equals_the_reference_path(shape, O, k, s, p, dtype, t
             results[path] = [y.data] + list(mg.grad(y, ts, seed=seed))
         finally:
             conv.PER_SAMPLE = conv.SMALL_WEIGHT_GRADIENT = None
-            conv.COLUMN_BYTES = default
+            conv.COLUMN_ENTRIES = default
     for path in KERNEL_PATHS[1:]:
         for got, ref in zip(results[path], results[KERNEL_PATHS[0]]):
             assert got.dtype == dtype

@@ -117,11 +117,11 @@ def conv_case(draw):
                 hw=(h, w), k=(kh, kw), s=(sh, sw), p=(ph, pw), bias=draw(st.booleans()))
 
 
-@pytest.mark.parametrize("per_sample, small_weight_gradient, column_bytes",
+@pytest.mark.parametrize("per_sample, small_weight_gradient, column_entries",
                          [(None, None, None), (True, False, None), (False, False, None), (None, None, 1)],
                          ids=["chosen", "GEMM per sample, BLAS dW", "one GEMM, BLAS dW", "a sample at a time"])
 @given(case=conv_case(), seed=st.integers(0, 2**31 - 1))
-def test_conv2d(per_sample, small_weight_gradient, column_bytes, case, seed):
+def test_conv2d(per_sample, small_weight_gradient, column_entries, case, seed):
     from minigrad.kernels import conv
 
     rng = np.random.default_rng(seed)
@@ -129,14 +129,14 @@ def test_conv2d(per_sample, small_weight_gradient, column_bytes, case, seed):
     w = rng.standard_normal((case["o"], case["c"]) + case["k"])
     args = [x, w] + ([rng.standard_normal(case["o"])] if case["bias"] else [])
     fn = lambda *t: mg.conv2d(*t, stride=case["s"], padding=case["p"])  # noqa: E731
-    default = conv.COLUMN_BYTES
+    default = conv.COLUMN_ENTRIES
     conv.PER_SAMPLE, conv.SMALL_WEIGHT_GRADIENT = per_sample, small_weight_gradient
-    conv.COLUMN_BYTES = default if column_bytes is None else column_bytes
+    conv.COLUMN_ENTRIES = default if column_entries is None else column_entries
     try:
         assert mg.gradcheck(fn, args, seed=seed) < TOL
     finally:
         conv.PER_SAMPLE = conv.SMALL_WEIGHT_GRADIENT = None
-        conv.COLUMN_BYTES = default
+        conv.COLUMN_ENTRIES = default
 
 
 

@@ -21,14 +21,16 @@ and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_
   are one compiled pass over g and the columns (``weight_gradient.py``), 1.2-2.9x faster than
   BLAS, which splits the tiny output instead of the long sum. ``SMALL_WEIGHT_GRADIENT`` forces
   either.
-- **Memory**: temporaries that never leave a function live in the per-thread ``scratch`` buffer:
-  columns in slot 0, rows (a GEMM's output, or g transposed for one) in slot 1, a zero-padded
-  input in slot 2. The weight gradient builds the columns again rather than keeping them from
-  the forward pass, and every pass takes the batch in chunks whose columns fit ``COLUMN_BYTES``
-  (4 MiB), so the scratch no longer grows with the batch. Peak RSS growth of GAPNet's float32
-  training step at batch 128: 131 MiB with kept whole-batch columns, 81 rebuilt, 58 chunked.
-  Chunks of 4 MiB cost no time (0.90-1.02x of whole-batch GEMMs, interleaved); at 1-2 MiB
-  each extra BLAS <-> Numba hand-over (a thread wake-up) made steps 1.0-1.4x slower.
+- **Memory**: temporaries that never leave a function come from ``scratch`` (columns in slot 0;
+  rows, a GEMM's output or g transposed for one, in slot 1; a zero-padded input in slot 2;
+  plain fresh arrays where glibc keeps freed memory). The weight gradient builds the columns
+  again instead of keeping them from the forward pass, and every pass takes the batch in
+  chunks of at most ``COLUMN_ENTRIES`` (2^19) column entries, so no temporary grows with the
+  batch. Peak RSS growth of GAPNet's float32 training step at batch 32 / 128: 33 / 131 MiB with
+  kept whole-batch columns, 14 / 50 now (torch: 9-12 / 32-46). Each chunk costs a BLAS <-> Numba
+  hand-over (a thread wake-up): against whole-batch GEMMs, steps took 1.0-1.08x the time with
+  2 MiB chunks in float32, but up to 1.13x in float64 (hence entries, not bytes), 1.0-1.4x
+  with 1 MiB.
 """
 import numpy as np
 
@@ -38,7 +40,7 @@ from minigrad.kernels.scratch import scratch
 
 PER_SAMPLE = None  # None: chosen per shape (_per_sample); True / False force one GEMM layout
 SMALL_WEIGHT_GRADIENT = None  # None: per shape (weight_gradient.applies); True / False force it or BLAS
-COLUMN_BYTES = 1 << 22  # each GEMM takes as many samples as have columns of at most this size (0: all)
+COLUMN_ENTRIES = 1 << 19  # each GEMM takes as many samples as have at most this many column entries (0: all)
 
 
 def forward(x, w, b, stride, padding, size):
@@ -49,7 +51,7 @@ def forward(x, w, b, stride, padding, size):
         weights = np.concatenate([weights, b[:, None].astype(w.dtype, copy=False)], axis=1)
     out = np.empty((x.shape[0], O) + tuple(size), x.dtype)
     xp = zero_pad(x, padding)
-    for s in _chunks(x.shape[0], weights.shape[1] * size[0] * size[1] * x.itemsize):
+    for s in _chunks(x.shape[0], weights.shape[1] * size[0] * size[1]):
         _matmul_to_nchw(weights, _columns(xp[s], w.shape, b is not None, stride, size), out[s])
     return out
 
@@ -64,7 +66,7 @@ def parameter_grads(g, x, w_shape, has_bias, need_weight, need_bias, stride, pad
     K = int(np.prod(w_shape[1:]))
     both = None  # (O, K), or (O, K + 1) whose last column is sum g
     xp = zero_pad(x, padding)
-    for s in _chunks(g.shape[0], (K + has_bias) * size[0] * size[1] * g.itemsize):
+    for s in _chunks(g.shape[0], (K + has_bias) * size[0] * size[1]):
         part = _matmul_nchw_cols_t(g[s], _columns(xp[s], w_shape, has_bias, stride, size))
         both = part if both is None else both + part
     return both[:, :K].reshape(w_shape), (both[:, -1] if has_bias and need_bias else None)
@@ -79,12 +81,12 @@ def input_grad(g, x_shape, w, stride, padding, size):
     if flipped_correlation_applies(w.shape, stride, padding):
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(C, -1)
         gp = zero_pad(g, (kh - 1 - ph, kw - 1 - pw))
-        for s in _chunks(N, O * kh * kw * H * W * g.itemsize):
+        for s in _chunks(N, O * kh * kw * H * W):
             cols = im2col(gp[s], (kh, kw), (1, 1), (0, 0), (H, W),
                           out=scratch((O * kh * kw, dx[s].shape[0] * H * W), g.dtype))
             _matmul_to_nchw(flipped, cols, dx[s])
         return dx
-    for s in _chunks(N, C * kh * kw * size[0] * size[1] * g.itemsize):
+    for s in _chunks(N, C * kh * kw * size[0] * size[1]):
         g_s = g[s]
         cols = _matmul_nchw_to_cols(w.reshape(O, -1).T, g_s,
                                     scratch((C * kh * kw, g_s.shape[0] * size[0] * size[1]), g.dtype))
@@ -92,9 +94,9 @@ def input_grad(g, x_shape, w, stride, padding, size):
     return dx
 
 
-def _chunks(N, bytes_per_sample):
-    """Slices of the batch whose columns take at most ``COLUMN_BYTES`` (one sample at least)."""
-    step = max(1, COLUMN_BYTES // bytes_per_sample) if COLUMN_BYTES else N
+def _chunks(N, entries_per_sample):
+    """Slices of the batch whose columns have at most ``COLUMN_ENTRIES`` entries (one sample at least)."""
+    step = max(1, COLUMN_ENTRIES // entries_per_sample) if COLUMN_ENTRIES else N
     return [slice(n, min(N, n + step)) for n in range(0, N, step)]
 
 
