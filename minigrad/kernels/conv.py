@@ -14,9 +14,9 @@ and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_
   image's second and third stages, 16x16 and 8x8) the per-sample GEMMs are too small for BLAS,
   and one large GEMM plus the copy measured 1.6-3x faster (GAPNet's training step at batch 128
   ~30% faster). ``PER_SAMPLE`` forces either layout (the tests run both).
-- **Input gradient by flipped correlation**: with stride 1 and no more output than input
-  channels, dL/dx = g correlated with the flipped kernel (padding k - 1 - p): a gather of
-  O*kh*kw rows instead of col2im's scatter-add of C*kh*kw rows, 15-30% faster.
+- The input gradient is col2im of W^T g. (Correlating g with the flipped kernel, a gather
+  instead of a scatter-add, was 15-30% faster for stride 1 and O <= C until col2im's rows were
+  vectorised; then it measured 0.86-0.97x as fast in float32, 0.6-1.2x in float64: removed.)
 - **Small weight gradients** (M * K <= 512: few filters, a small kernel, e.g. a first layer)
   are one compiled pass over g and the columns (``weight_gradient.py``), 1.2-2.9x faster than
   BLAS, which splits the tiny output instead of the long sum. ``SMALL_WEIGHT_GRADIENT`` forces
@@ -73,20 +73,10 @@ def parameter_grads(g, x, w_shape, has_bias, need_weight, need_bias, stride, pad
 
 
 def input_grad(g, x_shape, w, stride, padding, size):
-    """dL/dx (N, C, H, W) from g (N, O, Ho, Wo): col2im of W^T g, or the flipped correlation."""
+    """dL/dx (N, C, H, W) from g (N, O, Ho, Wo): col2im of W^T g (the transposed convolution)."""
     O, C, kh, kw = w.shape
-    N, _, H, W = x_shape
-    ph, pw = padding
     dx = np.empty(x_shape, g.dtype)
-    if flipped_correlation_applies(w.shape, stride, padding):
-        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(C, -1)
-        gp = zero_pad(g, (kh - 1 - ph, kw - 1 - pw))
-        for s in _chunks(N, O * kh * kw * H * W):
-            cols = im2col(gp[s], (kh, kw), (1, 1), (0, 0), (H, W),
-                          out=scratch((O * kh * kw, dx[s].shape[0] * H * W), g.dtype))
-            _matmul_to_nchw(flipped, cols, dx[s])
-        return dx
-    for s in _chunks(N, C * kh * kw * size[0] * size[1]):
+    for s in _chunks(x_shape[0], C * kh * kw * size[0] * size[1]):
         g_s = g[s]
         cols = _matmul_nchw_to_cols(w.reshape(O, -1).T, g_s,
                                     scratch((C * kh * kw, g_s.shape[0] * size[0] * size[1]), g.dtype))
@@ -110,12 +100,6 @@ def _columns(xp, w_shape, has_bias, stride, size):
     if has_bias:
         cols[K] = 1
     return cols
-
-
-def flipped_correlation_applies(w_shape, stride, padding):
-    """Whether ``input_grad`` takes the flipped-kernel correlation (stride 1, O <= C, p < k)."""
-    O, C, kh, kw = w_shape
-    return tuple(stride) == (1, 1) and O <= C and padding[0] < kh and padding[1] < kw
 
 
 def _per_sample(m, k, size):

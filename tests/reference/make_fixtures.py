@@ -18,9 +18,9 @@ CONV_CONFIGS = [  # (N, C, H, W), (O, kh, kw), stride, padding, bias
     ((2, 2, 8, 8), (3, 3, 2), (2, 1), (1, 2), True),
     ((1, 4, 11, 6), (2, 5, 3), (3, 2), (2, 1), False),
     ((3, 1, 5, 5), (2, 1, 1), (1, 1), (0, 0), True),
-    # stride 1 with O <= C: the input gradient correlates with the flipped kernel
+    # stride 1 with O <= C (the input gradient once took a flipped-kernel correlation there)
     ((2, 5, 6, 7), (3, 3, 2), (1, 1), (2, 1), True),
-    # >= 2^20 multiply-adds per sample: the one-GEMM-per-sample path, with and without the flip
+    # >= 2^20 multiply-adds per sample: the one-GEMM-per-sample path, O <= C and O > C
     ((2, 32, 12, 12), (32, 3, 3), (1, 1), (1, 1), True),
     ((2, 16, 12, 11), (64, 3, 3), (1, 1), (1, 1), False),
 ]
