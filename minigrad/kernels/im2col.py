@@ -53,12 +53,13 @@ def _pad(x, ph, pw, out):
     dst = out.reshape(-1)
     for t in prange(N * C):
         plane = t * Hp * Wp
-        _zero_row(dst[plane:plane + ph * Wp + pw])
+        _zero_row(dst[plane:plane + ph * Wp])  # the rows above
         for h in range(H):
-            row = plane + (h + ph) * Wp + pw
-            _copy_row(dst[row:row + W], src[(t * H + h) * W:(t * H + h + 1) * W])
-            _zero_row(dst[row + W:row + W + 2 * pw])  # this row's right and the next row's left
-        _zero_row(dst[plane + (H + ph) * Wp - pw:plane + Hp * Wp])
+            row = plane + (h + ph) * Wp
+            _zero_row(dst[row:row + pw])
+            _copy_row(dst[row + pw:row + pw + W], src[(t * H + h) * W:(t * H + h + 1) * W])
+            _zero_row(dst[row + pw + W:row + Wp])
+        _zero_row(dst[plane + (H + ph) * Wp:plane + Hp * Wp])  # the rows below
 
 
 @njit(parallel=True, cache=True)
