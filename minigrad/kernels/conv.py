@@ -113,10 +113,10 @@ def _by_sample(cols, N):
     return cols.reshape(cols.shape[0], N, -1).transpose(1, 0, 2)
 
 
-def _rows(g, slot):
-    """g (N, O, Ho, Wo) -> (O, N*Ho*Wo) in scratch, in the column order of im2col."""
+def _rows(g):
+    """g (N, O, Ho, Wo) -> (O, N*Ho*Wo) in scratch slot 1, in the column order of im2col."""
     N, O = g.shape[:2]
-    out = scratch((O, N) + g.shape[2:], g.dtype, slot)
+    out = scratch((O, N) + g.shape[2:], g.dtype, slot=1)
     np.copyto(out, g.transpose(1, 0, 2, 3))
     return out.reshape(O, -1)
 
@@ -139,7 +139,7 @@ def _matmul_nchw_cols_t(g, cols):
         return weight_gradient.weight_gradient(g.reshape(N, O, -1), cols)
     if _per_sample(O, cols.shape[0], g.shape[2:]):
         return np.matmul(g.reshape(N, O, -1), _by_sample(cols, N).transpose(0, 2, 1)).sum(axis=0)
-    return _rows(g, slot=1) @ cols.T
+    return _rows(g) @ cols.T
 
 
 def _matmul_nchw_to_cols(a, g, out):
@@ -148,5 +148,5 @@ def _matmul_nchw_to_cols(a, g, out):
     if _per_sample(*a.shape, g.shape[2:]):
         np.matmul(a, g.reshape(N, O, -1), out=_by_sample(out, N))
     else:
-        np.matmul(a, _rows(g, slot=1), out=out)
+        np.matmul(a, _rows(g), out=out)
     return out
