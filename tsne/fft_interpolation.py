@@ -60,12 +60,13 @@ def _fft_workers(in_place=False):
 
 
 def _spectrum(grid, d, out):
-    """The spectrum of grid (m0, m1) zero-padded to (2 m0, 2 m1), axis by axis, *transposed*:
-    (m1 + 1, 2 m0), written into out when d = 2 (then (1, m1 + 1) when d = 1: grid is (1, m1)).
+    """The spectrum of a grid (m0, m1) zero-padded to (2 m0, 2 m1), axis by axis, *transposed*:
+    (m1 + 1, 2 m0), written into out when d = 2 (then (1, m1 + 1) when d = 1: m0 is 1).
+    ``grid`` (m0, 2 m1) comes with its row padding: padding in scipy took a fresh array each time.
     A real FFT along each row, then, transposed, a complex FFT along contiguous rows in place:
     the same pass down strided columns ran 1.3-1.4x slower (and scipy's rfftn 2-4x)."""
-    m0, m1 = grid.shape
-    half = _fft.rfft(grid, n=2 * m1, axis=-1, **_fft_workers())
+    m0 = grid.shape[0]
+    half = _fft.rfft(grid, axis=-1, **_fft_workers())
     if d == 1:
         return half
     out[:, :m0] = half.T
@@ -81,35 +82,50 @@ def _potentials(spec, d, m0, m1):
 
 
 @numba.njit(nogil=True, cache=True)
-def _times_even_kernel(start, stop, spec, kernel):
-    """spec (rows, 2 m) *= the even kernel's spectrum, given by its half ``kernel`` (rows, m + 1)
-    (columns k and 2m - k are equal), for rows start..stop."""
-    m2 = spec.shape[1]
+def _times_even_kernel(start, stop, spec, kernel, energy):
+    """spec (rows, c) *= the even kernel's spectrum, given by its half ``kernel`` (rows, c / 2 + 1)
+    (columns k and c - k are equal; c = 1 for a 1-D map's spectrum stood on end), for rows
+    start..stop; with ``energy`` (rows,) (else empty) first energy[r] = sum_c K |G|^2 of the row,
+    summed in float64, for Parseval's theorem."""
+    cols = spec.shape[1]
     for r in range(start, stop):
-        for c in range(m2):
-            spec[r, c] *= kernel[r, c if 2 * c <= m2 else m2 - c]
+        total = 0.0
+        for c in range(cols):
+            k = kernel[r, c if 2 * c <= cols else cols - c]
+            v = spec[r, c]
+            if energy.shape[0] > 0:
+                total += k * (v.real * v.real + v.imag * v.imag)
+            spec[r, c] = v * k
+        if energy.shape[0] > 0:
+            energy[r] = total
 
 
-def _times_kernel(spec, kernel, d):
-    """spec *= the kernel's spectrum (``_kernel_spectrum``'s half) in place (on threads when large): -> spec."""
-    if d == 1:
-        spec *= kernel
-    elif spec.size < _THREADED_PRODUCT:  # waking the threads costs more than they save
-        _times_even_kernel(0, spec.shape[0], spec, kernel)
+def _times_kernel(spec, kernel, d, with_energy=False):
+    """spec *= the kernel's spectrum (``_kernel_spectrum_of``'s half) in place (on threads when large):
+    -> spec, or (spec, sum_k K_k |G_k|^2 over the whole padded spectrum) ``with_energy``: by
+    Parseval's theorem, N times sum_x G(x) (K * G)(x) for the N padded nodes."""
+    rows = spec if d == 2 else spec.T  # a 1-D spectrum (1, m + 1) stood on end: one column
+    energy = np.empty(rows.shape[0] if with_energy else 0)
+    half = kernel if d == 2 else kernel.T
+    if spec.size < _THREADED_PRODUCT:  # waking the threads costs more than they save
+        _times_even_kernel(0, rows.shape[0], rows, half, energy)
     else:
-        run_in_chunks(_times_even_kernel, spec.shape[0], spec, kernel)
-    return spec
+        run_in_chunks(_times_even_kernel, rows.shape[0], rows, half, energy)
+    if not with_energy:
+        return spec
+    # the real FFT's frequencies 1 .. m-1 of 2m (rows here) stand for their mirror images too
+    return spec, 2.0 * energy.sum() - energy[0] - energy[-1]
 
 
 _local = threading.local()
 
 
 def _buffer(name, shape, dtype):
-    """An array reused from call to call (per thread; contents left over): fresh 6-20 MB arrays in
+    """An array reused from call to call (per thread; zeros when new, else left over): fresh 6-20 MB arrays in
     every iteration came from the kernel and were page-faulted in again, ~2 us per 4 KiB page."""
     buffers = _local.__dict__.setdefault("buffers", {})
     if name not in buffers or buffers[name].shape != shape or buffers[name].dtype != dtype:
-        buffers[name] = np.empty(shape, dtype)
+        buffers[name] = np.zeros(shape, dtype)
     return buffers[name]
 
 
@@ -174,8 +190,8 @@ def _lagrange(x, lo, box, n_boxes, p, out):
 @numba.njit(nogil=True, cache=True, fastmath=True)
 def _spread(points, lo, box, n_boxes, p, grids):
     """Add each point's charges (1, then its coordinates) to its box's nodes, weighted by the
-    Lagrange basis: grids (1 + d, m, m) indexed [charge, node along y_1, node along y_0], (1 + d, 1, m)
-    when d = 1 (the FFTs' last axis is coordinate 0's)."""
+    Lagrange basis: grids (1 + d, m, m or more) indexed [charge, node along y_1, node along y_0],
+    (1 + d, 1, m or more) when d = 1 (the FFTs' last axis is coordinate 0's)."""
     d = points.shape[1]
     p1 = p if d == 2 else 1
     wx = np.empty(p)
@@ -227,45 +243,32 @@ def _gather(start, stop, Y, lo, box, n_boxes, p, pots, with_z, z_box, repulse, r
             repulse[i, c] = Y[i, c] * s - t[c]
 
 
-def _kernel_spectrum(values, d, dtype, dct):
-    """The spectrum of a kernel given on the node offsets 0..m-1 per dimension (an (m,)^d array),
-    embedded in a (2m)^d circulant (offset m, the wrap-around, never separates two real nodes),
-    in ``dtype``'s precision, real since the kernel is even: -> its frequencies 0..m per dimension,
-    (m + 1, m + 1) (frequencies k and 2m - k have equal values; the kernel is symmetric in its
-    two offsets, so this half serves the transposed spectra of ``_spectrum`` too), (1, m + 1)
-    when d = 1. An even sequence's DFT is the DCT-I of its first half (x_0 + (-1)^k x_m +
-    2 sum_j x_j cos(pi j k / m)), a quarter of the 2-D FFT's work."""
-    m = values.shape[0]
-    half = np.zeros((m + 1,) * d, dtype=dtype)
-    half[(slice(0, m),) * d] = values
-    spec = dct(half, type=1, **_fft_workers())
-    return spec[None] if d == 1 else spec
-
-
 @numba.njit(nogil=True, cache=True)
-def _parseval(spec, kernel):
-    """sum_k K_k |G_k|^2 over a whole spectrum given by the part that ``_spectrum`` keeps, (m + 1, c)
-    (the real FFT's frequencies 1 .. m-1 of 2m, rows here, stand for their mirror images too),
-    with the kernel's half as in ``_times_even_kernel``; summed in float64."""
-    rows, cols = spec.shape
-    total = 0.0
-    for r in range(rows):
-        row = 0.0
-        for c in range(cols):
-            v = spec[r, c]
-            row += kernel[r, c if 2 * c <= cols else cols - c] * (v.real * v.real + v.imag * v.imag)
-        total += row if r == 0 or r == rows - 1 else 2.0 * row
-    return total
+def _kernel_values(out, m, spacing, alpha, power):
+    """out[r, c] = b^power with b = 1 / (1 + |(r, c) spacing|^2 / alpha), for rows r < min(m, out's)
+    and columns c < m (in float64, stored in out's precision); the rest of out is left alone."""
+    for r in range(min(m, out.shape[0])):
+        for c in range(m):
+            b = 1.0 / (1.0 + ((r * spacing) ** 2 + (c * spacing) ** 2) / alpha)
+            out[r, c] = b * b if power == 2.0 else (b if power == 1.0 else b ** power)
 
 
 @functools.lru_cache(maxsize=2)
 def _kernel_spectrum_of(m, spacing, d, alpha, power, dtype, dct):
     """The spectrum of the kernel b^power, b = 1 / (1 + r^2 / alpha), between the nodes of an
-    m-node grid (m^d nodes, ``spacing`` apart), read-only. Cached for ``transform``, where the
-    fixed reference map usually sets the grid; ``dct``, the DCT-I in use, is part of the key."""
-    offsets = (np.arange(m) * spacing) ** 2
-    b = 1.0 / (1.0 + (offsets if d == 1 else offsets[:, None] + offsets[None, :]) / alpha)
-    spectrum = _kernel_spectrum(b if power == 1.0 else b ** power, d, dtype, dct)
+    m-node grid (m^d nodes, ``spacing`` apart), embedded in a (2m)^d circulant (offset m, the
+    wrap-around, never separates two real nodes), in ``dtype``'s precision, read-only: real, since
+    the kernel is even, and given at its frequencies 0..m per dimension, (m + 1, m + 1)
+    (frequencies k and 2m - k have equal values; the kernel is symmetric in its two offsets, so
+    this half serves the transposed spectra of ``_spectrum`` too), (1, m + 1) when d = 1.
+
+    An even sequence's DFT is the DCT-I of its first half (x_0 + (-1)^k x_m + 2 sum_j x_j
+    cos(pi j k / m)), a quarter of the 2-D FFT's work. Cached for ``transform``, where the fixed
+    reference map usually sets the grid; ``dct``, the DCT-I in use, is part of the key."""
+    half = np.zeros((m + 1,) * d, dtype=dtype)
+    _kernel_values(half.reshape(-1, m + 1), m, spacing, alpha, power)
+    spectrum = dct(half, type=1, **_fft_workers(in_place=True))
+    spectrum = spectrum[None] if d == 1 else spectrum
     spectrum.flags.writeable = False
     return spectrum
 
@@ -308,8 +311,8 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
     kernel_wb = _kernel_spectrum_of(m, box / p, d, float(alpha), float(expo) + 1.0, fft_dtype, _dct)
 
     # charges 1 (for Z and S) and each coordinate of y (for T), spread in the FFTs' precision
-    grids = _buffer("grids", (1 + d,) + shape, fft_dtype)
-    grids.fill(0.0)
+    grids = _buffer("grids", (1 + d, shape[0], 2 * m), fft_dtype)  # the right half stays 0: the padding
+    grids[..., :m] = 0.0
     _spread(src, lo, box, n_boxes, p, grids)
     kernel_w = _kernel_spectrum_of(m, box / p, d, float(alpha), float(expo), fft_dtype, _dct) if row_sums else None
     first = 1 if row_sums else 0  # pots: (Z's,) S's, then T's
@@ -319,10 +322,12 @@ def repulsion_fft(Y, dof=1.0, n_interpolation_points=3, min_num_intervals=50, in
         spec = _spectrum(grids[c], d, spec_buffer)
         if c == 0 and row_sums:
             pots[0] = _potentials(_times_kernel(spec.copy(), kernel_w, d), d, *shape)
-        elif c == 0:
-            s_total = _parseval(spec.T if d == 1 else spec, kernel_wb.T if d == 1 else kernel_wb)
+        if c == 0 and not row_sums:
+            spec, s_total = _times_kernel(spec, kernel_wb, d, with_energy=True)
             s_total /= 4 * m * m if d == 2 else 2 * m
-        pots[first + c] = _potentials(_times_kernel(spec, kernel_wb, d), d, *shape)
+        else:
+            spec = _times_kernel(spec, kernel_wb, d)
+        pots[first + c] = _potentials(spec, d, *shape)
 
     z_box = np.zeros((0, 0))
     if sources is None:
