@@ -22,6 +22,9 @@ def _topological_order(outputs):
         elif id(t) not in seen:
             seen.add(id(t))
             stack.append((t, True))
+            if t._node is not None and t._node.released:
+                raise ValueError(f"backward: the graph through op '{t._node.op.name}' was freed by an earlier "
+                                 ".backward(); pass retain_graph=True to that call to differentiate the graph again")
             if t._node is not None:
                 stack.extend((i, False) for i in t._node.inputs if i.requires_grad and id(i) not in seen)
     return order
@@ -57,14 +60,17 @@ def _checked(node, rule, grads):
         raise ValueError(f"{what}: expected a tuple of {len(node.inputs)} gradients (one per input), got "
                          f"{len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__}")
     for i, (g, inp, need) in enumerate(zip(grads, node.inputs, node.needs_input_grad)):
-        if need and g is not None and not (isinstance(g, (np.ndarray, np.generic)) and g.shape == inp.shape and g.dtype.kind == "f"):
+        fits = isinstance(g, (np.ndarray, np.generic)) and g.shape == inp.shape and g.dtype.kind == "f"
+        if need and g is not None and not fits:
             raise ValueError(f"{what}: gradient {i} should be a float array of the input's shape {inp.shape}, got "
                              f"{type(g).__name__} {getattr(g, 'shape', '')} {getattr(g, 'dtype', '')}")
     return grads
 
 
-def _reverse(outputs, seeds, wanted):
-    """Gradients of sum_k <seed_k, output_k> with respect to each tensor in ``wanted``."""
+def _reverse(outputs, seeds, wanted, release=False):
+    """Gradients of sum_k <seed_k, output_k> with respect to each tensor in ``wanted``; with
+    ``release``, each node is released (``Node.release``) once its rule has run, and the pass
+    lets go of each tensor it has finished with, so their arrays are freed as it goes."""
     order = _topological_order(outputs)
     keep = {id(t) for t in wanted}
     relevant = set(keep)
@@ -74,7 +80,10 @@ def _reverse(outputs, seeds, wanted):
     grads = {}
     for o, s in zip(outputs, seeds):
         grads[id(o)] = grads[id(o)] + s if id(o) in grads else s
-    for t in reversed(order):
+    for k in range(len(order) - 1, -1, -1):
+        t = order[k]
+        if release:
+            order[k] = None
         node = t._node
         g = grads.get(id(t)) if id(t) in keep else grads.pop(id(t), None)
         if node is None or g is None or id(t) not in relevant:
@@ -85,6 +94,9 @@ def _reverse(outputs, seeds, wanted):
         for inp, gi, need in zip(node.inputs, input_grads, node.needs_input_grad):
             if gi is not None and need:
                 grads[id(inp)] = grads[id(inp)] + gi if id(inp) in grads else gi
+        if release:
+            node.release()
+        node = g = input_grads = gi = None  # let go before the next rule runs, so that these can be freed
     return [grads.get(id(t), np.zeros_like(t.data)) for t in wanted]
 
 
@@ -115,12 +127,18 @@ def grad(outputs, inputs, seed=None):
     return _reverse(outputs, seeds, inputs)
 
 
-def accumulate_into_leaves(output, seed=None):
-    """``output.backward(seed)``: add d(output)/d(leaf) into ``leaf.grad`` for every leaf that requires
-    grad. ``seed`` defaults to ones (the gradient of ``output.sum()``). This is the training
-    convenience; ``minigrad.grad`` is the pure version that mutates nothing."""
+def accumulate_into_leaves(output, seed=None, retain_graph=False):
+    """``output.backward(seed, retain_graph=False)``: add d(output)/d(leaf) into ``leaf.grad`` for
+    every leaf that requires grad. ``seed`` defaults to ones (the gradient of ``output.sum()``).
+    This is the training convenience; ``minigrad.grad`` is the pure version that mutates nothing.
+
+    As in PyTorch, the graph is freed during the pass (each node's inputs, output and saved arrays
+    once its rule has run: a training step's peak memory no longer holds every activation to the
+    end), so a second backward through it raises; ``retain_graph=True`` keeps it."""
     if not output.requires_grad:
         raise ValueError("backward: the tensor does not require grad (no graph was recorded)")
+    if not isinstance(retain_graph, bool):
+        raise TypeError(f"retain_graph: expected True or False, got {retain_graph!r}")
     leaves = [t for t in _topological_order([output]) if t._node is None and t.requires_grad]
-    for leaf, g in zip(leaves, _reverse([output], _seeds([output], seed), leaves)):
+    for leaf, g in zip(leaves, _reverse([output], _seeds([output], seed), leaves, release=not retain_graph)):
         leaf.grad = g.copy() if leaf.grad is None else leaf.grad + g

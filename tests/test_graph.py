@@ -1,4 +1,6 @@
 """The reverse pass itself: accumulation, purity of grad(), no_grad, detach, capture, dtypes."""
+import weakref
+
 import numpy as np
 import pytest
 
@@ -27,9 +29,41 @@ def test_grad_is_pure_and_backward_accumulates():
     g2, = mg.grad(y, [x])  # the same graph can be differentiated again
     assert x.grad is None
     np.testing.assert_array_equal(g1, g2)
-    y.backward()
+    y.backward(retain_graph=True)
     y.backward()
     np.testing.assert_allclose(x.grad, 2 * (2 * x.data))
+
+
+@pytest.mark.parametrize("retain_graph", [False, True])
+def test_backward_frees_the_graph_as_it_goes_unless_retained(retain_graph):
+    """Each activation's array is gone before the rules of the ops that made its input run (the
+    peak of a training step), and a second backward through a freed graph says what to do."""
+    x = mg.Tensor(np.random.default_rng(0).standard_normal((4, 5)), requires_grad=True)
+    b = mg.relu(x) * 3.0
+    b_alive = weakref.ref(b.data)
+    loss = (b * b).sum()
+    del b
+    seen = []
+
+    def spy(ctx, g):
+        seen.append(b_alive() is not None)
+        return ctx.op.backward(ctx, g)
+
+    with mg.rules(relu=spy):
+        loss.backward(retain_graph=retain_graph)
+    assert seen == [retain_graph]
+    want = 18 * np.maximum(x.data, 0)  # d/dx sum (3 relu(x))^2
+    np.testing.assert_allclose(x.grad, want)
+    if retain_graph:
+        loss.backward()
+        np.testing.assert_allclose(x.grad, 2 * want)
+    else:
+        with pytest.raises(ValueError, match="retain_graph=True"):
+            loss.backward()
+        with pytest.raises(ValueError, match="freed"):
+            mg.grad(loss, [x])
+    with pytest.raises(TypeError, match="retain_graph"):
+        (x * 2.0).sum().backward(retain_graph="yes")
 
 
 def test_grad_with_seed_and_unreachable_input():
