@@ -22,9 +22,8 @@ def _topological_order(outputs):
         elif id(t) not in seen:
             seen.add(id(t))
             stack.append((t, True))
-            if t._node is not None and t._node.released:
-                raise ValueError(f"backward: the graph through op '{t._node.op.name}' was freed by an earlier "
-                                 ".backward(); pass retain_graph=True to that call to differentiate the graph again")
+            if getattr(t._node, "released", False):
+                raise ValueError("backward: the graph was freed by an earlier .backward(); pass it retain_graph=True")
             if t._node is not None:
                 stack.extend((i, False) for i in t._node.inputs if i.requires_grad and id(i) not in seen)
     return order
@@ -68,9 +67,9 @@ def _checked(node, rule, grads):
 
 
 def _reverse(outputs, seeds, wanted, release=False):
-    """Gradients of sum_k <seed_k, output_k> with respect to each tensor in ``wanted``; with
-    ``release``, each node is released (``Node.release``) once its rule has run, and the pass
-    lets go of each tensor it has finished with, so their arrays are freed as it goes."""
+    """Gradients of sum_k <seed_k, output_k> with respect to each tensor in ``wanted``. The pass lets
+    go of each tensor once done with it; with ``release`` it also empties each node once its rule
+    has run (keeping ``op``, ``module`` and ``released``), so the graph's arrays are freed as it goes."""
     order = _topological_order(outputs)
     keep = {id(t) for t in wanted}
     relevant = set(keep)
@@ -80,10 +79,8 @@ def _reverse(outputs, seeds, wanted, release=False):
     grads = {}
     for o, s in zip(outputs, seeds):
         grads[id(o)] = grads[id(o)] + s if id(o) in grads else s
-    for k in range(len(order) - 1, -1, -1):
-        t = order[k]
-        if release:
-            order[k] = None
+    while order:
+        t = order.pop()
         node = t._node
         g = grads.get(id(t)) if id(t) in keep else grads.pop(id(t), None)
         if node is None or g is None or id(t) not in relevant:
@@ -95,8 +92,7 @@ def _reverse(outputs, seeds, wanted, release=False):
             if gi is not None and need:
                 grads[id(inp)] = grads[id(inp)] + gi if id(inp) in grads else gi
         if release:
-            node.release()
-        node = g = input_grads = gi = None  # let go before the next rule runs, so that these can be freed
+            node.__dict__ = {"op": node.op, "module": node.module, "released": True}
     return [grads.get(id(t), np.zeros_like(t.data)) for t in wanted]
 
 
@@ -137,8 +133,6 @@ def accumulate_into_leaves(output, seed=None, retain_graph=False):
     end), so a second backward through it raises; ``retain_graph=True`` keeps it."""
     if not output.requires_grad:
         raise ValueError("backward: the tensor does not require grad (no graph was recorded)")
-    if not isinstance(retain_graph, bool):
-        raise TypeError(f"retain_graph: expected True or False, got {retain_graph!r}")
     leaves = [t for t in _topological_order([output]) if t._node is None and t.requires_grad]
     for leaf, g in zip(leaves, _reverse([output], _seeds([output], seed), leaves, release=not retain_graph)):
         leaf.grad = g.copy() if leaf.grad is None else leaf.grad + g

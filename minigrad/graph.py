@@ -61,10 +61,9 @@ class Node:
                              nothing for backward (e.g. it can build temporaries in scratch space)
 
     ``forward`` may store anything else it wants to reuse as plain attributes
-    (max pooling's ``ctx.argmax``, ...).
+    (max pooling's ``ctx.argmax``, ...). ``.backward()`` empties each node once its rule has run
+    (``minigrad.backward``), leaving ``op``, ``module`` and ``released = True``.
     """
-
-    released = False  # set by ``release``: the arrays are gone, the graph cannot be differentiated again
 
     def __init__(self, op, inputs, kwargs):
         self.op = op
@@ -78,14 +77,6 @@ class Node:
 
     def __repr__(self):
         return f"<Node {self.op.name} module={type(self.module).__name__ if self.module else None}>"
-
-    def release(self):
-        """Drop everything but the op and the layer: inputs, arrays, output and what forward saved.
-        ``.backward()`` does this once a node's rule has run (PyTorch frees saved tensors the
-        same way), so each activation's memory returns during the reverse pass, not after it."""
-        op, module = self.op, self.module
-        self.__dict__.clear()
-        self.op, self.module, self.released = op, module, True
 
 
 class Op:

@@ -32,9 +32,7 @@ class Linear(Op):
     @staticmethod
     def forward(ctx, x, w, b=None):
         y = x @ w.T
-        if b is not None:
-            y += b
-        return y
+        return y if b is None else np.add(y, b, out=y)
 
     @staticmethod
     def backward(ctx, g):
@@ -42,10 +40,8 @@ class Linear(Op):
         need = ctx.needs_input_grad
         gx = g @ w if need[0] else None
         gw = g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1]) if need[1] else None
-        if len(ctx.arrays) == 2:
-            return gx, gw
-        gb = g.reshape(-1, g.shape[-1]).sum(axis=0) if need[2] else None
-        return gx, gw, gb
+        gb = g.reshape(-1, g.shape[-1]).sum(axis=0) if len(need) == 3 and need[2] else None
+        return (gx, gw, gb)[:len(need)]  # no bias: two inputs
 
 
 def matmul(a, b):

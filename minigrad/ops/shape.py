@@ -77,11 +77,8 @@ def transpose(x, axes=None):
 def getitem(x, idx):
     """x[idx], NumPy indexing (tensors used as indices act through their values). Backward:
     g scattered into zeros, adding where fancy indices repeat."""
-    if isinstance(idx, tuple):
-        idx = tuple(i.data.astype(np.intp) if isinstance(i, Tensor) else i for i in idx)
-    elif isinstance(idx, Tensor):
-        idx = idx.data.astype(np.intp)
-    return GetItem.apply(x, idx=idx)
+    as_index = lambda i: i.data.astype(np.intp) if isinstance(i, Tensor) else i  # noqa: E731  (index tensors)
+    return GetItem.apply(x, idx=tuple(map(as_index, idx)) if isinstance(idx, tuple) else as_index(idx))
 
 
 def concatenate(tensors, axis=0):
