@@ -23,7 +23,7 @@ def _topological_order(outputs):
             seen.add(id(t))
             stack.append((t, True))
             if getattr(t._node, "released", False):
-                raise ValueError("backward: the graph was freed by an earlier .backward(); pass it retain_graph=True")
+                raise ValueError("backward: an earlier .backward() freed this graph; give that call retain_graph=True")
             if t._node is not None:
                 stack.extend((i, False) for i in t._node.inputs if i.requires_grad and id(i) not in seen)
     return order
