@@ -84,22 +84,27 @@ def test_im2col_equals_numpy_sliding_windows_and_col2im_is_its_adjoint(shape, k,
 # the row widths im2col and col2im once treated apart (16 and 48 columns)
 CONV_SHAPES = [((1, 3, 50, 49), 8, 3, 1, 1), ((1, 1, 7, 9), 3, 3, 1, 0), ((2, 3, 33, 31), 16, 3, 1, 1),
                ((1, 16, 32, 32), 64, 3, 1, 1), ((2, 64, 9, 11), 16, 3, 2, 2), ((3, 16, 35, 34), 16, 5, 1, 2),
-               ((1, 3, 64, 64), 64, 3, 2, 1), ((2, 64, 8, 8), 64, 1, 1, 0), ((3, 8, 6, 6), 4, 3, 1, 1)]
+               ((1, 3, 64, 64), 64, 3, 2, 1), ((2, 64, 8, 8), 64, 1, 1, 0), ((3, 8, 6, 6), 4, 3, 1, 1),
+               # Winograd by default (3x3, stride 1, >= 32 channels both sides): padding 0 and 2, maps
+               # that are not whole 4x4 tiles, batch 1, 64 channels
+               ((2, 64, 9, 11), 32, 3, 1, 2), ((1, 32, 13, 7), 64, 3, 1, 0), ((3, 32, 16, 16), 32, 3, 1, 1)]
 
 
-# (PER_SAMPLE, SMALL_WEIGHT_GRADIENT, COLUMN_ENTRIES): the reference path first (one GEMM over the
-# whole batch, BLAS weight gradient); COLUMN_ENTRIES = 1 takes the batch one sample at a time
-KERNEL_PATHS = [(False, False, 0), (True, False, 0), (False, True, 0), (None, None, conv.COLUMN_ENTRIES),
-                (False, False, 1), (True, True, 1)]
+# (PER_SAMPLE, SMALL_WEIGHT_GRADIENT, COLUMN_ENTRIES, WINOGRAD): the reference path first (im2col,
+# one GEMM over the whole batch, BLAS weight gradient); COLUMN_ENTRIES = 1 takes the batch one sample
+# at a time; WINOGRAD = True takes F(4x4, 3x3) wherever it applies (3x3, stride 1)
+KERNEL_PATHS = [(False, False, 0, False), (True, False, 0, False), (False, True, 0, False),
+                (None, None, conv.COLUMN_ENTRIES, None), (False, False, 1, False), (True, True, 1, False),
+                (None, None, 0, True), (None, None, 1, True)]
 
 
 @pytest.mark.parametrize("reuse_buffers", [False, True], ids=["fresh temporaries", "scratch buffers"])
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 @pytest.mark.parametrize("shape, O, k, s, p", CONV_SHAPES)
 def test_every_kernel_path_equals_the_reference_path(shape, O, k, s, p, dtype, tol, reuse_buffers, monkeypatch):
-    """Forward, input gradient, weight and bias gradients: each GEMM layout and weight-gradient
-    kernel, forced and as chosen per shape, the batch whole or a sample at a time, against the
-    one-GEMM im2col path with BLAS's weight gradient (relative to each result's largest entry).
+    """Forward, input gradient, weight and bias gradients: each GEMM layout, weight-gradient kernel
+    and Winograd, forced and as chosen per shape, the batch whole or a sample at a time, against
+    the one-GEMM im2col path with BLAS's weight gradient (relative to each result's largest entry).
     Temporaries come fresh from the allocator (glibc tuned) or from the reused scratch buffers."""
     monkeypatch.setattr(process_settings, "freed_memory_kept", not reuse_buffers)
     rng = np.random.default_rng(0)
@@ -110,19 +115,27 @@ def test_every_kernel_path_equals_the_reference_path(shape, O, k, s, p, dtype, t
     results = {}
     default = conv.COLUMN_ENTRIES
     for path in KERNEL_PATHS:
-        conv.PER_SAMPLE, conv.SMALL_WEIGHT_GRADIENT, conv.COLUMN_ENTRIES = path
+        conv.PER_SAMPLE, conv.SMALL_WEIGHT_GRADIENT, conv.COLUMN_ENTRIES, conv.WINOGRAD = path
         try:
             ts = [mg.Tensor(a, requires_grad=True) for a in (x, w, b)]
             y = mg.conv2d(*ts, stride=s, padding=p)
             seed = rng.standard_normal(y.shape).astype(dtype) if seed is None else seed
             results[path] = [y.data] + list(mg.grad(y, ts, seed=seed))
         finally:
-            conv.PER_SAMPLE = conv.SMALL_WEIGHT_GRADIENT = None
+            conv.PER_SAMPLE = conv.SMALL_WEIGHT_GRADIENT = conv.WINOGRAD = None
             conv.COLUMN_ENTRIES = default
     for path in KERNEL_PATHS[1:]:
         for got, ref in zip(results[path], results[KERNEL_PATHS[0]]):
             assert got.dtype == dtype
             assert np.max(np.abs(got - ref)) <= tol * np.max(np.abs(ref))
+
+
+def test_winograd_is_chosen_for_3x3_stride_1_convolutions_with_at_least_32_channels_each_side():
+    assert conv._winograd((64, 32, 3, 3), (1, 1), (1, 1)) and conv._winograd((32, 128, 3, 3), (1, 1), (0, 2))
+    assert not conv._winograd((64, 16, 3, 3), (1, 1), (1, 1))  # few channels: im2col measured faster
+    assert not conv._winograd((64, 64, 3, 3), (2, 2), (1, 1))
+    assert not conv._winograd((64, 64, 5, 5), (1, 1), (2, 2))
+    assert not conv._winograd((64, 64, 3, 3), (1, 1), (3, 3))  # the input gradient would need padding -1
 
 
 # --- scatter_add: np.add.at for getitem's gradient ---------------------------------------------------

@@ -140,6 +140,25 @@ def test_conv2d(per_sample, small_weight_gradient, column_entries, case, seed):
 
 
 
+@pytest.mark.parametrize("column_entries", [None, 1], ids=["chunks", "a sample at a time"])
+@given(n=st.integers(1, 2), c=st.integers(1, 3), o=st.integers(1, 3), p=st.integers(0, 2), data=st.data(),
+       bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_conv2d_winograd(column_entries, n, c, o, p, data, bias, seed):
+    """F(4x4, 3x3) forced (3x3, stride 1, padding 0-2), on maps from 1x1 outputs to several tiles."""
+    from minigrad.kernels import conv
+
+    h, w = (data.draw(st.integers(max(3 - 2 * p, 1), 10)) for _ in range(2))
+    rng = np.random.default_rng(seed)
+    args = [rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, 3, 3))]
+    args += [rng.standard_normal(o)] if bias else []
+    default = conv.COLUMN_ENTRIES
+    conv.WINOGRAD, conv.COLUMN_ENTRIES = True, default if column_entries is None else column_entries
+    try:
+        assert mg.gradcheck(lambda *t: mg.conv2d(*t, padding=p), args, seed=seed) < TOL
+    finally:
+        conv.WINOGRAD, conv.COLUMN_ENTRIES = None, default
+
+
 def test_conv2d_bias_gradient_alone_and_with_the_weights():
     # the bias rides in the weight GEMM (a row of ones); alone it is a sum of g: both must agree
     rng = np.random.default_rng(0)

@@ -35,15 +35,18 @@ def vjp(fn, inputs, seed):
     return y.data, mg.grad(y, ts, seed=seed)
 
 
-@pytest.mark.parametrize("per_sample, small_weight_gradient",
-                         [(None, None), (True, False), (False, False), (False, True)],
-                         ids=["chosen", "GEMM per sample, BLAS dW", "one GEMM, BLAS dW", "one GEMM, compiled dW"])
+@pytest.mark.parametrize("per_sample, small_weight_gradient, winograd",
+                         [(None, None, None), (True, False, False), (False, False, False), (False, True, False),
+                          (None, None, True)],
+                         ids=["chosen", "GEMM per sample, BLAS dW", "one GEMM, BLAS dW", "one GEMM, compiled dW",
+                              "Winograd where it applies"])
 @pytest.mark.parametrize("i", range(len(make_fixtures.CONV_CONFIGS)))
-def test_conv2d(cases, i, per_sample, small_weight_gradient, monkeypatch):
+def test_conv2d(cases, i, per_sample, small_weight_gradient, winograd, monkeypatch):
     from minigrad.kernels import conv
 
     monkeypatch.setattr(conv, "PER_SAMPLE", per_sample)
     monkeypatch.setattr(conv, "SMALL_WEIGHT_GRADIENT", small_weight_gradient)
+    monkeypatch.setattr(conv, "WINOGRAD", winograd)
     k = f"conv2d.{i}"
     _, _, stride, padding, bias = make_fixtures.CONV_CONFIGS[i]
     inputs = [cases[f"{k}.x"], cases[f"{k}.w"]] + ([cases[f"{k}.b"]] if bias else [])

@@ -5,11 +5,12 @@ the ops in ``minigrad/ops`` call them. Read the ops first; come here for how the
 
     process_settings  OpenBLAS, glibc and Numba settings made once on import (read it first:
                       it must run before NumPy loads)
-    conv              which GEMM layout a convolution uses, and its input-gradient shortcut
+    conv              which path a convolution takes (im2col + GEMM layouts, or Winograd)
     im2col            patches <-> columns (the reference convolution path)
     pool              max and average pooling
     relu              ReLU and its backward as single parallel passes
     scatter_add       np.add.at for fancy indexing's gradient, as one compiled loop
     scratch           reusable buffers (one per slot) for large temporaries
     weight_gradient   a convolution's weight gradient when it is small (few filters, small kernel)
+    winograd          3x3 stride-1 convolutions by Winograd's F(4x4, 3x3)
 """
