@@ -134,11 +134,12 @@ def _output_tiles(mt, th, tw, bias, out):
 
 
 def filter_transform(w):
-    """U (36, C, O) = G g G^T for every 3x3 filter g of w (O, C, 3, 3), in w's dtype: one GEMM with
-    the Kronecker product G (x) G."""
+    """U (36, C, O) = G g G^T for every 3x3 filter g of w (O, C, 3, 3), in w's dtype: one GEMM
+    (G (x) G) (36, 9) @ (9, O*C). U is returned as a view of the (36, O, C) result, which BLAS
+    reads transposed in place (a contiguous copy cost as much as the GEMM)."""
     O, C = w.shape[:2]
-    u = np.kron(_G, _G).astype(w.dtype) @ w.reshape(O * C, 9).T  # (36, O * C)
-    return np.ascontiguousarray(u.reshape(36, O, C).transpose(0, 2, 1))
+    u = np.kron(_G, _G).astype(w.dtype) @ w.reshape(O * C, 9).T
+    return u.reshape(36, O, C).transpose(0, 2, 1)
 
 
 def conv3x3(x, u, bias, padding, size, out, tiles_per_gemm):
