@@ -53,12 +53,12 @@ WINOGRAD = None  # None: per shape (_winograd); True / False force F(4x4, 3x3) o
 def forward(x, w, b, stride, padding, size):
     """x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> out (N, O, Ho, Wo)."""
     O = w.shape[0]
-    weights = w.reshape(O, -1)
-    if b is not None:
-        weights = np.concatenate([weights, b[:, None].astype(w.dtype, copy=False)], axis=1)
     out = np.empty((x.shape[0], O) + tuple(size), x.dtype)
     if _winograd(w.shape, stride, padding):
         return winograd.conv3x3(x, winograd.filter_transform(w), b, padding, size, out, _tiles(w.shape))
+    weights = w.reshape(O, -1)
+    if b is not None:
+        weights = np.concatenate([weights, b[:, None].astype(w.dtype, copy=False)], axis=1)
     xp = zero_pad(x, padding)
     for s in _chunks(x.shape[0], weights.shape[1] * size[0] * size[1]):
         _matmul_to_nchw(weights, _columns(xp[s], w.shape, b is not None, stride, size), out[s])
@@ -117,7 +117,7 @@ def _columns(xp, w_shape, has_bias, stride, size):
 
 def _winograd(w_shape, stride, padding):
     """Whether a convolution (or, with the flipped filters, an input gradient) takes the Winograd
-    path: 3x3, stride 1, padding 0-2, and (chosen per shape) enough work for its transforms to pay."""
+    path: 3x3, stride 1, padding 0-2, and (chosen per shape) at least 32 channels on each side."""
     if tuple(w_shape[2:]) != (3, 3) or tuple(stride) != (1, 1) or not 0 <= min(padding) <= max(padding) <= 2:
         return False
     if WINOGRAD is not None:
