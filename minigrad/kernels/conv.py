@@ -17,8 +17,9 @@ and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_
 - **Winograd F(4x4, 3x3)** (``winograd.py``) for 3x3 stride-1 convolutions with at least 32
   channels on both sides, forward and input gradient: 4x fewer multiplies than im2col's GEMM.
   Measured against this module's im2col paths per layer (VGG-like and GAPNet shapes, batch
-  4-128, float32 and float64): 0.45-0.9x the time from 32 channels up, but 0.9-1.2x at 16
-  channels, where its transforms cost more than the GEMM saves. ``WINOGRAD`` forces it or im2col.
+  4-128, float32 and float64): 0.45-0.9x the time from 32 channels up (one exception, 1.06x:
+  64 -> 128 channels on 16x16 maps at batch 4 in float32), but 0.9-1.2x at 16 channels, where
+  its transforms cost more than the GEMM saves. ``WINOGRAD`` forces it or im2col.
   The weight gradient stays on im2col (a Winograd weight gradient needs its own transforms of g).
 - The input gradient is col2im of W^T g. (Correlating g with the flipped kernel, a gather
   instead of a scatter-add, was 15-30% faster for stride 1 and O <= C until col2im's rows were
