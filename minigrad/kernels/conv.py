@@ -87,9 +87,9 @@ def input_grad(g, x_shape, w, stride, padding, size):
     O, C, kh, kw = w.shape
     dx = np.empty(x_shape, g.dtype)
     flipped = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # dx is g convolved with these, padding k - 1 - p
-    if _winograd(flipped.shape, stride, (2 - padding[0], 2 - padding[1])):
-        u = winograd.filter_transform(flipped)
-        return winograd.conv3x3(g, u, None, (2 - padding[0], 2 - padding[1]), x_shape[2:], dx, _tiles(w.shape))
+    dual = (kh - 1 - padding[0], kw - 1 - padding[1])
+    if _winograd(flipped.shape, stride, dual):
+        return winograd.conv3x3(g, winograd.filter_transform(flipped), None, dual, x_shape[2:], dx, _tiles(w.shape))
     for s in _chunks(x_shape[0], C * kh * kw * size[0] * size[1]):
         g_s = g[s]
         cols = _matmul_nchw_to_cols(w.reshape(O, -1).T, g_s,

@@ -41,6 +41,7 @@ from minigrad.kernels.scratch import scratch
 
 _G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
                [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])
+_GG = np.kron(_G, _G)  # (36, 9): G g G^T of a 3x3 filter g, flattened, is _GG @ g.ravel()
 
 
 @njit(cache=True, inline="always")
@@ -104,8 +105,8 @@ def _output_tiles(mt, th, tw, bias, out):
     """out (N, O, Ho, Wo) = A^T M A + bias for every tile, from mt (36, N*th*tw, O).
 
     One row of tiles per task: A^T down the 6x6 positions gives z (4, 6, tw*O), each a whole
-    contiguous block at once; A along z's rows gives the tile row's outputs y (4, 4 tw, O),
-    which are written out channels first."""
+    contiguous block at once; A along z's rows gives each of the tile row's 4 output rows as
+    y (4 tw, O), which is written out channels first."""
     N, O, Ho, Wo = out.shape
     k = np.array([2, 4, 8], mt.dtype)
     for task in prange(N * th):
@@ -139,7 +140,7 @@ def filter_transform(w):
     (G (x) G) (36, 9) @ (9, O*C). U is returned as a view of the (36, O, C) result, which BLAS
     reads transposed in place (a contiguous copy cost as much as the GEMM)."""
     O, C = w.shape[:2]
-    u = np.kron(_G, _G).astype(w.dtype) @ w.reshape(O * C, 9).T
+    u = _GG.astype(w.dtype, copy=False) @ w.reshape(O * C, 9).T
     return u.reshape(36, O, C).transpose(0, 2, 1)
 
 
