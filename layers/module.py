@@ -26,6 +26,17 @@ class Parameter(Tensor):
         return f"Parameter(shape={self.shape}, dtype={self.dtype})"
 
 
+class Buffer(Tensor):
+    """A tensor a module keeps in its state dict but no optimizer updates (BatchNorm's running
+    statistics, PyTorch's ``register_buffer``): never requires grad."""
+
+    def __init__(self, data):
+        super().__init__(data, requires_grad=False)
+
+    def __repr__(self):
+        return f"Buffer(shape={self.shape}, dtype={self.dtype})"
+
+
 class Module:
     """Base class of layers and models: subclasses define ``forward``."""
 
@@ -61,6 +72,26 @@ class Module:
     def parameters(self):
         return [p for _, p in self.named_parameters()]
 
+    def named_buffers(self, prefix=""):
+        for name, value in vars(self).items():
+            full = f"{prefix}.{name}" if prefix else name
+            if isinstance(value, Buffer):
+                yield full, value
+            elif isinstance(value, Module):
+                yield from value.named_buffers(full)
+
+    def buffers(self):
+        return [b for _, b in self.named_buffers()]
+
+    def _named_state(self, prefix=""):
+        """Parameters and buffers, each module's own first, in PyTorch's state-dict order."""
+        own = [(k, v) for k, v in vars(self).items() if isinstance(v, (Parameter, Buffer))]
+        own.sort(key=lambda kv: isinstance(kv[1], Buffer))  # parameters before buffers, as torch
+        for name, value in own:
+            yield (f"{prefix}.{name}" if prefix else name), value
+        for name, child in self.named_children():
+            yield from child._named_state(f"{prefix}.{name}" if prefix else name)
+
     def zero_grad(self):
         for p in self.parameters():
             p.grad = None
@@ -75,13 +106,16 @@ class Module:
         return self.train(False)
 
     def to(self, dtype):
-        """Cast every parameter to ``dtype`` (np.float32 or np.float64) in place."""
+        """Cast every parameter and floating buffer to ``dtype`` (np.float32 or np.float64) in place."""
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"to: expected dtype float32 or float64, got {dtype}")
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
+        for b in self.buffers():
+            if np.issubdtype(b.data.dtype, np.floating):
+                b.data = b.data.astype(dtype)
         return self
 
     def float(self):
@@ -92,8 +126,8 @@ class Module:
 
     # --- state dict -------------------------------------------------------------------
     def state_dict(self):
-        """OrderedDict of dotted name -> a copy of the parameter array."""
-        return OrderedDict((k, p.data.copy()) for k, p in self.named_parameters())
+        """OrderedDict of dotted name -> a copy of the parameter or buffer array (PyTorch's keys and order)."""
+        return OrderedDict((k, p.data.copy()) for k, p in self._named_state())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays into the parameters, cast to their dtype.
@@ -102,15 +136,16 @@ class Module:
         converts, e.g. a CPU torch tensor). With ``strict`` a missing or unexpected key
         raises ``ValueError``; a wrong shape always does. Nothing is changed on error.
         """
-        own = OrderedDict(self.named_parameters())
+        own = OrderedDict(self._named_state())
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"state_dict: expected a mapping name -> array, got {type(state_dict).__name__}")
-        missing = [k for k in own if k not in state_dict]
+        # checkpoints from before PyTorch 0.4.1 have no BatchNorm batch counter (torch accepts them too)
+        missing = [k for k in own if k not in state_dict and not k.endswith("num_batches_tracked")]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
             raise ValueError(f"load_state_dict into {type(self).__name__}: missing keys {missing}, "
                              f"unexpected keys {unexpected}")
-        if own and len(missing) == len(own):
+        if own and not any(k in state_dict for k in own):
             raise ValueError(f"load_state_dict into {type(self).__name__}: no key matches (expected e.g. "
                              f"{list(own)[:3]}, got {list(state_dict)[:3]}); nothing would be loaded")
         new = {}
@@ -118,6 +153,8 @@ class Module:
             if k not in state_dict:
                 continue
             arr = np.asarray(state_dict[k])
+            if p.ndim == 0 and arr.shape == (1,):  # a scalar buffer as older writers stored it
+                arr = arr.reshape(())
             if arr.shape != p.shape:
                 raise ValueError(f"load_state_dict: '{k}' expected shape {p.shape}, got {arr.shape}")
             if not np.issubdtype(arr.dtype, np.number):

@@ -65,7 +65,7 @@ def guided_gradcam(model, x, target, layer, upsample=True):
     one forward pass and two reverse passes with different rule tables. -> x's shape."""
     xb, single, xt, s, A = _gradcam_parts(model, x, target, layer)
     maps = _gradcam_maps(s, A, xb, True, True)
-    with minigrad.rules(relu="guided"):
+    with minigrad.rules(relu="guided", relu6="guided"):
         g, = minigrad.grad(s, [xt])
     return unbatch(g * maps[:, None], single)
 

@@ -40,13 +40,13 @@ def input_x_gradient(model, x, target):
 
 def guided_backprop(model, x, target):
     """The gradient with every ReLU's backward replaced by relu(g) * 1[x > 0]
-    (Springenberg et al. 2014, sec. 3.4): -> x's shape."""
-    g, _, single = input_gradient(model, x, target, relu="guided")
+    (Springenberg et al. 2014, sec. 3.4; ReLU6's by relu(g) * 1[0 < x < 6]): -> x's shape."""
+    g, _, single = input_gradient(model, x, target, relu="guided", relu6="guided")
     return unbatch(g, single)
 
 
 def deconvnet(model, x, target):
     """The gradient with every ReLU's backward replaced by relu(g), the forward sign ignored
     (Zeiler & Fergus 2014, sec. 2.1): -> x's shape."""
-    g, _, single = input_gradient(model, x, target, relu="deconvnet")
+    g, _, single = input_gradient(model, x, target, relu="deconvnet", relu6="deconvnet")
     return unbatch(g, single)

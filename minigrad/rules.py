@@ -15,15 +15,16 @@ from contextvars import ContextVar
 
 from minigrad import relevance
 from minigrad.graph import OPS
-from minigrad.kernels.relu import relu_backward, relu_forward
+from minigrad.kernels.relu import relu_forward
 
 _TABLE = ContextVar("minigrad_rule_table", default={})
 
 
 def guided(ctx, grad_out):
     """Guided backpropagation through ReLU (Springenberg et al. 2014, sec. 3.4):
-    R_in = relu(R_out) * 1[x > 0] -- pass only positive gradients, only where the input was positive."""
-    return (relu_backward(relu_forward(grad_out), ctx.arrays[0]),)  # one pass each
+    R_in = relu(R_out) * 1[x > 0] -- pass only positive gradients, only where the input was positive.
+    The op's own backward of relu(R_out), so on ReLU6 the mask is 1[0 < x < 6]."""
+    return ctx.op.backward(ctx, relu_forward(grad_out))
 
 
 def deconvnet(ctx, grad_out):
@@ -37,9 +38,10 @@ def deconvnet(ctx, grad_out):
 #: picks a function by name ("plain" is the op's own ``backward``); a rule listed here raises when
 #: used on an op it is not listed for. A function of your own may go on any op.
 ALTERNATIVES = {
-    "relu": {"guided": guided, "deconvnet": deconvnet, "relevance": relevance.pass_through},
+    **{op: {"guided": guided, "deconvnet": deconvnet, "relevance": relevance.pass_through} for op in ("relu", "relu6")},
     "tanh": {"relevance": relevance.pass_through},
     **{op: {"relevance": relevance.ByLayer, "z-rule": relevance.LayerRule} for op in relevance.LINEAR_OPS},
+    "add": {"relevance": relevance.SplitSum}, "batch_norm": {"relevance": relevance.FoldBatchNorm},
 }
 
 

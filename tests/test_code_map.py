@@ -55,11 +55,13 @@ def test_every_public_callable_has_a_docstring(package):
     assert missing == []
 
 
-def test_the_autodiff_core_is_at_most_700_lines_of_code():
+def test_the_autodiff_core_is_at_most_800_lines_of_code():
+    # 700 until the real networks (issue 26): BatchNorm, adaptive pooling, ReLU6, grouped and dilated
+    # convolution are single ops (so a rule sees a whole layer), which took the core to ~780
     core = [p for p in _modules() if not any(part in os.path.relpath(p, MINIGRAD).split(os.sep)
                                              for part in NOT_CORE)]
     assert len(core) >= 10
-    assert sum(code_lines(p) for p in core) <= 700
+    assert sum(code_lines(p) for p in core) <= 800
 
 
 def test_code_lines_skips_docstrings_comments_and_blank_lines(tmp_path):

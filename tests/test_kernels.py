@@ -136,6 +136,7 @@ def test_winograd_is_chosen_for_3x3_stride_1_convolutions_with_at_least_32_chann
     assert not conv._winograd((64, 64, 3, 3), (2, 2), (1, 1))
     assert not conv._winograd((64, 64, 5, 5), (1, 1), (2, 2))
     assert not conv._winograd((64, 64, 3, 3), (1, 1), (3, 3))  # the input gradient would need padding -1
+    assert not conv._winograd((64, 64, 3, 3), (1, 1), (1, 1), (2, 2))  # dilated taps
 
 
 # --- scatter_add: np.add.at for getitem's gradient ---------------------------------------------------

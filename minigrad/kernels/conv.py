@@ -28,6 +28,10 @@ and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_
   are one compiled pass over g and the columns (``weight_gradient.py``), 1.2-2.9x faster than
   BLAS, which splits the tiny output instead of the long sum. ``SMALL_WEIGHT_GRADIENT`` forces
   either.
+- **Groups**: a grouped convolution is ``groups`` ordinary ones on slices of the channels
+  (``_by_group``), except depthwise ones (one input channel per group, MobileNet's), which take
+  direct loops (``depthwise.py``) instead of hundreds of one-channel GEMMs. **Dilation** spaces
+  the kernel's taps in im2col and col2im (Winograd takes only undilated kernels).
 - **Memory**: temporaries that never leave a function come from ``scratch`` (columns in slot 0;
   rows, a GEMM's output or g transposed for one, in slot 1; a zero-padded input in slot 2;
   plain fresh arrays where glibc keeps freed memory). The weight gradient builds the columns
@@ -41,7 +45,7 @@ and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_
 """
 import numpy as np
 
-from minigrad.kernels import weight_gradient, winograd
+from minigrad.kernels import depthwise, weight_gradient, winograd
 from minigrad.kernels.im2col import col2im, im2col, zero_pad
 from minigrad.kernels.scratch import scratch
 
@@ -49,53 +53,91 @@ PER_SAMPLE = None  # None: chosen per shape (_per_sample); True / False force on
 SMALL_WEIGHT_GRADIENT = None  # None: per shape (weight_gradient.applies); True / False force it or BLAS
 COLUMN_ENTRIES = 1 << 19  # each GEMM takes as many samples as have at most this many column entries (0: all)
 WINOGRAD = None  # None: per shape (_winograd); True / False force F(4x4, 3x3) or im2col where it applies
+DEPTHWISE = None  # None / True: depthwise convolutions take depthwise.py; False: im2col one group at a time
 
 
-def forward(x, w, b, stride, padding, size):
-    """x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> out (N, O, Ho, Wo)."""
+def forward(x, w, b, stride, padding, size, dilation=(1, 1), groups=1):
+    """x (N, C, H, W), w (O, C / groups, kh, kw), b (O,) or None -> out (N, O, Ho, Wo)."""
+    if groups > 1:
+        if _depthwise(x.shape[1], groups):
+            return depthwise.forward(x, w, b, stride, padding, dilation, size)
+        return _by_group(lambda xg, wg, bg: forward(xg, wg, bg, stride, padding, size, dilation), groups, 1,
+                         (x, 1), (w, 0), (b, 0))
     O = w.shape[0]
     out = np.empty((x.shape[0], O) + tuple(size), x.dtype)
-    if _winograd(w.shape, stride, padding):
+    if _winograd(w.shape, stride, padding, dilation):
         return winograd.conv3x3(x, winograd.filter_transform(w), b, padding, size, out, _tiles(w.shape))
     weights = w.reshape(O, -1)
     if b is not None:
         weights = np.concatenate([weights, b[:, None].astype(w.dtype, copy=False)], axis=1)
     xp = zero_pad(x, padding)
     for s in _chunks(x.shape[0], weights.shape[1] * size[0] * size[1]):
-        _matmul_to_nchw(weights, _columns(xp[s], w.shape, b is not None, stride, size), out[s])
+        _matmul_to_nchw(weights, _columns(xp[s], w.shape, b is not None, stride, size, dilation), out[s])
     return out
 
 
-def parameter_grads(g, x, w_shape, has_bias, need_weight, need_bias, stride, padding, size):
-    """(dL/dw (O, C, kh, kw) or None, dL/db (O,) or None) from g (N, O, Ho, Wo) and the input x.
+def parameter_grads(g, x, w_shape, has_bias, need_weight, need_bias, stride, padding, size, dilation=(1, 1),
+                    groups=1):
+    """(dL/dw (O, C / groups, kh, kw) or None, dL/db (O,) or None) from g (N, O, Ho, Wo) and the input x.
 
     The columns are built again from x rather than kept from the forward pass: im2col costs
     less than a tenth of the GEMMs, and kept columns were most of a training step's memory."""
     if not need_weight:
         return None, (g.sum(axis=(0, 2, 3)) if has_bias and need_bias else None)
+    if groups > 1:
+        gb = g.sum(axis=(0, 2, 3)) if has_bias and need_bias else None
+        if _depthwise(x.shape[1], groups):
+            return depthwise.weight_grad(g, x, w_shape, stride, padding, dilation), gb
+        shape = (w_shape[0] // groups,) + tuple(w_shape[1:])
+        gw = _by_group(lambda gg, xg: parameter_grads(gg, xg, shape, False, True, False, stride, padding, size,
+                                                      dilation)[0], groups, 0, (g, 1), (x, 1))
+        return gw, gb
     K = int(np.prod(w_shape[1:]))
     both = None  # (O, K), or (O, K + 1) whose last column is sum g
     xp = zero_pad(x, padding)
     for s in _chunks(g.shape[0], (K + has_bias) * size[0] * size[1]):
-        part = _matmul_nchw_cols_t(g[s], _columns(xp[s], w_shape, has_bias, stride, size))
+        part = _matmul_nchw_cols_t(g[s], _columns(xp[s], w_shape, has_bias, stride, size, dilation))
         both = part if both is None else both + part
     return both[:, :K].reshape(w_shape), (both[:, -1] if has_bias and need_bias else None)
 
 
-def input_grad(g, x_shape, w, stride, padding, size):
+def input_grad(g, x_shape, w, stride, padding, size, dilation=(1, 1), groups=1):
     """dL/dx (N, C, H, W) from g (N, O, Ho, Wo): col2im of W^T g (the transposed convolution)."""
+    if groups > 1:
+        if _depthwise(x_shape[1], groups):
+            return depthwise.input_grad(g, x_shape, w, stride, padding, dilation)
+        shape = (x_shape[0], x_shape[1] // groups) + tuple(x_shape[2:])
+        return _by_group(lambda gg, wg: input_grad(gg, shape, wg, stride, padding, size, dilation), groups, 1,
+                         (g, 1), (w, 0))
     O, C, kh, kw = w.shape
     dx = np.empty(x_shape, g.dtype)
     flipped = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # dx is g convolved with these, padding k - 1 - p
     dual = (kh - 1 - padding[0], kw - 1 - padding[1])
-    if _winograd(flipped.shape, stride, dual):
+    if _winograd(flipped.shape, stride, dual, dilation):
         return winograd.conv3x3(g, winograd.filter_transform(flipped), None, dual, x_shape[2:], dx, _tiles(w.shape))
     for s in _chunks(x_shape[0], C * kh * kw * size[0] * size[1]):
         g_s = g[s]
         cols = _matmul_nchw_to_cols(w.reshape(O, -1).T, g_s,
                                     scratch((C * kh * kw, g_s.shape[0] * size[0] * size[1]), g.dtype))
-        col2im(cols, dx[s].shape, (kh, kw), stride, padding, size, out=dx[s])
+        col2im(cols, dx[s].shape, (kh, kw), stride, padding, size, out=dx[s], dilation=dilation)
     return dx
+
+
+def _depthwise(channels, groups):
+    """Whether a grouped convolution takes the direct depthwise kernels: one input channel per group."""
+    return groups == channels and DEPTHWISE is not False
+
+
+def _by_group(run, groups, join_axis, *arrays):
+    """A grouped convolution as ``groups`` ordinary ones: ``run(*slices)`` with the g-th of
+    ``groups`` equal slices of each (array, axis) pair (None stays None), the results joined along
+    ``join_axis`` (1 for the output's or dx's channels, 0 for the filters of dw)."""
+    def part(t, axis, g):
+        if t is None:
+            return None
+        n = t.shape[axis] // groups
+        return np.ascontiguousarray(t[(slice(None),) * axis + (slice(g * n, (g + 1) * n),)])
+    return np.concatenate([run(*(part(t, axis, g) for t, axis in arrays)) for g in range(groups)], axis=join_axis)
 
 
 def _chunks(N, entries_per_sample):
@@ -104,22 +146,24 @@ def _chunks(N, entries_per_sample):
     return [slice(n, min(N, n + step)) for n in range(0, N, step)]
 
 
-def _columns(xp, w_shape, has_bias, stride, size):
+def _columns(xp, w_shape, has_bias, stride, size, dilation):
     """im2col of the padded input xp in scratch slot 0, with a row of ones below when there is a
     bias (then W gets b as one more column): (C*kh*kw (+ 1), N*Ho*Wo)."""
     _, C, kh, kw = w_shape
     K = C * kh * kw
     cols = scratch((K + has_bias, xp.shape[0] * size[0] * size[1]), xp.dtype)
-    im2col(xp, (kh, kw), stride, (0, 0), size, out=cols[:K])
+    im2col(xp, (kh, kw), stride, (0, 0), size, out=cols[:K], dilation=dilation)
     if has_bias:
         cols[K] = 1
     return cols
 
 
-def _winograd(w_shape, stride, padding):
+def _winograd(w_shape, stride, padding, dilation=(1, 1)):
     """Whether a convolution (or, with the flipped filters, an input gradient) takes the Winograd
-    path: 3x3, stride 1, padding 0-2, and (chosen per shape) at least 32 channels on each side."""
-    if tuple(w_shape[2:]) != (3, 3) or tuple(stride) != (1, 1) or not 0 <= min(padding) <= max(padding) <= 2:
+    path: 3x3, stride 1, no dilation, padding 0-2, and (chosen per shape) at least 32 channels on
+    each side."""
+    if (tuple(w_shape[2:]) != (3, 3) or tuple(stride) != (1, 1) or tuple(dilation) != (1, 1)
+            or not 0 <= min(padding) <= max(padding) <= 2):
         return False
     if WINOGRAD is not None:
         return WINOGRAD

@@ -1,8 +1,9 @@
 """im2col / col2im: unfold image patches into the columns of one big GEMM and back.
 
-Layout: ``cols[(c*kh + i)*kw + j, (n*Ho + oh)*Wo + ow] = x[n, c, oh*sh - ph + i, ow*sw - pw + j]``
-(zero outside the image), i.e. ``(C*kh*kw, N*Ho*Wo)``. With it a convolution is
-``W.reshape(O, -1) @ cols``, the fastest layout measured on this machine kind.
+Layout: ``cols[(c*kh + i)*kw + j, (n*Ho + oh)*Wo + ow] = x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]``
+(zero outside the image; (dh, dw) the dilation, 1 for an ordinary convolution), i.e.
+``(C*kh*kw, N*Ho*Wo)``. With it a convolution is ``W.reshape(O, -1) @ cols``, the fastest layout
+measured on this machine kind.
 
 im2col first copies x into a zero-framed buffer (``_pad``), so that every output row is one
 plain copy of ``Wo`` elements with no border to test. Both kernels move those rows between 1-D
@@ -20,7 +21,8 @@ from minigrad.kernels.scratch import scratch
 
 @njit(cache=True, inline="always")
 def _valid_range(Wo, W, sw, pw, j):
-    """The output columns ow whose input column ow*sw - pw + j lies inside [0, W)."""
+    """The output columns ow whose input column ow*sw - pw + j lies inside [0, W) (j: the
+    kernel column's offset, j*dw when dilated)."""
     lo = max(0, (pw - j + sw - 1) // sw)
     hi = min(Wo, (W - 1 + pw - j) // sw + 1)
     return lo, max(lo, hi)
@@ -63,7 +65,7 @@ def _pad(x, ph, pw, out):
 
 
 @njit(parallel=True, cache=True)
-def _im2col(xp, kh, kw, sh, sw, Ho, Wo, cols):
+def _im2col(xp, kh, kw, sh, sw, dh, dw, Ho, Wo, cols):
     """cols from the already padded input xp: every output row is one (strided) copy."""
     N, C, Hp, Wp = xp.shape
     src = xp.reshape(-1)
@@ -75,7 +77,7 @@ def _im2col(xp, kh, kw, sh, sw, Ho, Wo, cols):
         j = r % kw
         for n in range(N):
             for oh in range(Ho):
-                first = ((n * C + c) * Hp + oh * sh + i) * Wp + j
+                first = ((n * C + c) * Hp + oh * sh + i * dh) * Wp + j * dw
                 row = r * L + (n * Ho + oh) * Wo
                 if sw == 1:  # a contiguous view: the copy vectorises
                     _copy_row(dst[row:row + Wo], src[first:first + Wo])
@@ -84,7 +86,7 @@ def _im2col(xp, kh, kw, sh, sw, Ho, Wo, cols):
 
 
 @njit(parallel=True, cache=True)
-def _col2im(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo, dx):
+def _col2im(cols, N, C, H, W, kh, kw, sh, sw, dh, dw, ph, pw, Ho, Wo, dx):
     src = cols.reshape(-1)
     dst = dx.reshape(-1)
     L = cols.shape[1]
@@ -96,15 +98,15 @@ def _col2im(cols, N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo, dx):
         for i in range(kh):
             for j in range(kw):
                 r = (c * kh + i) * kw + j
-                lo, hi = _valid_range(Wo, W, sw, pw, j)
+                lo, hi = _valid_range(Wo, W, sw, pw, j * dw)
                 if hi == lo:
                     continue
                 for oh in range(Ho):
-                    h = oh * sh - ph + i
+                    h = oh * sh - ph + i * dh
                     if h < 0 or h >= H:
                         continue
                     row = r * L + (n * Ho + oh) * Wo
-                    first = plane + h * W + lo * sw - pw + j
+                    first = plane + h * W + lo * sw - pw + j * dw
                     if sw == 1:
                         _add_row(dst[first:first + hi - lo], src[row + lo:row + hi])
                     else:
@@ -123,7 +125,7 @@ def zero_pad(x, padding):
     return xp
 
 
-def im2col(x, kernel, stride, padding, out_size, out=None):
+def im2col(x, kernel, stride, padding, out_size, out=None, dilation=(1, 1)):
     """x (N, C, H, W) -> cols (C*kh*kw, N*Ho*Wo) of x's dtype, written into ``out`` if given.
     (Callers that take the columns a few samples at a time pad once, and pass padding (0, 0).)"""
     (kh, kw), (sh, sw), (Ho, Wo) = kernel, stride, out_size
@@ -131,11 +133,11 @@ def im2col(x, kernel, stride, padding, out_size, out=None):
     cols = np.empty((C * kh * kw, N * Ho * Wo), dtype=x.dtype) if out is None else out
     if not cols.flags.c_contiguous:
         raise ValueError(f"im2col: out must be C-contiguous, got strides {cols.strides}")
-    _im2col(zero_pad(x, padding), kh, kw, sh, sw, Ho, Wo, cols)
+    _im2col(zero_pad(x, padding), kh, kw, sh, sw, *dilation, Ho, Wo, cols)
     return cols
 
 
-def col2im(cols, x_shape, kernel, stride, padding, out_size, out=None):
+def col2im(cols, x_shape, kernel, stride, padding, out_size, out=None, dilation=(1, 1)):
     """The adjoint of ``im2col``: scatter-add columns back into an (N, C, H, W) array (``out``,
     C-contiguous, if given; it is overwritten)."""
     (kh, kw), (sh, sw), (ph, pw), (Ho, Wo) = kernel, stride, padding, out_size
@@ -146,5 +148,5 @@ def col2im(cols, x_shape, kernel, stride, padding, out_size, out=None):
     else:
         dx = out
         dx[...] = 0
-    _col2im(np.ascontiguousarray(cols), *x_shape, kh, kw, sh, sw, ph, pw, Ho, Wo, dx)
+    _col2im(np.ascontiguousarray(cols), *x_shape, kh, kw, sh, sw, *dilation, ph, pw, Ho, Wo, dx)
     return dx

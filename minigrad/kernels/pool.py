@@ -1,6 +1,7 @@
 """Max and average pooling kernels over (N, C, H, W), one (n, c) plane per parallel task.
 
-The general max-pool kernel handles any window, stride and padding. The 2x2 stride-2 unpadded
+The general max-pool kernel handles any window, stride, padding and dilation; the adaptive
+kernels take PyTorch's bins. The 2x2 stride-2 unpadded
 window of most networks has its own kernel with the four comparisons written out as selects:
 ~10x faster on a 128x16x32x32 float32 map (12 -> 1.0-1.3 ms), because loops of runtime length
 over a 2x2 window, and data-dependent branches, do not vectorise. A plane holding a NaN is redone
@@ -14,7 +15,7 @@ FAST_2X2 = True
 
 
 @njit(parallel=True, cache=True)
-def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
+def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
     for t in prange(N * C):
@@ -22,32 +23,93 @@ def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
         c = t % C
         for oh in range(Ho):
             h0 = oh * sh - ph
-            # padding counts as -inf, never the maximum: clip the window to the image once
-            i_lo, i_hi = max(0, -h0), min(kh, H - h0)
+            # padding counts as -inf, never the maximum: clip the window's taps to the image once
+            i_lo, i_hi = max(0, (dh - 1 - h0) // dh), min(kh, (H - 1 - h0) // dh + 1)
             for ow in range(Wo):
                 w0 = ow * sw - pw
-                j_lo, j_hi = max(0, -w0), min(kw, W - w0)
-                best = x[n, c, h0 + i_lo, w0 + j_lo]
-                where = (h0 + i_lo) * W + w0 + j_lo
+                j_lo, j_hi = max(0, (dw - 1 - w0) // dw), min(kw, (W - 1 - w0) // dw + 1)
+                if i_lo >= i_hi or j_lo >= j_hi:  # a dilated window whose taps all fall in the padding
+                    out[n, c, oh, ow] = -np.inf
+                    argmax[n, c, oh, ow] = -1
+                    continue
+                best = x[n, c, h0 + i_lo * dh, w0 + j_lo * dw]
+                where = (h0 + i_lo * dh) * W + w0 + j_lo * dw
                 if i_lo == 0 and j_lo == 0 and i_hi == kh and j_hi == kw:
                     # the window lies inside: fixed trip counts, 2x faster than the clipped loops
                     for i in range(kh):
                         for j in range(kw):
-                            v = x[n, c, h0 + i, w0 + j]
+                            v = x[n, c, h0 + i * dh, w0 + j * dw]
                             # strict '>': the first maximum in row-major order wins; a NaN wins its
                             # window (the last NaN takes the gradient), as PyTorch's CPU kernel
                             if v > best or v != v:
                                 best = v
-                                where = (h0 + i) * W + w0 + j
+                                where = (h0 + i * dh) * W + w0 + j * dw
                 else:
                     for i in range(i_lo, i_hi):
                         for j in range(j_lo, j_hi):
-                            v = x[n, c, h0 + i, w0 + j]
+                            v = x[n, c, h0 + i * dh, w0 + j * dw]
                             if v > best or v != v:
                                 best = v
-                                where = (h0 + i) * W + w0 + j
+                                where = (h0 + i * dh) * W + w0 + j * dw
                 out[n, c, oh, ow] = best
                 argmax[n, c, oh, ow] = where
+
+
+@njit(parallel=True, cache=True)
+def _adaptive_max_pool(x, out, argmax):
+    # PyTorch's bins: rows floor(i H / Ho) to ceil((i + 1) H / Ho), so bins may overlap or repeat
+    N, C, H, W = x.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        for oh in range(Ho):
+            h0, h1 = (oh * H) // Ho, ((oh + 1) * H + Ho - 1) // Ho
+            for ow in range(Wo):
+                w0, w1 = (ow * W) // Wo, ((ow + 1) * W + Wo - 1) // Wo
+                best, where = x[n, c, h0, w0], h0 * W + w0
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        v = x[n, c, h, w]
+                        if v > best or v != v:
+                            best, where = v, h * W + w
+                out[n, c, oh, ow] = best
+                argmax[n, c, oh, ow] = where
+
+
+@njit(parallel=True, cache=True)
+def _adaptive_avg_pool(x, out):
+    N, C, H, W = x.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        for oh in range(Ho):
+            h0, h1 = (oh * H) // Ho, ((oh + 1) * H + Ho - 1) // Ho
+            for ow in range(Wo):
+                w0, w1 = (ow * W) // Wo, ((ow + 1) * W + Wo - 1) // Wo
+                s = 0.0
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        s += x[n, c, h, w]
+                out[n, c, oh, ow] = s / ((h1 - h0) * (w1 - w0))
+
+
+@njit(parallel=True, cache=True)
+def _adaptive_avg_pool_backward(g, dx):
+    N, C, H, W = dx.shape
+    Ho, Wo = g.shape[2], g.shape[3]
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        for oh in range(Ho):
+            h0, h1 = (oh * H) // Ho, ((oh + 1) * H + Ho - 1) // Ho
+            for ow in range(Wo):
+                w0, w1 = (ow * W) // Wo, ((ow + 1) * W + Wo - 1) // Wo
+                v = g[n, c, oh, ow] / ((h1 - h0) * (w1 - w0))
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        dx[n, c, h, w] += v
 
 
 @njit(inline="always")
@@ -103,7 +165,8 @@ def _max_pool_backward(g, argmax, dx):
         for oh in range(Ho):
             for ow in range(Wo):
                 k = argmax[n, c, oh, ow]
-                dx[n, c, k // W, k % W] += g[n, c, oh, ow]
+                if k >= 0:  # -1: a window with no tap inside the image
+                    dx[n, c, k // W, k % W] += g[n, c, oh, ow]
 
 
 @njit(parallel=True, cache=True)
@@ -150,20 +213,47 @@ def _avg_pool_backward(g, kh, kw, sh, sw, ph, pw, dx):
                             dx[n, c, h, w] += v
 
 
-def max_pool_forward(x, kernel, stride, padding, out_size):
+def max_pool_forward(x, kernel, stride, padding, out_size, dilation=(1, 1)):
     """-> (out (N, C, Ho, Wo), argmax: flat h*W + w index of each window's first maximum).
 
     argmax is int32 (int64 only for planes of 2^31 or more entries): it is kept until backward,
     where it takes half the memory of PyTorch's int64 indices (3 of GAPNet's 84 MiB at batch 128)."""
     N, C = x.shape[:2]
     out = np.empty((N, C) + tuple(out_size), dtype=x.dtype)
-    index = np.int32 if x.shape[2] * x.shape[3] < 2**31 else np.int64
-    argmax = np.empty((N, C) + tuple(out_size), dtype=index)
-    if FAST_2X2 and tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0):
+    argmax = np.empty((N, C) + tuple(out_size), dtype=_index_dtype(x))
+    if (FAST_2X2 and tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
+            and tuple(dilation) == (1, 1) and x.shape[2] >= 2 * out_size[0] and x.shape[3] >= 2 * out_size[1]):
         _max_pool_2x2(np.ascontiguousarray(x), out, argmax)
     else:
-        _max_pool_forward(np.ascontiguousarray(x), *kernel, *stride, *padding, out, argmax)
+        _max_pool_forward(np.ascontiguousarray(x), *kernel, *stride, *padding, *dilation, out, argmax)
     return out, argmax
+
+
+def _index_dtype(x):
+    return np.int32 if x.shape[2] * x.shape[3] < 2**31 else np.int64
+
+
+def adaptive_max_pool_forward(x, out_size):
+    """(N, C, H, W) -> (out (N, C, Ho, Wo), argmax as in ``max_pool_forward``): the maximum of each
+    of PyTorch's adaptive bins, rows floor(i H / Ho) to ceil((i + 1) H / Ho) (columns alike)."""
+    out = np.empty(x.shape[:2] + tuple(out_size), dtype=x.dtype)
+    argmax = np.empty(out.shape, dtype=_index_dtype(x))
+    _adaptive_max_pool(np.ascontiguousarray(x), out, argmax)
+    return out, argmax
+
+
+def adaptive_avg_pool_forward(x, out_size):
+    """(N, C, H, W) -> (N, C, Ho, Wo): the mean of each adaptive bin (bins as above)."""
+    out = np.empty(x.shape[:2] + tuple(out_size), dtype=x.dtype)
+    _adaptive_avg_pool(np.ascontiguousarray(x), out)
+    return out
+
+
+def adaptive_avg_pool_backward(g, x_shape):
+    """g (N, C, Ho, Wo) shared equally over each bin's entries, in zeros of ``x_shape``."""
+    dx = np.zeros(x_shape, dtype=g.dtype)
+    _adaptive_avg_pool_backward(np.ascontiguousarray(g), dx)
+    return dx
 
 
 def max_pool_backward(g, argmax, x_shape):

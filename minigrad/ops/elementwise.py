@@ -94,6 +94,12 @@ class ReLU(Op):
     backward = staticmethod(lambda ctx, g: (relu_backward(g, ctx.arrays[0]),))
 
 
+class ReLU6(Op):
+    name = "relu6"
+    forward = staticmethod(lambda ctx, a: np.clip(a, 0, 6))
+    backward = staticmethod(lambda ctx, g: (g * ((ctx.arrays[0] > 0) & (ctx.arrays[0] < 6)),))
+
+
 class Sigmoid(Op):
     name = "sigmoid"
 
@@ -166,6 +172,12 @@ def relu(x):
     """max(x, 0), any shape. Backward: g * 1[x > 0] (relu'(0) = 0); ``minigrad.rules`` can swap it
     (``"guided"``, ``"deconvnet"``, relevance pass-through)."""
     return ReLU.apply(x)
+
+
+def relu6(x):
+    """min(max(x, 0), 6), any shape (MobileNetV2's activation). Backward: g * 1[0 < x < 6] (0 at
+    both kinks, as PyTorch); ``minigrad.rules`` can swap it like ReLU's."""
+    return ReLU6.apply(x)
 
 
 def sigmoid(x):

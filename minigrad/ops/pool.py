@@ -1,7 +1,9 @@
-"""Max and average pooling as single ops; the loops are in ``minigrad/kernels/pool.py``."""
+"""Max and average pooling, fixed-window and adaptive, as single ops; the loops are in
+``minigrad/kernels/pool.py``."""
 from minigrad.graph import Op
-from minigrad.kernels.pool import (avg_pool_backward, avg_pool_forward, max_pool_backward,
-                                   max_pool_forward)
+from minigrad.kernels.pool import (adaptive_avg_pool_backward, adaptive_avg_pool_forward,
+                                   adaptive_max_pool_forward, avg_pool_backward, avg_pool_forward,
+                                   max_pool_backward, max_pool_forward)
 from minigrad.ops.sliding_window import check_4d, output_size, pair
 from minigrad.tensor import as_tensor
 
@@ -10,9 +12,9 @@ class MaxPool2d(Op):
     name = "max_pool2d"
 
     @staticmethod
-    def forward(ctx, x, kernel_size, stride, padding):
-        size = output_size(x.shape[2:], kernel_size, stride, padding, "max_pool2d")
-        out, ctx.argmax = max_pool_forward(x, kernel_size, stride, padding, size)
+    def forward(ctx, x, kernel_size, stride, padding, dilation=(1, 1), ceil_mode=False):
+        size = output_size(x.shape[2:], kernel_size, stride, padding, "max_pool2d", dilation, ceil_mode)
+        out, ctx.argmax = max_pool_forward(x, kernel_size, stride, padding, size, dilation)
         return out
 
     @staticmethod
@@ -33,6 +35,23 @@ class AvgPool2d(Op):
         return (avg_pool_backward(g, ctx.arrays[0].shape, **ctx.kwargs),)
 
 
+class AdaptiveMaxPool2d(Op):
+    name = "adaptive_max_pool2d"
+
+    @staticmethod
+    def forward(ctx, x, output_size):
+        out, ctx.argmax = adaptive_max_pool_forward(x, output_size)
+        return out
+
+    backward = MaxPool2d.backward
+
+
+class AdaptiveAvgPool2d(Op):
+    name = "adaptive_avg_pool2d"
+    forward = staticmethod(lambda ctx, x, output_size: adaptive_avg_pool_forward(x, output_size))
+    backward = staticmethod(lambda ctx, g: (adaptive_avg_pool_backward(g, ctx.arrays[0].shape),))
+
+
 def _pool_args(x, kernel_size, stride, padding, what):
     x = as_tensor(x)
     check_4d(x, what)
@@ -45,12 +64,39 @@ def _pool_args(x, kernel_size, stride, padding, what):
     return x, dict(kernel_size=k, stride=s, padding=p)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """The maximum of each window: x (N, C, H, W) -> (N, C, Ho, Wo); stride defaults to
-    kernel_size; padding counts as -inf. Backward: each window's g goes to its first maximum in
-    row-major order (PyTorch's rule when entries tie)."""
+    kernel_size; padding counts as -inf; ``dilation`` spaces the window's taps; ``ceil_mode``
+    keeps a last partial window (PyTorch's output size). Backward: each window's g goes to its
+    first maximum in row-major order (PyTorch's rule when entries tie)."""
     x, kw = _pool_args(x, kernel_size, stride, padding, "max_pool2d")
-    return MaxPool2d.apply(x, **kw)
+    return MaxPool2d.apply(x, **kw, dilation=pair(dilation, "dilation", 1), ceil_mode=bool(ceil_mode))
+
+
+def _adaptive_args(x, output_size, what):
+    x = as_tensor(x)
+    check_4d(x, what)
+    size = (output_size, output_size) if output_size is None or isinstance(output_size, int) else output_size
+    if len(size) != 2:
+        raise ValueError(f"{what}: output_size: expected an int or a pair, got {output_size!r}")
+    size = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(size))  # None keeps the input's size
+    return x, pair(size, "output_size", 1)
+
+
+def adaptive_max_pool2d(x, output_size):
+    """The maximum of each of PyTorch's adaptive bins: x (N, C, H, W) -> (N, C, Ho, Wo), where bin
+    (i, j) spans rows floor(i H / Ho) to ceil((i + 1) H / Ho) and the columns alike (``output_size``
+    an int, a pair, None entries keeping the input's size; larger than the input repeats entries).
+    Backward: each bin's g to its first maximum."""
+    x, size = _adaptive_args(x, output_size, "adaptive_max_pool2d")
+    return AdaptiveMaxPool2d.apply(x, output_size=size)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """The mean of each adaptive bin (bins as in ``adaptive_max_pool2d``): (N, C, H, W) ->
+    (N, C, Ho, Wo). Backward: each bin's g shared equally over its entries."""
+    x, size = _adaptive_args(x, output_size, "adaptive_avg_pool2d")
+    return AdaptiveAvgPool2d.apply(x, output_size=size)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):

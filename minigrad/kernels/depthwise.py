@@ -1,0 +1,104 @@
+"""Depthwise convolution (``groups == in_channels``): each input channel is filtered on its own.
+
+MobileNetV2's depthwise 3x3 layers have one input channel per group, so the im2col + GEMM path
+would run one tiny (m, 9) @ (9, N*Ho*Wo) product per channel, hundreds per layer. Here each
+output plane is a direct sum over the kernel's taps instead, on the zero-padded input:
+
+    out[n, o, oh, ow] = sum_{i,j} w[o, 0, i, j] xp[n, o // m, oh*sh + i*dh, ow*sw + j*dw]
+
+with m = out_channels / in_channels filters per channel. The loops run over output columns
+innermost, so with stride 1 they read contiguous rows and vectorise. One (n, o) plane per
+parallel task for the forward pass and the input gradient (each task writes only its own plane
+of dx), one filter per task for the weight gradient (summed over the batch in order), so the
+result does not depend on the thread count. Tested against the grouped im2col path
+(tests/test_kernels.py).
+"""
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def _forward(xp, w, m, sh, sw, dh, dw, out):
+    N, O, Ho, Wo = out.shape
+    kh, kw = w.shape[2], w.shape[3]
+    for t in prange(N * O):
+        n = t // O
+        o = t % O
+        c = o // m
+        for oh in range(Ho):
+            for ow in range(Wo):
+                out[n, o, oh, ow] = 0
+            for i in range(kh):
+                for j in range(kw):
+                    v = w[o, 0, i, j]
+                    h = oh * sh + i * dh
+                    for ow in range(Wo):
+                        out[n, o, oh, ow] += v * xp[n, c, h, ow * sw + j * dw]
+
+
+@njit(parallel=True, cache=True)
+def _input_grad(g, w, m, sh, sw, dh, dw, dxp):
+    # one input plane per task: it gathers the m output planes that read it, so no two tasks write
+    # the same element
+    N, C = dxp.shape[:2]
+    Ho, Wo = g.shape[2], g.shape[3]
+    kh, kw = w.shape[2], w.shape[3]
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        dxp[n, c] = 0
+        for k in range(m):
+            o = c * m + k
+            for oh in range(Ho):
+                for i in range(kh):
+                    for j in range(kw):
+                        v = w[o, 0, i, j]
+                        h = oh * sh + i * dh
+                        for ow in range(Wo):
+                            dxp[n, c, h, ow * sw + j * dw] += v * g[n, o, oh, ow]
+
+
+@njit(parallel=True, cache=True)
+def _weight_grad(g, xp, m, sh, sw, dh, dw, gw):
+    N, O, Ho, Wo = g.shape
+    kh, kw = gw.shape[2], gw.shape[3]
+    for o in prange(O):
+        c = o // m
+        for i in range(kh):
+            for j in range(kw):
+                s = 0.0
+                for n in range(N):
+                    for oh in range(Ho):
+                        h = oh * sh + i * dh
+                        for ow in range(Wo):
+                            s += g[n, o, oh, ow] * xp[n, c, h, ow * sw + j * dw]
+                gw[o, 0, i, j] = s
+
+
+def _padded(x, padding):
+    ph, pw = padding
+    return np.pad(np.ascontiguousarray(x), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def forward(x, w, b, stride, padding, dilation, size):
+    """x (N, C, H, W), w (C*m, 1, kh, kw), b (C*m,) or None -> out (N, C*m, Ho, Wo)."""
+    out = np.empty((x.shape[0], w.shape[0]) + tuple(size), x.dtype)
+    _forward(_padded(x, padding), np.ascontiguousarray(w), w.shape[0] // x.shape[1], *stride, *dilation, out)
+    if b is not None:
+        out += b.reshape(1, -1, 1, 1)
+    return out
+
+
+def input_grad(g, x_shape, w, stride, padding, dilation):
+    """dL/dx (N, C, H, W) from g (N, C*m, Ho, Wo): each tap's weight times g, added back where it read."""
+    (ph, pw), (N, C, H, W) = padding, x_shape
+    dxp = np.empty((N, C, H + 2 * ph, W + 2 * pw), g.dtype)
+    _input_grad(np.ascontiguousarray(g), np.ascontiguousarray(w), w.shape[0] // C, *stride, *dilation, dxp)
+    return np.ascontiguousarray(dxp[:, :, ph:ph + H, pw:pw + W])
+
+
+def weight_grad(g, x, w_shape, stride, padding, dilation):
+    """dL/dw (C*m, 1, kh, kw) from g (N, C*m, Ho, Wo) and the input x (N, C, H, W)."""
+    gw = np.empty(w_shape, g.dtype)
+    _weight_grad(np.ascontiguousarray(g), _padded(x, padding), w_shape[0] // x.shape[1], *stride, *dilation, gw)
+    return gw
