@@ -31,7 +31,7 @@ class Buffer(Tensor):
     statistics, PyTorch's ``register_buffer``): never requires grad."""
 
     def __init__(self, data):
-        super().__init__(data, requires_grad=False)
+        super().__init__(data, requires_grad=False, dtype=np.asarray(data).dtype)  # a count stays an int
 
     def __repr__(self):
         return f"Buffer(shape={self.shape}, dtype={self.dtype})"

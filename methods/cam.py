@@ -5,7 +5,7 @@ resized to the input (bilinear, half-pixel centres), as Captum and the Grad-CAM 
 import numpy as np
 
 import minigrad
-from layers import GlobalAvgPool2d, Linear
+from layers import AdaptiveAvgPool2d, GlobalAvgPool2d, Linear
 from methods.inputs_and_targets import as_batch, check_layer, layer_output, scores, unbatch
 from methods.upsample import bilinear_resize
 from minigrad import Tensor
@@ -70,14 +70,19 @@ def guided_gradcam(model, x, target, layer, upsample=True):
     return unbatch(g * maps[:, None], single)
 
 
+def _is_global_average(m):
+    """GlobalAvgPool2d, or PyTorch's spelling of it, AdaptiveAvgPool2d(1) (ResNet, MobileNetV2)."""
+    return isinstance(m, GlobalAvgPool2d) or (isinstance(m, AdaptiveAvgPool2d) and m.output_size in (1, (1, 1)))
+
+
 def _gap_head(model):
-    """(the GlobalAvgPool2d, the Linear after it) of a network ending GAP -> Linear."""
+    """(the global average pooling, the Linear after it) of a network ending GAP -> Linear."""
     mods = model.modules()
-    gaps = [i for i, m in enumerate(mods) if isinstance(m, GlobalAvgPool2d)]
+    gaps = [i for i, m in enumerate(mods) if _is_global_average(m)]
     linears = [i for i, m in enumerate(mods) if isinstance(m, Linear)]
     if not gaps or not linears or linears[-1] < gaps[-1] or len([i for i in linears if i > gaps[-1]]) != 1:
-        raise ValueError("cam: the model must end in GlobalAvgPool2d followed by one Linear layer "
-                         "(Zhou et al. 2016); use gradcam for other networks")
+        raise ValueError("cam: the model must end in GlobalAvgPool2d (or AdaptiveAvgPool2d(1)) followed by one "
+                         "Linear layer (Zhou et al. 2016); use gradcam for other networks")
     return mods[gaps[-1]], mods[linears[-1]]
 
 
