@@ -50,7 +50,7 @@ def _gain(nonlinearity, a=0.0):
 def kaiming_uniform(shape, a=0.0, nonlinearity="leaky_relu", rng=None, dtype=np.float64):
     """U(-b, b) with b = gain * sqrt(3 / fan_in) (He et al. 2015). PyTorch's layer default is a=sqrt(5)."""
     bound = _gain(nonlinearity, a) * math.sqrt(3.0 / fan_in_and_out(shape)[0])
-    return generator(rng).uniform(-bound, bound, size=shape).astype(dtype)
+    return generator(rng).uniform(-bound, bound, size=shape).astype(dtype, copy=False)
 
 
 def kaiming_normal(shape, a=0.0, nonlinearity="relu", rng=None, dtype=np.float64):
