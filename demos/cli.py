@@ -1,5 +1,9 @@
 """The command line: ``minigrad gallery | train | explain | tsne | sanity`` (``python -m demos`` too).
 
+``explain`` and ``gallery`` also take an ImageNet network, ``--arch NAME --weights FILE`` (a torchvision
+checkpoint read without torch; nothing is downloaded): explain prints its top classes and maps the
+image through ImageNet's preprocessing, gallery adds a section on the network.
+
 Errors a user can fix (a missing file, an unknown method or layer, an image Pillow cannot read, a
 folder without MNIST's IDX files) print one line saying what is wrong and what is accepted, and
 exit with status 2; no traceback.
@@ -39,8 +43,10 @@ def cmd_gallery(args):
 
     if args.mnist:
         _check_mnist_dir(args.mnist)
+    network = _network_options(args, "gallery")
     mode = "quick" if args.quick else "full" if args.full else "default"
-    path, failed = gallery.run(args.out, args.mnist, args.seed, mode, progress_bar=not args.no_progress)
+    path, failed = gallery.run(args.out, args.mnist, args.seed, mode, progress_bar=not args.no_progress,
+                               network=None if network is None else (args.arch, network))
     print(f"gallery written: {os.path.abspath(path)}")
     if args.docs:
         os.makedirs(args.docs, exist_ok=True)
@@ -65,6 +71,7 @@ def cmd_train(args):
 # --- explain -------------------------------------------------------------------------------------
 def _explainers():
     import methods
+    from demos.imagenet import first_conv
     from minigrad import relevance
 
     return {
@@ -80,7 +87,8 @@ def _explainers():
         "guided_gradcam": lambda m, x, t, layer: methods.guided_gradcam(m, x, t, layer).sum(axis=0),
         "occlusion": lambda m, x, t, layer: methods.occlusion(m, x, t, window=max(2, x.shape[1] // 4),
                                                             stride=max(1, x.shape[1] // 12)),
-        "lrp": lambda m, x, t, layer: methods.lrp(m, x, t, layer_rules={m.features[0]: relevance.gamma(0.25)}).sum(0),
+        # LRP-gamma on the first convolution (features[0] in GAPNet, conv1 in ResNet), LRP-eps above
+        "lrp": lambda m, x, t, layer: methods.lrp(m, x, t, layer_rules={first_conv(m): relevance.gamma(0.25)}).sum(0),
         "excitation_backprop": lambda m, x, t, layer: methods.excitation_backprop(m, x, t, layer=layer,
                                                                                 contrastive=True),
     }
@@ -121,54 +129,139 @@ def _default_model(seed):
     return trained_models.shapes_gapnet(os.path.join("gallery", "cache"), "default", seed).model
 
 
-def _read_image(path, size, channels):
+def _open_image(path, mode):
+    """The image file at ``path`` converted to a PIL ``mode`` ('RGB' or 'L'), read in full."""
     from PIL import Image, UnidentifiedImageError
 
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file")
     try:
         with Image.open(path) as img:
-            img = img.convert("RGB" if channels == 3 else "L").resize((size, size), Image.BILINEAR)
+            return img.convert(mode)
     except (UnidentifiedImageError, OSError) as e:
         raise UsageError(f"{path}: Pillow cannot read it as an image ({e}); give a PNG or JPEG file") from None
+
+
+def _read_image(path, size, channels):
+    from PIL import Image
+
+    img = _open_image(path, "RGB" if channels == 3 else "L").resize((size, size), Image.BILINEAR)
     arr = np.asarray(img, dtype=np.float32) / 255.0
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
 
+def _load_network(args):
+    """The ImageNet network ``--arch`` with ``--weights`` (``demos.imagenet.load_network``); every
+    problem is a usage error naming the option."""
+    from demos import imagenet
+
+    if args.arch not in imagenet.ARCHITECTURES:
+        raise UsageError(f"--arch {args.arch}: unknown architecture; accepted: {', '.join(imagenet.ARCHITECTURES)}")
+    if not args.weights:
+        raise UsageError(f"--arch {args.arch} needs --weights FILE (a torchvision checkpoint .pth, .safetensors or "
+                         f".npz); nothing is downloaded")
+    try:
+        return imagenet.load_network(args.arch, args.weights)
+    except ValueError as e:
+        raise UsageError(f"--weights {args.weights}: {str(e).removeprefix('weights: ')}") from None
+
+
+def _network_options(args, command):
+    """Refuse --weights (and explain's --top) without --arch; -> the loaded network or None."""
+    if args.arch is not None:
+        if getattr(args, "model", None) is not None:
+            raise UsageError("--model takes GAPNet weights; with --arch give the network's weights as --weights")
+        return _load_network(args)
+    for option in ("weights", "top"):
+        if getattr(args, option, None) is not None:
+            raise UsageError(f"--{option} needs --arch NAME (an ImageNet network); without --arch {command} "
+                             f"uses the gallery's small networks")
+    return None
+
+
+def _gapnet_explain_inputs(args):
+    """(model, x, image shown, class names or None, default layer) for the small shapes network."""
+    from demos.shapes import CLASSES
+
+    model = _load_gapnet(args.model) if args.model else _default_model(args.seed)
+    x = _read_image(args.image, 24 if args.size is None else args.size, model.features[0].in_channels)
+    names = CLASSES if model.fc.out_features == len(CLASSES) else None
+    return model, x, x, names, [n for n, m in model.named_modules() if type(m).__name__ == "ReLU"][-1]
+
+
+def _imagenet_explain_inputs(args, model):
+    """(model, x, image shown, class names, default layer) for an ImageNet network: the image through
+    ImageNet's preprocessing (``--size`` scales both its steps: 224 of 256 by default)."""
+    from demos import imagenet
+
+    size = 224 if args.size is None else args.size
+    if size < 32:  # VGG's five 2x2 pools need 32 pixels (AlexNet 63: its forward pass says so)
+        raise UsageError(f"--size {size}: expected at least 32 pixels for an ImageNet network (224 by default)")
+    x = imagenet.preprocess(_open_image(args.image, "RGB"), size=size, resize=round(size * 256 / 224))
+    return model, x, imagenet.deprocess(x).transpose(2, 0, 1), imagenet.class_names(), imagenet.default_layer(model)
+
+
+def _print_top_classes(args, logits):
+    """--top lines 'probability index name', most probable first (softmax over the 1000 classes)."""
+    from demos import imagenet
+
+    top = 5 if args.top is None else args.top
+    if not 1 <= top <= len(logits):
+        raise UsageError(f"--top {top}: expected a number of classes in [1, {len(logits)}]")
+    print(f"top {top} classes of {args.arch}: probability, index, name")
+    for c, name, p in imagenet.top_k(logits, top):
+        print(f"  {p:.4f}  {c:4d}  {name}")
+
+
+def _parse_target(target, logits, names):
+    """--target as a class index: the predicted class by default, else an index or a class name."""
+    if target is None:
+        return int(logits.argmax())
+    if target.isdigit() and int(target) < len(logits):
+        return int(target)
+    if names is not None and target in names:
+        return list(names).index(target)
+    accepted = "" if names is None else (f" or a class name ({', '.join(names)})" if len(names) <= 20 else
+                                         " or an ImageNet class name as demos/data/imagenet_classes.txt "
+                                         "spells it (e.g. 'tabby', 'golden retriever')")
+    raise UsageError(f"--target {target}: expected a class index in [0, {len(logits)}){accepted}")
+
+
 def cmd_explain(args):
     from demos import plots
-    from demos.shapes import CLASSES
 
     if args.method not in METHOD_NAMES:
         raise UsageError(f"--method {args.method}: unknown method; accepted: {', '.join(METHOD_NAMES)}")
     if not os.path.isfile(args.image):
         raise UsageError(f"{args.image}: no such file")
-    model = _load_gapnet(args.model) if args.model else _default_model(args.seed)
+    network = _network_options(args, "explain")
+    model, x, shown, names, default_layer = (_imagenet_explain_inputs(args, network) if network is not None
+                                             else _gapnet_explain_inputs(args))
     layers = dict(model.named_modules())
-    layer_name = args.layer or [n for n, m in layers.items() if type(m).__name__ == "ReLU"][-1]
+    layer_name = args.layer or default_layer
     if layer_name not in layers or layer_name == "":
-        raise UsageError(f"--layer {args.layer}: not a layer of the model; accepted: "
-                         f"{', '.join(n for n in layers if n)}")
-    x = _read_image(args.image, args.size, model.features[0].in_channels)
-    logits = model.eval()(x[None]).data[0]
-    if args.target is None:
-        target = int(logits.argmax())
-    elif args.target.isdigit() and int(args.target) < len(logits):
-        target = int(args.target)
-    elif args.target in CLASSES and len(logits) == len(CLASSES):
-        target = CLASSES.index(args.target)
-    else:
-        raise UsageError(f"--target {args.target}: expected a class index in [0, {len(logits)}) or a class name "
-                         f"({', '.join(CLASSES)})")
-    heat = _explainers()[args.method](model, x, target, layers[layer_name])
+        accepted = ", ".join(n for n in layers if n) if len(layers) <= 40 else \
+            f"dotted module names such as {default_layer}, {list(layers)[-3]} ({len(layers) - 1} in all)"
+        raise UsageError(f"--layer {args.layer}: not a layer of the model; accepted: {accepted}")
+    try:
+        logits = model.eval()(x[None]).data[0]
+    except ValueError as e:  # an image too small for the network's pooling
+        raise UsageError(f"--size: a {x.shape[1]}x{x.shape[2]} image does not fit the network ({e})") from None
+    if network is not None:
+        _print_top_classes(args, logits)
+    target = _parse_target(args.target, logits, names)
+    try:
+        heat = _explainers()[args.method](model, x, target, layers[layer_name])
+    except ValueError as e:  # a method that does not apply to this network (CAM needs GAP -> Linear)
+        raise UsageError(f"--method {args.method}: {e}") from None
     out = args.out or f"{os.path.splitext(args.image)[0]}_{args.method}.png"
     fig, axes = plots.grid(1, 2, size=2.6)
-    plots.image(axes[0, 0], x, title="input")
-    name = CLASSES[target] if len(logits) == len(CLASSES) else str(target)
+    plots.image(axes[0, 0], shown, title="input")
+    name = names[target] if names is not None else str(target)
     if heat.min() < 0:
         plots.signed(axes[0, 1], heat, title=f"{args.method}: {name}")
     else:
-        plots.overlay(axes[0, 1], x, heat, title=f"{args.method}: {name}")
+        plots.overlay(axes[0, 1], shown, heat, title=f"{args.method}: {name}")
     plots.save(fig, out)
     print(f"{args.method} for class {name} (logit {logits[target]:.2f}) written to {out}")
     return 0
@@ -232,6 +325,12 @@ def cmd_sanity(args):
     return 0
 
 
+def _network_arguments(p):
+    p.add_argument("--arch", default=None, help="an ImageNet network (resnet18, vgg16, ...; needs --weights)")
+    p.add_argument("--weights", default=None, help="with --arch: its torchvision checkpoint (.pth, .safetensors "
+                   "or .npz); nothing is downloaded")
+
+
 def parser():
     p = argparse.ArgumentParser(prog="minigrad", description="Look inside small convolutional networks.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -244,6 +343,7 @@ def parser():
     mode.add_argument("--full", action="store_true", help="larger networks, longer training")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     g.add_argument("--docs", default=None, help="also copy the figures README shows into this directory")
+    _network_arguments(g)
     t = sub.add_parser("train", help="train GAPNet on shapes and LeNet on digits (or MNIST), save weights")
     t.add_argument("--out", default="outputs")
     t.add_argument("--mnist", default=None)
@@ -252,9 +352,13 @@ def parser():
     e.add_argument("image")
     e.add_argument("--method", default="gradcam", help=f"one of: {', '.join(METHOD_NAMES)}")
     e.add_argument("--target", default=None, help="class index or name (default: the predicted class)")
-    e.add_argument("--layer", default=None, help="layer name for CAM-style methods (default: the last ReLU)")
+    e.add_argument("--layer", default=None, help="layer name for CAM-style methods (default: the last ReLU; with "
+                   "--arch the last convolutional stage: layer4, the last ReLU of features, features.18)")
     e.add_argument("--model", default=None, help="GAPNet weights (.npz); default: the gallery's shapes network")
-    e.add_argument("--size", type=int, default=24, help="side the image is resized to (default 24)")
+    e.add_argument("--size", type=int, default=None,
+                   help="side the image is resized to (default 24; with --arch the crop, default 224)")
+    _network_arguments(e)
+    e.add_argument("--top", type=int, default=None, help="with --arch: how many top classes to print (default 5)")
     e.add_argument("--out", default=None, help="output PNG (default: beside the image)")
     e.add_argument("--seed", type=int, default=0)
     s = sub.add_parser("tsne", help="embed a .npy or .csv table (rows = samples) with t-SNE")

@@ -14,7 +14,7 @@ import numpy as np
 
 import layers as L
 from demos import (figures_activations, figures_attribution, figures_dissection, figures_embedding,
-                   figures_optimization, figures_sanity, figures_weights, page, trained_models)
+                   figures_network, figures_optimization, figures_sanity, figures_weights, page, trained_models)
 from layers import progress
 
 SECTIONS = [
@@ -69,14 +69,20 @@ def train_all(ctx, mnist_dir=None):
     return summary
 
 
-def run(out="gallery", mnist_dir=None, seed=0, mode="default", progress_bar=True):
-    """Write every figure and ``out/index.html``; -> (path of the page, number of failed figures)."""
+def run(out="gallery", mnist_dir=None, seed=0, mode="default", progress_bar=True, network=None):
+    """Write every figure and ``out/index.html``; -> (path of the page, number of failed figures).
+    ``network``: None, or (architecture name, ImageNet model from ``imagenet.load_network``), which
+    adds a section on that network (``figures_network``; the model is ``ctx.network``)."""
     start = time.perf_counter()
     os.makedirs(out, exist_ok=True)
     ctx = Context(out, seed, mode, progress_bar)
     summary = {"mode": mode, "seed": seed, **train_all(ctx, mnist_dir)}
+    extra = []
+    if network is not None:
+        ctx.arch, ctx.network = network
+        extra = [figures_network.section(ctx.arch)]
     sections, failed = [], 0
-    for title, lectures, figure_fns in SECTIONS:
+    for title, lectures, figure_fns in SECTIONS + extra:
         figures, errors = [], []
         for fn in progress(figure_fns, desc=f"{title[:28]:28s}", enabled=progress_bar):
             t = time.perf_counter()

@@ -5,7 +5,8 @@ import re
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_readme_examples_run(capsys):
+def test_readme_examples_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write files (a checkpoint)
     text = open(os.path.join(ROOT, "README.md")).read()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     # the t-SNE block stands alone: its X is any (n, d) array, not the images above it
@@ -15,3 +16,5 @@ def test_readme_examples_run(capsys):
     for block in code:
         exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["styled"].shape == (3, 64, 64) and namespace["G"].shape[1:] == (64, 64)
+    assert namespace["cam"].shape == (1, 224, 224) and namespace["small"].shape == (1, 7, 7)
+    assert namespace["relevance_map"].shape == (1, 3, 224, 224) and (tmp_path / "resnet18.npz").exists()
