@@ -117,7 +117,7 @@ def test_bad_input_raises_clear_errors(gapnet, linear_model):
         methods.gradient(gapnet, x, 4)
     with pytest.raises(ValueError, match="larger than the image"):
         methods.occlusion(gapnet, x, 0, window=13)
-    with pytest.raises(ValueError, match="GlobalAvgPool2d followed by one Linear"):
+    with pytest.raises(ValueError, match=r"GlobalAvgPool2d \(or AdaptiveAvgPool2d\(1\)\) followed by one Linear"):
         methods.cam(linear_model, images((1, 1, 4, 5)), 0)
     with pytest.raises(ValueError, match=r"expected a batch \(N, C, H, W\)"):
         methods.gradient(gapnet, images((3, 12)), 0)
