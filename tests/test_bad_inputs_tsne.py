@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 import tsne
 from tsne import TSNE
@@ -21,6 +22,10 @@ def fit(**kw):
 
 def fitted(**kw):
     return TSNE(perplexity=5, max_iter=250, random_state=0, **kw).fit(X)
+
+
+def pd():
+    return pytest.importorskip("pandas")
 
 
 def transform(X_new, est=None, **kw):
@@ -70,7 +75,15 @@ TABLE = [
     ("max_iter float", fit(max_iter=1000.0), "max_iter"),
     ("n_iter_without_progress -2", fit(n_iter_without_progress=-2), "n_iter_without_progress"),
     ("min_grad_norm negative", fit(min_grad_norm=-1e-7), "min_grad_norm"),
-    ("metric cosine", fit(metric="cosine"), "metric"),
+    ("metric unknown name", fit(metric="cosin"), "metric"),
+    ("metric number", fit(metric=2), "metric"),
+    ("metric_params list", fit(metric="minkowski", metric_params=[("p", 3)]), "metric_params"),
+    ("metric negative (callable)", fit(metric=lambda a, b: -1.0, method="exact"), "metric"),
+    ("metric NaN (correlation of a constant row)",
+     lambda: TSNE(perplexity=5, metric="correlation", init="random").fit(np.vstack([np.ones(5), X[1:]])), "metric"),
+    ("mahalanobis without V (neighbours)", fit(metric="mahalanobis"), "metric_params"),
+    ("sqeuclidean exact on sparse X (scipy's metric)",
+     lambda: TSNE(perplexity=5, metric="seuclidean", method="exact").fit(sparse.csr_matrix(X)), "metric"),
     ("method fast", fit(method="fast"), "method"),
     ("method FFT (case)", fit(method="FFT"), "method"),
     ("n_components 3 with fft", fit(method="fft", n_components=3), "n_components"),
@@ -103,6 +116,24 @@ TABLE = [
     ("precomputed negative", lambda: TSNE(perplexity=5, metric="precomputed", init="random").fit_transform(-np.ones((40, 40))),
      "X"),
     ("precomputed with pca", lambda: TSNE(perplexity=5, metric="precomputed").fit_transform(np.ones((40, 40))), "init"),
+    ("precomputed sparse with exact", lambda: TSNE(perplexity=5, metric="precomputed", init="random", method="exact")
+     .fit_transform(sparse.csr_matrix(np.ones((40, 40)))), "X"),
+    ("precomputed sparse too few neighbours", lambda: TSNE(perplexity=5, metric="precomputed", init="random")
+     .fit_transform(sparse.csr_matrix(np.eye(40) + np.eye(40, k=1))), "X"),
+    ("precomputed sparse not square", lambda: TSNE(perplexity=5, metric="precomputed", init="random")
+     .fit_transform(sparse.csr_matrix(X)), "X"),
+    ("precomputed sparse negative", lambda: TSNE(perplexity=5, metric="precomputed", init="random")
+     .fit_transform(sparse.csr_matrix(-np.ones((40, 40)))), "X"),
+    ("X sparse NaN", lambda: TSNE(perplexity=5).fit_transform(sparse.csr_matrix(np.full((40, 3), np.nan))), "X"),
+    ("X sparse constant", lambda: TSNE(perplexity=5).fit_transform(sparse.csr_matrix(np.ones((40, 3)))), "X"),
+    ("X complex", lambda: TSNE(perplexity=5).fit_transform(X + 1j), "X"),
+    ("X DataFrame with mixed column names", lambda: TSNE(perplexity=5).fit_transform(
+        pd().DataFrame(X, columns=["a", 1, "c", "d", "e"])), "X"),
+    ("transform DataFrame with other names", lambda: TSNE(perplexity=5, max_iter=250).fit(
+        pd().DataFrame(X, columns=list("abcde"))).transform(pd().DataFrame(X[:3], columns=list("abcdf"))), "X"),
+    ("set_output unknown container", lambda: TSNE().set_output(transform="arrow"), "transform"),
+    ("get_feature_names_out before fit", lambda: TSNE().get_feature_names_out(), "TSNE"),
+    ("get_feature_names_out wrong names", lambda: fitted().get_feature_names_out(["a", "b"]), "input_features"),
     ("set_params unknown", lambda: TSNE().set_params(angel=0.5), "angel"),
     ("pca n_components", lambda: tsne.pca(X, 9), "n_components"),
     ("pca 1-D", lambda: tsne.pca(np.ones(5)), "X"),

@@ -91,7 +91,7 @@ def test_nearest_neighbors_do_not_depend_on_threads_or_blocks(monkeypatch):
     D = tsne.squared_distances(X)
     np.fill_diagonal(D, np.inf)
     expected = np.argsort(D, axis=1, kind="stable")[:, :15]
-    monkeypatch.setattr(tsne.neighbors, "_BLOCK_BYTES", 8 * 1500 * 37)  # 37 rows (18 per thread) a block
+    monkeypatch.setattr(tsne.neighbors, "_BLOCK_BYTES", 8 * 1500 * 37)  # blocks of 37 rows, shared by the threads
     threads = numba.get_num_threads()
     try:
         for t in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
@@ -263,16 +263,16 @@ def test_pca_matches_sklearn_up_to_sign(digits):
 
 
 @pytest.mark.parametrize("kwargs, X, match", [
-    (dict(perplexity=50), np.ones((50, 3)), "perplexity: must be less than n_samples"),
+    (dict(perplexity=50), np.ones((50, 3)), r"perplexity \(50\) must be less than n_samples \(50\)"),
     (dict(), np.ones((1, 3)), "at least 2 samples"),
     (dict(), np.array([[0.0, np.nan], [1.0, 2.0], [3, 4]]), "NaN or inf"),
     (dict(), np.array([[0.0, np.inf], [1.0, 2.0], [3, 4]]), "NaN or inf"),
-    (dict(n_components=4), np.random.rand(40, 5), "n_components: 'barnes_hut' supports 2 or 3"),
+    (dict(n_components=4), np.random.rand(40, 5), "'n_components' should be .* for method='barnes_hut'"),
     (dict(init=np.zeros((39, 2))), np.random.rand(40, 5), r"init: expected an array of shape \(40, 2\)"),
-    (dict(metric="precomputed", init="random"), np.random.rand(40, 5), "must be square"),
-    (dict(metric="precomputed", init="random"), -np.ones((40, 40)), "non-negative"),
+    (dict(metric="precomputed", init="random"), np.random.rand(40, 5), "X should be a square distance matrix"),
+    (dict(metric="precomputed", init="random"), -np.ones((40, 40)), "X should contain positive distances"),
     (dict(method="fast"), np.random.rand(40, 5), "method: expected 'barnes_hut', 'exact' or 'fft'"),
-    (dict(metric="cosine"), np.random.rand(40, 5), "metric: expected 'euclidean' or 'precomputed'"),
+    (dict(metric="cosinus"), np.random.rand(40, 5), "metric: expected a metric name of scikit-learn's"),
     (dict(max_iter=100), np.random.rand(40, 5), "max_iter"),
     (dict(perplexity=5), np.ones((0, 3)), "at least 2 samples"),
     (dict(learning_rate=-1), np.random.rand(40, 5), "learning_rate"),

@@ -2,16 +2,18 @@
 FFT-accelerated interpolation (FIt-SNE, Linderman et al. 2019).
 
 Depends on NumPy and Numba (the FFT method uses scipy.fft when installed, as it is with
-scikit-learn). ``TSNE`` is a drop-in for ``sklearn.manifold.TSNE``; each step is also usable alone
-to check a formula:
+scikit-learn). scikit-learn is loaded only for what it computes here: metrics other than the
+Euclidean ones and sparse data (``distances.py``), and non-default output containers
+(``estimator_api.py``); ``import tsne`` and a default fit do without it. ``TSNE`` is a drop-in
+for ``sklearn.manifold.TSNE``; each step is also usable alone to check a formula:
 
 - ``conditional_probabilities`` / ``joint_probabilities`` / ``joint_probabilities_nn``: p_j|i with
   the Gaussian precision found by binary search so that 2^H(P_i) = perplexity, and
   p_ij = (p_j|i + p_i|j) / 2n, dense or over the nearest neighbours;
 - ``nearest_neighbors``: exact kNN by blocked BLAS distances;
 - ``kl_divergence``: KL(P || Q) and its exact gradient; ``kl_divergence_bh``: the Barnes-Hut
-  gradient with a quadtree (2-D) or octree (3-D); ``kl_divergence_fft``: the repulsion
-  interpolated on a regular grid and summed by FFT (1-D or 2-D);
+  gradient with a quadtree (2-D) or octree (3-D), a 1-D map as the 2-D one on a line;
+  ``kl_divergence_fft``: the repulsion interpolated on a regular grid and summed by FFT (1-D or 2-D);
 - ``pca``: principal components by SVD.
 """
 import os

@@ -1,11 +1,12 @@
 """Joint probabilities p_ij = (p_j|i + p_i|j) / 2n, dense (exact t-SNE) or sparse over the
 nearest neighbours (Barnes-Hut t-SNE, van der Maaten 2014, sec. 4.1)."""
+import time
 from typing import NamedTuple
 
 import numpy as np
 
+from tsne.distances import distance_matrix, neighbor_distances
 from tsne.kl import MACHINE_EPSILON
-from tsne.neighbors import nearest_neighbors, squared_distances
 from tsne.perplexity import conditional_probabilities
 
 
@@ -28,13 +29,14 @@ class SparseAffinities(NamedTuple):
         return self._replace(data=self.data * factor)
 
 
-def joint_probabilities(distances, perplexity, squared=True):
+def joint_probabilities(distances, perplexity, squared=True, verbose=0):
     """Dense P: p_ij = (p_j|i + p_i|j) / sum, with sum = 2n (eq. 1 and sec. 3.1 of the paper).
 
     Parameters
     ----------
     distances : (n, n) distance matrix (squared Euclidean when ``squared``; otherwise squared here)
     perplexity : float in [1, n - 1)
+    verbose : int, scikit-learn's progress lines from 1 (``conditional_probabilities``)
 
     Returns
     -------
@@ -44,7 +46,7 @@ def joint_probabilities(distances, perplexity, squared=True):
     d = np.asarray(distances, dtype=np.float64)
     if d.ndim != 2 or d.shape[0] != d.shape[1]:
         raise ValueError(f"distances: expected a square (n, n) matrix, got shape {d.shape}")
-    cond = conditional_probabilities(d if squared else d * d, perplexity, skip_self=True)
+    cond = conditional_probabilities(d if squared else d * d, perplexity, skip_self=True, verbose=verbose)
     P = cond + cond.T
     P /= max(P.sum(), MACHINE_EPSILON)
     np.maximum(P, MACHINE_EPSILON, out=P)
@@ -72,7 +74,7 @@ def symmetrize(rows, cols, vals, n):
     return SparseAffinities(indptr, indices, data, int(n))
 
 
-def joint_probabilities_nn(neighbor_indices, neighbor_sq_distances, perplexity):
+def joint_probabilities_nn(neighbor_indices, neighbor_sq_distances, perplexity, verbose=0):
     """Sparse P over the nearest neighbours: p_j|i over each point's k neighbours, then
     P = (P_cond + P_cond^T) / sum (scikit-learn's ``_joint_probabilities_nn``).
 
@@ -81,31 +83,32 @@ def joint_probabilities_nn(neighbor_indices, neighbor_sq_distances, perplexity):
     neighbor_indices : (n, k) int, from ``nearest_neighbors``
     neighbor_sq_distances : (n, k) squared distances to them
     perplexity : float in [1, k)
+    verbose : int, scikit-learn's progress lines from 1, and the time taken from 2
 
     Returns
     -------
     SparseAffinities, symmetric, summing to 1.
     """
+    t0 = time.perf_counter()
     idx = np.asarray(neighbor_indices)
     n, k = idx.shape
-    cond = conditional_probabilities(neighbor_sq_distances, perplexity, skip_self=False)
+    cond = conditional_probabilities(neighbor_sq_distances, perplexity, skip_self=False, verbose=verbose)
     P = symmetrize(np.repeat(np.arange(n), k), idx.ravel(), cond.ravel(), n)
+    if verbose >= 2:
+        print(f"[t-SNE] Computed conditional probabilities in {time.perf_counter() - t0:.3f}s")
     return P.scaled(1.0 / max(P.data.sum(), MACHINE_EPSILON))
 
 
-def affinities_from_data(X, perplexity, method, metric="euclidean"):
-    """P for the data (or a precomputed distance matrix with metric='precomputed'); ``perplexity``
-    a float or a list of them (multiscale, see ``conditional_probabilities``)."""
+def affinities_from_data(X, perplexity, method, metric="euclidean", metric_params=None, n_jobs=None, verbose=0):
+    """P for the data X (n, d), dense or sparse, or for precomputed distances (metric='precomputed':
+    a dense (n, n) matrix, or a sparse kNN graph for the neighbour methods); ``perplexity`` a float
+    or a list of them (multiscale, see ``conditional_probabilities``). The distances follow
+    scikit-learn's convention for every metric (``distances.py``): dense over all pairs for
+    method='exact', over the k = 3 perplexity + 1 nearest neighbours otherwise."""
     n = X.shape[0]
     if method == "exact":
-        D = X * X if metric == "precomputed" else squared_distances(X)
-        return joint_probabilities(D, perplexity)
+        return joint_probabilities(distance_matrix(X, metric, metric_params, n_jobs, verbose), perplexity,
+                                   verbose=verbose)
     k = min(n - 1, int(3.0 * np.max(perplexity) + 1))  # the largest perplexity of a multiscale list
-    if metric == "precomputed":
-        D = X.copy()
-        np.fill_diagonal(D, np.inf)
-        idx = np.argsort(D, axis=1, kind="stable")[:, :k]
-        d2 = np.take_along_axis(D, idx, axis=1) ** 2
-    else:
-        idx, d2 = nearest_neighbors(X, k)
-    return joint_probabilities_nn(idx, d2, perplexity)
+    idx, d2 = neighbor_distances(X, k, metric, metric_params, n_jobs, verbose)
+    return joint_probabilities_nn(idx, d2, perplexity, verbose=verbose)

@@ -1,4 +1,5 @@
-"""Barnes-Hut t-SNE gradient (van der Maaten 2014, sec. 4.2) with a quadtree (2-D) or octree (3-D).
+"""Barnes-Hut t-SNE gradient (van der Maaten 2014, sec. 4.2) with a quadtree (2-D) or octree (3-D),
+and a binary tree over the line for a 1-D map, which runs as a 2-D one on the line y = 0 (``_on_a_plane``).
 
 dKL/dy_i = c (F_attr,i - F_rep,i / Z), c = 2 (alpha + 1) / alpha (``kl.kernel_shape``), with
 F_attr,i = sum_j p_ij b_ij (y_i - y_j) over the sparse P (eq. 11's attractive part) and
@@ -233,13 +234,23 @@ def _repulsion(start, stop, Y, order, children, node, center, angle, alpha, expo
         _sum_interactions(Y, order, k0, k1, listed, alpha, expo, repulse, row_z)
 
 
+def _on_a_plane(Y):
+    """A 1-D map (n, 1) as the 2-D map (y_i, 0) (n, 2); 2-D and 3-D maps as they are.
+
+    On the line y = 0 the quadtree is a binary tree over the line: every point falls on the same
+    side of each cell's centre in y, so a cell has at most two children, its side and its distance to
+    a point are the 1-D ones, and the second coordinate's terms are exactly 0: the same sums as a
+    1-D tree's. (A 1-D branch in the 2-D/3-D summing loop slowed 2-D maps by 6-10%, 10k points.)"""
+    return np.column_stack([Y, np.zeros(len(Y))]) if Y.shape[1] == 1 else Y
+
+
 def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True, exponent=None):
     """Barnes-Hut estimate of KL(P || Q) and its gradient, O(n log n).
 
     Parameters
     ----------
     P : SparseAffinities (n x n, symmetric), e.g. from ``joint_probabilities_nn``
-    Y : (n, 2) or (n, 3) embedding
+    Y : (n, 1), (n, 2) or (n, 3) embedding
     angle : the trade-off theta; 0 gives the exact gradient for this P
     dof, exponent : the kernel (1 + d^2 / dof)^-exponent (``kl.kernel_shape``)
 
@@ -251,16 +262,18 @@ def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True, exponent=None
     """
     alpha, expo, factor = kernel_shape(dof, exponent)
     Y = check_embedding(Y, P.n)
-    if Y.shape[1] not in (2, 3):
-        raise ValueError(f"Y: Barnes-Hut needs 2 or 3 components, got {Y.shape[1]}")
+    if Y.shape[1] not in (1, 2, 3):
+        raise ValueError(f"Y: Barnes-Hut needs 1, 2 or 3 components, got {Y.shape[1]}")
     if not angle >= 0:
         raise ValueError(f"angle: expected a value >= 0, got {angle}")
-    order = np.argsort(_morton_keys(Y), kind="stable")
-    children, count, com, center, half, is_leaf = _build_tree(Y, order)
-    repulse, attract = np.empty_like(Y), np.empty_like(Y)
+    Y_tree = _on_a_plane(Y)
+    order = np.argsort(_morton_keys(Y_tree), kind="stable")
+    children, count, com, center, half, is_leaf = _build_tree(Y_tree, order)
+    repulse, attract = np.empty_like(Y_tree), np.empty_like(Y)
     row_z = np.empty(len(Y))
-    run_in_chunks(_repulsion, (len(Y) + _BLOCK - 1) // _BLOCK, Y, order, children, _pack(count, com, half, is_leaf),
-                  center, float(angle), alpha, expo, repulse, row_z)
+    run_in_chunks(_repulsion, (len(Y) + _BLOCK - 1) // _BLOCK, Y_tree, order, children,
+                  _pack(count, com, half, is_leaf), center, float(angle), alpha, expo, repulse, row_z)
+    repulse = repulse[:, :Y.shape[1]]
     sparse_attraction(P.indptr, P.indices, P.data, Y, alpha, attract)
 
     def kl_rows(z, rows):

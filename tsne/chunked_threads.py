@@ -1,7 +1,11 @@
 """Run a Numba kernel over a range in chunks on Python threads, instead of ``parallel=True``.
 
-Each kernel here is compiled ``nogil=True`` and takes ``(start, stop, ...)``; the chunks write
-disjoint rows, so the result does not depend on the number of threads. Numba's ``parallel=True``
+Each kernel here takes ``(start, stop, ...)`` and is compiled ``nogil=True`` (or is Python that spends
+its time in such kernels and in NumPy/BLAS calls, which release the GIL too: the blocks of
+``neighbors.py``). The result does not depend on the number of threads because the work items
+(rows, Barnes-Hut blocks, kNN blocks) are fixed by the data alone, each item is computed the same
+way whichever chunk holds it, and the chunks write disjoint rows: any sum across items is taken
+afterwards, in item order, never per chunk. Numba's ``parallel=True``
 would do the same work, but each parallel kernel costs about a second more to compile (parfor
 lowering), and a first ``TSNE().fit`` in a fresh environment spent 31 s compiling before any work
 (issue 13: at most 10 s). Threads are Numba's count (``numba.get_num_threads``, which ``TSNE``

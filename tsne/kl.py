@@ -40,7 +40,9 @@ def _row_kernel(Yt, i, alpha, expo):
 @njit(parallel=True, cache=True, fastmath=True)
 def _forces(P, dense, Yt, alpha, expo, attract, repulse, row_z):
     """Per row: sum_j w_ij b_ij (y_i - y_j), sum_{j != i} w_ij and, if ``dense``, the attraction
-    sum_j p_ij b_ij (y_i - y_j) from the dense P (a sparse P's attraction is ``sparse_attraction``)."""
+    sum_j p_ij b_ij (y_i - y_j) from the dense P (a sparse P's attraction is ``sparse_attraction``).
+    Each row's sums stay in that row (no prange reduction, whose order would follow the threads):
+    Z is summed afterwards over row_z, in row order (``finish_gradient``)."""
     dim, n = Yt.shape
     for i in prange(n):
         b, w = _row_kernel(Yt, i, alpha, expo)

@@ -1,7 +1,19 @@
-"""Exact squared Euclidean distances and k nearest neighbours by blocked BLAS products."""
+"""Exact squared Euclidean distances and k nearest neighbours by blocked BLAS products.
+
+    |x_i - y_j|^2 = |x_i|^2 + |y_j|^2 - 2 x_i . y_j   (clipped at 0),
+
+the products x_i . y_j a block of rows of X at a time. The same bits for any number of threads:
+a BLAS product's rounding depends on the shape of the call and on BLAS's own threads (OpenBLAS
+0.3.31 here: regrouping the rows into blocks of 2 to 512 changed the last bits of up to every row
+with 3, 5 or 17 features; the same block on 2 BLAS threads, with 17 or 784 features). With blocks
+cut per thread, the kNN distances of 60 points of 5-D noise on 1 and 2 threads differed by 2e-15,
+and their Barnes-Hut maps after 300 iterations by 77 units. So the blocks are fixed by the number
+of columns alone (``_block_rows``), never by the thread count; the threads share the blocks out,
+each block is one single-threaded BLAS call, and every later step works row by row. The dense
+matrix and the neighbours use the same blocks, so their distances agree bit for bit.
+"""
 import contextlib
 
-import numba
 import numpy as np
 from numba import njit
 
@@ -12,34 +24,88 @@ try:  # installed with scikit-learn
 except ImportError:  # pragma: no cover
     threadpool_limits = None
 
-_BLOCK_BYTES = 64 << 20  # distance rows computed at once, over all threads: keeps memory flat for 70k points
+_BLOCK_BYTES = 32 << 20  # one block of products (one per busy thread): memory stays flat at 70k points
+_NO_SELF = -(1 << 62)  # the self column of rows that are not columns: self_column + t is never a column
 
 
-def squared_distances(X, Y=None):
-    """||x_i - y_j||^2 = |x_i|^2 + |y_j|^2 - 2 x_i.y_j, clipped at 0: X (n, d), Y (m, d) -> (n, m)."""
-    Y = X if Y is None else Y
-    d = np.einsum("ij,ij->i", X, X)[:, None] + np.einsum("ij,ij->i", Y, Y)[None, :] - 2.0 * (X @ Y.T)
-    np.maximum(d, 0.0, out=d)
-    if Y is X:
-        np.fill_diagonal(d, 0.0)
-    return d
+def _block_rows(m):
+    """Rows of X per block of products against m rows of Y: a function of m only."""
+    return max(1, _BLOCK_BYTES // (8 * max(m, 1)))
+
+
+def _one_blas_thread():
+    """Each block is one BLAS call on one thread: the results then do not depend on BLAS's
+    threads, and when a multi-threaded product alternated with threaded selection, OpenBLAS's idle
+    threads spun (up to 2^28 cycles after each call) on the cores the selection needed (40k
+    points: 7.3 -> 4.9-5.2 s, the same neighbours; OPENBLAS_THREAD_TIMEOUT=4 alone: 6.0 s)."""
+    return threadpool_limits(1, user_api="blas") if threadpool_limits else contextlib.nullcontext()
+
+
+def _in_blocks(X, Y, per_block, out=None):
+    """per_block(a, b, gram, xx[a:b], yy, self_column) for the fixed blocks [a, b) of X's rows
+    (``_block_rows``), on numba.get_num_threads() threads: gram = X[a:b] @ Y.T, written into out[a:b]
+    when given, else into one buffer per chunk of blocks (a fresh array per block was page-faulted
+    in again each time, ~2 us a page here); xx, yy the rows' squared norms; self_column = a when Y
+    is X (row t of the block is column a + t), else _NO_SELF."""
+    rows = _block_rows(len(Y))
+    xx = np.einsum("ij,ij->i", X, X)
+    yy = xx if Y is X else np.einsum("ij,ij->i", Y, Y)
+
+    def blocks(first, last):
+        scratch = None if out is not None else np.empty((min(rows, len(X)), len(Y)))
+        for blk in range(first, last):
+            a = blk * rows
+            b = min(a + rows, len(X))
+            gram = out[a:b] if out is not None else scratch[:b - a]
+            np.matmul(X[a:b], Y.T, out=gram)
+            per_block(a, b, gram, xx[a:b], yy, a if Y is X else _NO_SELF)
+
+    with _one_blas_thread():
+        run_in_chunks(blocks, (len(X) + rows - 1) // rows)
+
+
+@njit(inline="always")
+def _squared(xx_i, yy_j, g):
+    return max(xx_i + yy_j - 2.0 * g, 0.0)
 
 
 @njit(nogil=True, cache=True)
-def _k_smallest(start, stop, gram, norms, k, row0, indices, dists):
-    """Per row r of a block of Gram products x_i.x_j (i = row0 + r): the k smallest squared
-    distances |x_i|^2 + |x_j|^2 - 2 x_i.x_j (clipped at 0) to other points, nearest first, with a
-    max-heap so that most entries cost one comparison."""
-    n = gram.shape[1]
-    for r in range(start, stop):
-        heap_d = np.empty(k)
-        heap_i = np.empty(k, dtype=np.int64)
+def _gram_to_squared(gram, xx, yy, self_column):
+    """gram (r, m) of products x_i . y_j -> squared distances in place; entry (t, self_column + t) is
+    a point against itself, 0 (none when self_column is _NO_SELF)."""
+    for t in range(gram.shape[0]):
+        base = xx[t]
+        for j in range(gram.shape[1]):
+            gram[t, j] = _squared(base, yy[j], gram[t, j])
+        if self_column >= 0:
+            gram[t, self_column + t] = 0.0
+
+
+def squared_distances(X, Y=None):
+    """|x_i - y_j|^2 = |x_i|^2 + |y_j|^2 - 2 x_i.y_j, clipped at 0: X (n, d), Y (m, d) -> (n, m);
+    with Y None, X against itself, its diagonal exactly 0."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    Y = X if Y is None else np.ascontiguousarray(Y, dtype=np.float64)
+    out = np.empty((len(X), len(Y)))
+    _in_blocks(X, Y, lambda a, b, gram, xx, yy, self_column: _gram_to_squared(gram, xx, yy, self_column), out)
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _k_smallest(gram, xx, yy, self_column, k, indices, dists):
+    """Per row t of a block of products x_i . y_j: the k smallest squared distances to the rows of
+    Y (``_squared``), skipping column self_column + t (the point itself; none when self_column is
+    _NO_SELF), nearest first, with a max-heap so that most entries cost one comparison."""
+    m = gram.shape[1]
+    heap_d = np.empty(k)
+    heap_i = np.empty(k, dtype=np.int64)
+    for t in range(gram.shape[0]):
         size = 0
-        row = gram[r]
-        me = row0 + r
-        base = norms[me]
-        for j in range(n):
-            v = max(base + norms[j] - 2.0 * row[j], 0.0)
+        row = gram[t]
+        base = xx[t]
+        me = self_column + t  # not a conditional expression: that made this loop 6% slower
+        for j in range(m):
+            v = _squared(base, yy[j], row[j])
             if j == me or (size == k and v >= heap_d[0]):
                 continue
             if size < k:  # sift up
@@ -70,58 +136,45 @@ def _k_smallest(start, stop, gram, norms, k, row0, indices, dists):
         # nearest first, equal distances by ascending index (so the result does not depend on
         # scan order): an insertion sort of the heap by (distance, index). Written out rather than
         # np.argsort + np.sort, whose implementations took ~5 s of Numba compilation (issue 13)
-        for t in range(k):
-            dists[r, t] = heap_d[t]
-            indices[r, t] = heap_i[t]
-        for t in range(1, k):
-            dv, iv = dists[r, t], indices[r, t]
-            u = t - 1
-            while u >= 0 and (dists[r, u] > dv or (dists[r, u] == dv and indices[r, u] > iv)):
-                dists[r, u + 1] = dists[r, u]
-                indices[r, u + 1] = indices[r, u]
+        for s in range(k):
+            dists[t, s] = heap_d[s]
+            indices[t, s] = heap_i[s]
+        for s in range(1, k):
+            dv, iv = dists[t, s], indices[t, s]
+            u = s - 1
+            while u >= 0 and (dists[t, u] > dv or (dists[t, u] == dv and indices[t, u] > iv)):
+                dists[t, u + 1] = dists[t, u]
+                indices[t, u + 1] = indices[t, u]
                 u -= 1
-            dists[r, u + 1] = dv
-            indices[r, u + 1] = iv
+            dists[t, u + 1] = dv
+            indices[t, u + 1] = iv
 
 
-def _rows_neighbors(start, stop, X, norms, k, block, indices, dists):
-    """k nearest neighbours of rows start..stop of X, ``block`` rows of products at a time, in one
-    buffer (a fresh array per block was page-faulted in again each time, ~2 us a page here)."""
-    gram = np.empty((min(block, stop - start), X.shape[0]))
-    for a in range(start, stop, block):
-        b = min(a + block, stop)
-        np.matmul(X[a:b], X.T, out=gram[:b - a])
-        _k_smallest(0, b - a, gram[:b - a], norms, k, a, indices[a:b], dists[a:b])
-
-
-def nearest_neighbors(X, k):
-    """The k nearest other points of every row of X, exactly.
-
-    Each thread multiplies and selects its own rows, with BLAS held to one thread meanwhile: when
-    one multi-threaded product per block alternated with threaded selection, OpenBLAS's idle
-    threads spun (up to 2^28 cycles after each call) on the cores the selection needed. 40k
-    points: 7.3 -> 4.9-5.2 s, the same neighbours (OPENBLAS_THREAD_TIMEOUT=4 alone: 6.0 s).
+def nearest_neighbors(X, k, reference=None):
+    """The k nearest other points of every row of X, exactly; or, given ``reference``, the k
+    nearest reference rows of every row of X.
 
     Parameters
     ----------
     X : (n, d) float array
-    k : int, 1 <= k < n
+    k : int, 1 <= k < n (1 <= k <= m with a reference)
+    reference : None or (m, d) float array
 
     Returns
     -------
     indices : (n, k) int64, nearest first, equal distances by ascending index (a point is never
         its own neighbour; its duplicates are)
-    sq_distances : (n, k) float64 squared Euclidean distances
+    sq_distances : (n, k) float64 squared Euclidean distances, bit for bit the entries of
+        ``squared_distances(X, reference)``
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
-    n = X.shape[0]
-    if not 1 <= k < n:
-        raise ValueError(f"k: expected 1 <= k < n_samples = {n}, got {k}")
-    norms = np.einsum("ij,ij->i", X, X)
-    block = max(1, min(n, _BLOCK_BYTES // (8 * n * numba.get_num_threads())))
-    indices = np.empty((n, k), dtype=np.int64)
-    dists = np.empty((n, k))
-    one_blas_thread = threadpool_limits(1, user_api="blas") if threadpool_limits else contextlib.nullcontext()
-    with one_blas_thread:
-        run_in_chunks(_rows_neighbors, n, X, norms, k, block, indices, dists)
+    Y = X if reference is None else np.ascontiguousarray(reference, dtype=np.float64)
+    candidates = len(Y) - (1 if reference is None else 0)
+    if not 1 <= k <= candidates:
+        raise ValueError(f"k: expected 1 <= k {'<' if reference is None else '<='} {len(Y)} "
+                         f"({'n_samples' if reference is None else 'reference points'}), got {k}")
+    indices = np.empty((len(X), k), dtype=np.int64)
+    dists = np.empty((len(X), k))
+    _in_blocks(X, Y, lambda a, b, gram, xx, yy, self_column:
+               _k_smallest(gram, xx, yy, self_column, k, indices[a:b], dists[a:b]))
     return indices, dists

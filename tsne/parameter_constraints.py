@@ -1,14 +1,17 @@
 """TSNE's parameter constraints, after scikit-learn's ``TSNE._parameter_constraints`` (1.9), checked
 before any work. tsne keeps this table of its own so that it needs only NumPy and Numba.
 
-Where the two differ, on purpose: ``metric`` is 'euclidean' or 'precomputed' (no other metric is
-implemented); ``callback``/``callback_every`` are ours; ``n_jobs=None`` keeps Numba's thread count
-(all cores) where joblib means one.
+Where the two differ, on purpose: ``callback``/``callback_every`` and the FFT settings are ours
+(openTSNE's names); ``n_jobs=None`` keeps Numba's thread count (all cores) where joblib means one,
+and ``n_jobs=0`` is refused. ``metric`` takes scikit-learn's own list of names (``_VALID_METRICS``),
+read from scikit-learn only for a name other than 'euclidean' or 'precomputed'.
 """
 import math
 import numbers
 
 import numpy as np
+
+from tsne.distances import valid_metric_names
 
 
 def _finite(v):
@@ -73,6 +76,17 @@ class Kind:
 
 
 NONE = Kind(lambda v: v is None, "None")
+
+
+def _metric_name(v):
+    """Whether v names a metric scikit-learn's TSNE accepts (its list is read only for other names)."""
+    if not isinstance(v, str):
+        return False
+    if v in ("euclidean", "precomputed"):
+        return True
+    return v in valid_metric_names()  # imports scikit-learn's list: not for the default metric
+
+
 CONSTRAINTS = {
     "n_components": [Interval(numbers.Integral, 1, None, "left")],
     "perplexity": [Interval(numbers.Real, 0, None, "neither"),
@@ -85,7 +99,9 @@ CONSTRAINTS = {
     "max_iter": [Interval(numbers.Integral, 250, None, "left")],
     "n_iter_without_progress": [Interval(numbers.Integral, -1, None, "left")],
     "min_grad_norm": [Interval(numbers.Real, 0, None, "left")],
-    "metric": [Options("euclidean", "precomputed")],
+    "metric": [Kind(_metric_name, "a metric name of scikit-learn's (sklearn.metrics.pairwise._VALID_METRICS) "
+                    "or 'precomputed'", str), Kind(callable, "a callable(x, y) -> distance")],
+    "metric_params": [NONE, Kind(lambda v: isinstance(v, dict), "a dict", dict)],
     "init": [Options("pca", "random"), Kind(lambda v: isinstance(v, np.ndarray), "a numpy array")],
     "verbose": [Interval(numbers.Integral, 0, None, "left"), Kind(lambda v: isinstance(v, bool), "a bool")],
     "random_state": [NONE, Interval(numbers.Integral, 0, 2**32 - 1, "both"),

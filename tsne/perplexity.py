@@ -10,6 +10,7 @@ from numba import njit
 from tsne.chunked_threads import run_in_chunks
 
 _MAX_STEPS = 200
+_MAX_BETA = 1e300
 
 
 @njit(cache=True)
@@ -18,7 +19,7 @@ def _search_row(d, skip, log_perplexity, tol, p):
 
     The row's smallest distance is subtracted before exponentiating: it cancels in the
     normalisation and keeps a point far from all others from underflowing to 0/0.
-    Returns the entropy reached (natural log).
+    Returns the precision beta found (p_j ~ exp(-beta d_j)).
     """
     m = d.shape[0]
     dmin = np.inf
@@ -63,21 +64,24 @@ def _search_row(d, skip, log_perplexity, tol, p):
         if lo < step < hi:
             beta = step
         elif hi == np.inf:
-            beta = beta * 2.0
+            # a target below what the row can reach (perplexity < 1, or fewer than its tied nearest
+            # candidates) is never met and beta grows without end: capped, so that at the nearest
+            # candidate d * beta stays 0 * beta = 0 and not 0 * inf = NaN
+            beta = min(beta * 2.0, _MAX_BETA)
         else:
             beta = 0.5 * (lo + hi)
     for j in range(m):
         p[j] /= total
-    return entropy
+    return beta
 
 
 @njit(nogil=True, cache=True)
-def _search_rows(start, stop, d, skip_self, log_perplexity, tol, p, entropies):
+def _search_rows(start, stop, d, skip_self, log_perplexity, tol, p, precisions):
     for i in range(start, stop):
-        entropies[i] = _search_row(d[i], i if skip_self else -1, log_perplexity, tol, p[i])
+        precisions[i] = _search_row(d[i], i if skip_self else -1, log_perplexity, tol, p[i])
 
 
-def conditional_probabilities(sq_distances, perplexity, skip_self=True, tol=1e-10):
+def conditional_probabilities(sq_distances, perplexity, skip_self=True, tol=1e-10, verbose=0):
     """p_j|i for every row of squared distances, each row calibrated to ``perplexity``.
 
     Parameters
@@ -85,12 +89,19 @@ def conditional_probabilities(sq_distances, perplexity, skip_self=True, tol=1e-1
     sq_distances : (n, m) float array of squared distances d_ij^2. With ``skip_self`` the
         matrix is square and the diagonal is ignored (dense t-SNE); without, each row holds
         the distances to a point's m nearest neighbours (Barnes-Hut t-SNE).
-    perplexity : float, 1 <= perplexity < number of candidates per row; or a sequence of them for
+    perplexity : float, 0 < perplexity < number of candidates per row + 1 (scikit-learn's
+        0 < perplexity < n_samples, the candidates being the other points). A target no row can
+        reach gets the nearest the search comes: above the number of candidates, uniform over them
+        (as scikit-learn); below 1, all the mass on the nearest candidate(s) (scikit-learn's search
+        underflows there, to rows of zeros). Or a sequence of them for
         multiscale affinities (Lee et al. 2015; openTSNE's ``Multiscale``): the mean of the rows
         calibrated to each perplexity, so that no single neighbourhood size is chosen
     tol : tolerance on the entropy in nats; 1e-10 gives the perplexity to ~1e-10 relative.
         A row whose k nearest candidates are tied (e.g. k identical points) cannot go below
         perplexity k; it then gets the sharpest distribution, uniform over the ties.
+
+    verbose : int; from 1 prints scikit-learn's lines (``_binary_search_perplexity``): the rows
+        done and the "mean sigma" sqrt(n / sum_i beta_i), beta_i the precision of row i
 
     Returns
     -------
@@ -103,13 +114,18 @@ def conditional_probabilities(sq_distances, perplexity, skip_self=True, tol=1e-1
     if np.ndim(perplexity) == 1:
         if len(perplexity) == 0:
             raise ValueError("perplexity: expected a float or a non-empty list of floats, got an empty list")
-        return sum(conditional_probabilities(d, float(q), skip_self, tol) for q in perplexity) / len(perplexity)
-    if not 1.0 <= perplexity < candidates:
-        raise ValueError(f"perplexity: expected a value in [1, {candidates}) for rows of {candidates} "
+        scales = [conditional_probabilities(d, float(q), skip_self, tol, verbose) for q in perplexity]
+        return sum(scales) / len(perplexity)
+    if not 0.0 < perplexity < candidates + 1:  # scikit-learn's 0 < perplexity < n_samples
+        raise ValueError(f"perplexity: expected a value in (0, {candidates + 1}) for rows of {candidates} "
                          f"candidate neighbours, got {perplexity}")
     if not np.all(np.isfinite(d)) or d.min() < 0:
         raise ValueError("sq_distances: expected finite, non-negative squared distances")
     p = np.empty_like(d)
-    entropies = np.empty(d.shape[0])
-    run_in_chunks(_search_rows, d.shape[0], d, skip_self, np.log(perplexity), tol, p, entropies)
+    precisions = np.empty(d.shape[0])
+    run_in_chunks(_search_rows, d.shape[0], d, skip_self, np.log(perplexity), tol, p, precisions)
+    if verbose:
+        n = d.shape[0]
+        print(f"[t-SNE] Computed conditional probabilities for sample {n} / {n}")
+        print(f"[t-SNE] Mean sigma: {np.sqrt(n / precisions.sum()):.6f}")
     return p

@@ -18,30 +18,12 @@ from numba import njit
 from tsne.chunked_threads import run_in_chunks
 from tsne.fft_interpolation import repulsion_fft
 from tsne.kl import MACHINE_EPSILON, kernel_shape
-from tsne.neighbors import squared_distances
+from tsne.neighbors import nearest_neighbors
 from tsne.optimizer import gradient_descent
 from tsne.perplexity import conditional_probabilities
 
 _INIT_NEIGHBORS = 25  # openTSNE's k for the median initialisation
-_BLOCK_BYTES = 64 << 20
 _FFT_PAIRS = 10_000_000
-
-
-def query_neighbors(X_new, X_ref, k):
-    """The k nearest reference rows of each new row, exactly, nearest first (ties by index):
-    -> (indices (n_new, k) int64, squared distances (n_new, k))."""
-    block = max(1, _BLOCK_BYTES // (8 * len(X_ref)))
-    indices = np.empty((len(X_new), k), dtype=np.int64)
-    sq = np.empty((len(X_new), k))
-    for start in range(0, len(X_new), block):
-        d = squared_distances(X_new[start:start + block], X_ref)
-        part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < d.shape[1] else np.argsort(d, axis=1)[:, :k]
-        part.sort(axis=1)  # by index first, so the stable sort below breaks ties by index
-        dist = np.take_along_axis(d, part, axis=1)
-        order = np.argsort(dist, axis=1, kind="stable")
-        indices[start:start + block] = np.take_along_axis(part, order, axis=1)
-        sq[start:start + block] = np.take_along_axis(dist, order, axis=1)
-    return indices, sq
 
 
 @njit(nogil=True, cache=True, fastmath=True)
@@ -77,7 +59,7 @@ def embed_new_points(X_new, X_ref, Y_ref, perplexity=5.0, dof=1.0, exponent=None
     """
     alpha, expo, _ = kernel_shape(dof, exponent)
     k = min(len(X_ref) - 1, int(3.0 * np.max(perplexity) + 1))
-    idx, d2 = query_neighbors(X_new, X_ref, max(k, min(_INIT_NEIGHBORS, len(X_ref))))
+    idx, d2 = nearest_neighbors(X_new, max(k, min(_INIT_NEIGHBORS, len(X_ref))), reference=X_ref)
     P = conditional_probabilities(d2[:, :k], perplexity, skip_self=False)  # rows sum to 1
     neighbors = idx[:, :k]
     Y = np.median(Y_ref[idx[:, :_INIT_NEIGHBORS]], axis=1)
@@ -108,7 +90,6 @@ def embed_new_points(X_new, X_ref, Y_ref, perplexity=5.0, dof=1.0, exponent=None
             kl = float(np.sum(P * np.log(np.maximum(P, MACHINE_EPSILON) / np.maximum(q, MACHINE_EPSILON))))
         return kl, grad
 
-    state = {"update": np.zeros_like(Y), "gains": np.ones_like(Y)}
     Y, _, _ = gradient_descent(objective, Y, 0, n_iter, momentum=momentum, learning_rate=learning_rate,
-                               n_iter_without_progress=n_iter, min_grad_norm=0.0, state=state)
+                               n_iter_without_progress=n_iter, min_grad_norm=0.0)
     return Y

@@ -1,46 +1,34 @@
 """``TSNE``: the estimator, with scikit-learn's parameter names, defaults and attributes."""
-import inspect
 import time
 
 import numpy as np
 
 from tsne.affinities import affinities_from_data
 from tsne.barnes_hut import kl_divergence_bh
+from tsne.estimator_api import EstimatorAPI
 from tsne.fft_interpolation import kl_divergence_fft
+from tsne.fit_input import check_fit_input, samples
 from tsne.kl import kl_divergence
 from tsne.locality_order import morton_order, permuted
 from tsne.optimizer import gradient_descent
 from tsne.parameter_constraints import threads as n_threads
 from tsne.parameter_constraints import TRANSFORM_CONSTRAINTS, validate_params
 from tsne.pca import pca
+from tsne.sparse_input import is_sparse, sparse_pca
 from tsne.transform import embed_new_points
 
 _EXPLORATION_MAX_ITER = 250
 _N_ITER_CHECK = 50
 
 
-def _samples(X):
-    """X as a float64 (n_samples, n_features) array of finite numbers, or a TypeError/ValueError
-    naming X (shared by fit and transform)."""
-    X = np.asarray(X)
-    if X.dtype == object or not np.issubdtype(X.dtype, np.number):
-        raise TypeError(f"X: expected a numeric array, got dtype {X.dtype}")
-    X = X.astype(np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"X: contains NaN or inf ({int(np.sum(~np.isfinite(X)))} values)")
-    return X
-
-
-class TSNE:
+class TSNE(EstimatorAPI):
     """t-distributed Stochastic Neighbor Embedding (van der Maaten & Hinton 2008), exact,
     Barnes-Hut (van der Maaten 2014) or FFT-accelerated interpolation (Linderman et al. 2019).
     A drop-in for ``sklearn.manifold.TSNE`` (1.9), with openTSNE's names for the FFT settings.
 
     Parameters
     ----------
-    n_components : int, 2 (or 3; any with method='exact')
+    n_components : int, default 2; 1, 2 or 3 with 'barnes_hut', 1 or 2 with 'fft', any with 'exact'
     perplexity : float, default 30; must be < n_samples. A list of floats gives multiscale
         affinities (Lee et al. 2015): the mean of the conditional p_j|i at each perplexity
     early_exaggeration : float, default 12, applied for the first 250 iterations
@@ -55,9 +43,19 @@ class TSNE:
     max_iter : int >= 250, default 1000
     n_iter_without_progress : int, default 300
     min_grad_norm : float, default 1e-7
-    metric : 'euclidean' or 'precomputed' (a square matrix of non-negative distances)
+    metric : str or callable, default 'euclidean': any name scikit-learn's TSNE takes (its
+        ``sklearn.metrics.pairwise._VALID_METRICS``: 'euclidean', 'sqeuclidean', 'manhattan' /
+        'cityblock', 'chebyshev', 'cosine', 'correlation', 'minkowski', 'mahalanobis', ...), a
+        callable(x, y) -> distance, or 'precomputed': X is then a square matrix of non-negative
+        distances, or (not with method='exact') a sparse kNN distance graph such as
+        ``KNeighborsTransformer(mode='distance')`` makes, each row holding the point itself and at
+        least min(n - 1, 3 perplexity + 1) neighbours. As in scikit-learn, 'euclidean' enters the
+        affinities squared and every other metric's distances are squared (``tsne/distances.py``)
+    metric_params : dict or None, the metric's keyword arguments (minkowski ``p``, mahalanobis ``V``
+        or ``VI``, ...)
     init : 'pca', 'random' or an array (n_samples, n_components); 'pca' is scaled so that the
-        first component has standard deviation 1e-4, as scikit-learn does
+        first component has standard deviation 1e-4, as scikit-learn does. An array whose rows are
+        all equal is refused (nothing would move: the gradient vanishes by symmetry)
     method : 'barnes_hut' (default), 'exact' or 'fft' (1 or 2 components; ``tsne/fft_interpolation.py``)
     angle : float, default 0.5, the Barnes-Hut trade-off
     dof : None or float > 0, the kernel's degrees of freedom as in openTSNE (Kobak et al. 2019):
@@ -77,7 +75,10 @@ class TSNE:
     callback_every : int >= 1, default 50
 
     Every parameter is checked as scikit-learn's ``_parameter_constraints`` say
-    (``tsne/parameter_constraints.py``) before any work.
+    (``tsne/parameter_constraints.py``) before any work, and X against them in scikit-learn's
+    order (``tsne/fit_input.py``). X may be a NumPy array, a DataFrame or a SciPy sparse matrix
+    (any format). The estimator protocol (``get_params``/``set_params``, ``clone``,
+    ``set_output(transform='pandas')``, ``get_feature_names_out``) is ``tsne/estimator_api.py``.
 
     Attributes
     ----------
@@ -89,13 +90,19 @@ class TSNE:
     n_iter_ : int, index of the last iteration run
     learning_rate_ : float, the learning rate of the last phase
     n_features_in_ : int
+    feature_names_in_ : (n_features_in_,) object array, when X was a DataFrame with string column names
     """
+
+    # scikit-learn's class constants, which its tests set on an instance: the iterations of the
+    # exaggerated phase and between progress checks
+    _EXPLORATION_MAX_ITER = _EXPLORATION_MAX_ITER
+    _N_ITER_CHECK = _N_ITER_CHECK
 
     def __init__(self, n_components=2, *, perplexity=30.0, early_exaggeration=12.0, learning_rate="auto",
                  exaggeration=None, max_iter=1000, n_iter_without_progress=300, min_grad_norm=1e-7, metric="euclidean",
-                 init="pca", method="barnes_hut", angle=0.5, dof=None, random_state=None, verbose=0, n_jobs=None,
-                 callback=None, callback_every=50, n_interpolation_points=3, min_num_intervals=50,
-                 ints_in_interval=1.0):
+                 metric_params=None, init="pca", method="barnes_hut", angle=0.5, dof=None, random_state=None,
+                 verbose=0, n_jobs=None, callback=None, callback_every=50, n_interpolation_points=3,
+                 min_num_intervals=50, ints_in_interval=1.0):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -105,6 +112,7 @@ class TSNE:
         self.n_iter_without_progress = n_iter_without_progress
         self.min_grad_norm = min_grad_norm
         self.metric = metric
+        self.metric_params = metric_params
         self.init = init
         self.method = method
         self.angle = angle
@@ -118,66 +126,9 @@ class TSNE:
         self.min_num_intervals = min_num_intervals
         self.ints_in_interval = ints_in_interval
 
-    def get_params(self, deep=True):
-        """The constructor's parameters and their values (scikit-learn's estimator API)."""
-        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
-
-    def set_params(self, **params):
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"set_params: unknown parameter {k!r}; valid: {sorted(valid)}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self):
-        return f"TSNE(n_components={self.n_components}, perplexity={self.perplexity}, method={self.method!r})"
-
-    # --- validation -------------------------------------------------------------------
-    def _validate(self, X):
-        validate_params(self.get_params())
-        if self.method == "barnes_hut" and self.n_components not in (2, 3):
-            raise ValueError(f"n_components: 'barnes_hut' supports 2 or 3 components (quadtree/octree), "
-                             f"got {self.n_components}; use method='exact'")
-        if self.method == "fft" and self.n_components not in (1, 2):
-            raise ValueError(f"n_components: 'fft' supports 1 or 2 components (the interpolation grid), "
-                             f"got {self.n_components}; use method='barnes_hut' or 'exact'")
-        X = _samples(X)
-        if X.shape[0] < 2:
-            raise ValueError(f"X: t-SNE needs at least 2 samples, got {X.shape[0]}")
-        if X.shape[1] == 0:
-            raise ValueError("X: has no features (shape (n, 0))")
-        if self.metric == "precomputed":
-            if X.shape[0] != X.shape[1]:
-                raise ValueError(f"X: a precomputed distance matrix must be square, got shape {X.shape}")
-            if X.min() < 0:
-                raise ValueError("X: a precomputed distance matrix must be non-negative")
-            if isinstance(self.init, str) and self.init == "pca":
-                raise ValueError("init: 'pca' cannot be used with metric='precomputed'; use 'random' or an array")
-        if not 0 < np.max(self.perplexity) < X.shape[0]:
-            raise ValueError(f"perplexity: must be less than n_samples ({X.shape[0]}) and positive, "
-                             f"got {self.perplexity}")
-        if isinstance(self.init, str):
-            if self.init not in ("pca", "random"):
-                raise ValueError(f"init: expected 'pca', 'random' or an array, got {self.init!r}")
-        else:
-            init = np.asarray(self.init, dtype=np.float64)
-            if init.shape != (X.shape[0], self.n_components):
-                raise ValueError(f"init: expected an array of shape {(X.shape[0], self.n_components)}, "
-                                 f"got {init.shape}")
-            if not np.all(np.isfinite(init)):
-                raise ValueError("init: contains NaN or inf")
-            if np.all(init == init[0]):
-                raise ValueError("init: every point starts at the same position, where the gradient is zero "
-                                 "by symmetry and nothing would move; give distinct starting points")
-        if self.metric == "euclidean" and np.all(X == X[0]):
-            raise ValueError(f"X: all {X.shape[0]} samples are identical: there is no structure to embed "
-                             f"(and init='pca' would divide by a zero standard deviation)")
-        return X
-
     def _initial_embedding(self, X):
         if isinstance(self.init, str) and self.init == "pca":
-            Y = pca(X, self.n_components)
+            Y = sparse_pca(X, self.n_components) if is_sparse(X) else pca(X, self.n_components)
             return Y / np.std(Y[:, 0]) * 1e-4
         if isinstance(self.init, str):
             rng = self.random_state if isinstance(self.random_state, (np.random.Generator, np.random.RandomState)) \
@@ -187,14 +138,21 @@ class TSNE:
 
     # --- fitting ---------------------------------------------------------------------------
     def fit_transform(self, X, y=None):
-        """Embed X (n_samples, n_features), or a distance matrix with metric='precomputed'.
-        Returns the embedding (n_samples, n_components)."""
+        """Embed X (n_samples, n_features), dense, sparse or a DataFrame, or distances with
+        metric='precomputed' (a dense (n, n) matrix or a sparse kNN graph). ``y`` is ignored.
+        Returns the embedding (n_samples, n_components), as a DataFrame if ``set_output`` (or
+        scikit-learn's global configuration) asks for one."""
         import numba
 
-        X = self._validate(X)
+        validate_params(self.get_params(deep=False))
+        X_given = X
+        self._set_feature_names(X)
+        X = check_fit_input(self, X)
         n = X.shape[0]
         self.n_features_in_ = X.shape[1]
-        self._reference = X if self.metric == "euclidean" else None  # for transform
+        # transform places new points by Euclidean distances to the fitted rows: dense ones only
+        self._reference = X.astype(np.float64) if self.metric == "euclidean" and not is_sparse(X) else None
+        self._fitted_on = f"{'sparse' if is_sparse(X) else 'dense'} X with metric={self.metric!r}"
         threads = numba.get_num_threads()
         numba.set_num_threads(n_threads(self.n_jobs, numba.config.NUMBA_NUM_THREADS) if self.n_jobs is not None
                               else threads)
@@ -202,9 +160,10 @@ class TSNE:
             self.embedding_ = self._fit(X, n)
         finally:
             numba.set_num_threads(threads)
-        return self.embedding_
+        return self._wrap_output(self.embedding_, X_given)
 
     def fit(self, X, y=None):
+        """Embed X as ``fit_transform`` does; returns self (the map is ``embedding_``)."""
         self.fit_transform(X)
         return self
 
@@ -218,13 +177,17 @@ class TSNE:
         reference = getattr(self, "_reference", None)
         if reference is None:
             if hasattr(self, "embedding_"):
-                raise ValueError("transform: the embedding was fitted with metric='precomputed'; new points "
-                                 "need the data's features (fit with metric='euclidean')")
+                raise ValueError(f"transform: new points are placed by Euclidean distances to the fitted rows: "
+                                 f"expected a fit on dense X with metric='euclidean', got a fit on {self._fitted_on}")
             raise ValueError("transform: this TSNE is not fitted yet; call fit(X) first")
         validate_params(dict(perplexity=perplexity, n_iter=n_iter, learning_rate=learning_rate,
                              exaggeration=exaggeration, momentum=momentum, max_grad_norm=max_grad_norm),
                         TRANSFORM_CONSTRAINTS)
-        X = _samples(X)
+        X_given = X
+        self._check_feature_names(X)
+        X = samples(X)
+        # the new points' neighbours are searched densely, a block at a time, in float64
+        X = (X.toarray() if is_sparse(X) else X).astype(np.float64)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X: expected shape (n_samples, {self.n_features_in_}) (the fitted data's features), "
                              f"got {X.shape}")
@@ -235,9 +198,9 @@ class TSNE:
         dof, exponent = self._kernel()
         fft_params = dict(n_interpolation_points=self.n_interpolation_points, min_num_intervals=self.min_num_intervals,
                           ints_in_interval=self.ints_in_interval)
-        return embed_new_points(X, reference, self.embedding_, perplexity, dof, exponent, n_iter, learning_rate,
-                                exaggeration, momentum, max_grad_norm, use_fft=self.method != "exact",
-                                fft_params=fft_params)
+        return self._wrap_output(embed_new_points(
+            X, reference, self.embedding_, perplexity, dof, exponent, n_iter, learning_rate, exaggeration, momentum,
+            max_grad_norm, use_fft=self.method != "exact", fft_params=fft_params), X_given)
 
     def _kernel(self):
         """(dof, exponent): scikit-learn's Student t (exponent None), or openTSNE's (1 + d^2 / dof)^-dof."""
@@ -251,10 +214,8 @@ class TSNE:
             self.learning_rate_ = max(n / self.early_exaggeration / 4, 50) if auto else float(self.learning_rate)
             early_rate = self.learning_rate_
         t0 = time.perf_counter()
-        P = affinities_from_data(X, self.perplexity, self.method, self.metric)
-        if self.verbose:
-            print(f"[t-SNE] Computed conditional probabilities for sample {n} / {n} "
-                  f"({time.perf_counter() - t0:.3f}s)")
+        P = affinities_from_data(X, self.perplexity, self.method, self.metric, self.metric_params, self.n_jobs,
+                                 self.verbose)
         dof, exponent = self._kernel()
         exact = self.method == "exact"
 
@@ -278,20 +239,21 @@ class TSNE:
             P, Y = permuted(P, order), Y[order]
             if callback is not None:
                 callback = lambda i, Y_run, error: self.callback(i, _unpermuted(Y_run, order), error)  # noqa: E731
-        state = {"update": np.zeros_like(Y), "gains": np.ones_like(Y)}
+        # each phase starts its momentum and gains afresh, as scikit-learn's (``optimizer.py``)
         common = dict(min_grad_norm=self.min_grad_norm,
-                      n_iter_check=_N_ITER_CHECK, verbose=self.verbose, callback=callback,
-                      callback_every=self.callback_every, state=state)
+                      n_iter_check=self._N_ITER_CHECK, verbose=self.verbose, callback=callback,
+                      callback_every=self.callback_every)
         # the dense O(n^2) loop is bound by reading P: iterate on a float32 copy, report with float64
         P_run = P.astype(np.float32) if exact else P
         P_exaggerated = P_run * np.float32(self.early_exaggeration) if exact else P.scaled(self.early_exaggeration)
-        Y, kl, it = gradient_descent(objective_for(P_exaggerated), Y, 0, _EXPLORATION_MAX_ITER, momentum=0.5,
-                                     learning_rate=early_rate, n_iter_without_progress=_EXPLORATION_MAX_ITER, **common)
+        explore = self._EXPLORATION_MAX_ITER  # an instance may set it, as scikit-learn's tests do
+        Y, kl, it = gradient_descent(objective_for(P_exaggerated), Y, 0, explore, momentum=0.5,
+                                     learning_rate=early_rate, n_iter_without_progress=explore, **common)
         if self.verbose:
             print(f"[t-SNE] KL divergence after {it + 1} iterations with early exaggeration: {kl:.6f}")
         if self.exaggeration is not None:
             P_run = P_run * np.float32(self.exaggeration) if exact else P_run.scaled(self.exaggeration)
-        if it < _EXPLORATION_MAX_ITER - 1 or self.max_iter > _EXPLORATION_MAX_ITER:
+        if it < explore - 1 or self.max_iter > explore:
             Y, kl, it = gradient_descent(objective_for(P_run), Y, it + 1, self.max_iter, momentum=0.8,
                                          learning_rate=self.learning_rate_,
                                          n_iter_without_progress=self.n_iter_without_progress, **common)

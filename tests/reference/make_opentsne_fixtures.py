@@ -31,7 +31,7 @@ def opentsne_cases():
     import tsne  # P from our affinities (checked against scikit-learn's elsewhere): same P both sides
 
     X, Y = small_data()
-    P = tsne.affinities.affinities_from_data(X, PERPLEXITY, "barnes_hut")
+    P = tsne.joint_probabilities_nn(*tsne.nearest_neighbors(X, int(3 * PERPLEXITY + 1)), PERPLEXITY)
     csr = sp.csr_matrix((P.data, P.indices, P.indptr), shape=(P.n, P.n))
     out = {"X": X, "Y": Y}
     for dof in DOFS:

@@ -1,0 +1,95 @@
+"""What ``TSNE.fit`` and ``transform`` accept: X (dense, sparse, a DataFrame) and ``init`` checked
+against the data, in scikit-learn's order (``TSNE._fit``, 1.9) with its error types, and its words
+where its test suite looks for them. Each message names the argument, what was expected and what
+was given; the parameters alone are checked before, by ``parameter_constraints.py``.
+"""
+import numpy as np
+
+from tsne.sparse_input import as_csr, is_sparse
+
+# the embedding dimensions each method's repulsion supports (the exact sum takes any)
+COMPONENTS = {"barnes_hut": (1, 2, 3), "fft": (1, 2)}
+_WHY = {"barnes_hut": "it relies on a binary tree, quadtree or octree", "fft": "it interpolates on a 1-D or 2-D grid"}
+
+
+def samples(X, name="X"):
+    """X as float32 (if it was) or float64: a (n, d) array of finite numbers, or a CSR copy of a
+    sparse X (any format); a TypeError for non-numeric data, a ValueError otherwise (shared by fit
+    and transform). float32 is kept as scikit-learn keeps it, so that its metrics see the same data."""
+    if is_sparse(X):
+        X = as_csr(X, name)
+    else:
+        X = np.asarray(X)
+        if np.iscomplexobj(X):
+            raise ValueError(f"{name}: Complex data not supported, got dtype {X.dtype}")
+        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+            raise TypeError(f"{name}: expected a numeric array, got dtype {X.dtype}")
+        X = X.astype(np.float32 if X.dtype == np.float32 else np.float64)
+        if X.ndim == 2 and not np.all(np.isfinite(X)):
+            raise ValueError(f"{name}: contains NaN or inf ({int(np.sum(~np.isfinite(X)))} values)")
+    if X.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
+    return X
+
+
+def check_fit_input(est, X):
+    """X for ``est.fit`` (float64 ndarray or CSR), checked against the estimator's parameters."""
+    X = samples(X)
+    n = X.shape[0]
+    if n < 2:
+        raise ValueError(f"X: t-SNE needs at least 2 samples, got {n}")
+    if X.shape[1] == 0:
+        raise ValueError("X: has no features (shape (n, 0))")
+    if not np.max(est.perplexity) < n:
+        raise ValueError(f"perplexity: expected a value below n_samples; perplexity ({est.perplexity}) must be "
+                         f"less than n_samples ({n})")
+    if est.metric == "precomputed":
+        _check_precomputed(est, X)
+    supported = COMPONENTS.get(est.method)
+    if supported is not None and est.n_components not in supported:
+        listed = ", ".join(map(str, supported[:-1])) + f" or {supported[-1]}"
+        raise ValueError(f"'n_components' should be {listed} for method={est.method!r} as {_WHY[est.method]}, "
+                         f"got {est.n_components}; use method='exact' for other dimensions")
+    if not isinstance(est.init, str):
+        _check_init(est.init, (n, est.n_components))
+    if est.metric != "precomputed" and _identical_rows(X):
+        raise ValueError(f"X: all {n} samples are identical: there is no structure to embed "
+                         f"(and init='pca' would divide by a zero standard deviation)")
+    return X
+
+
+def _check_precomputed(est, X):
+    """A precomputed X: a square non-negative distance matrix, sparse only for the neighbour methods."""
+    if isinstance(est.init, str) and est.init == "pca":
+        raise ValueError('init: The parameter init="pca" cannot be used with metric="precomputed". '
+                         "Use init='random' or an array of shape (n_samples, n_components)")
+    if X.shape[0] != X.shape[1]:
+        raise ValueError(f"X: with metric='precomputed', X should be a square distance matrix "
+                         f"(n_samples, n_samples), got shape {X.shape}")
+    smallest = (X.data.min() if X.nnz else 0.0) if is_sparse(X) else X.min()
+    if smallest < 0:
+        raise ValueError(f"X: with metric='precomputed', X should contain positive distances (all >= 0), "
+                         f"got a minimum of {smallest}")
+    if est.method == "exact" and is_sparse(X):
+        raise TypeError('X: TSNE with method="exact" does not accept sparse precomputed distance matrix. '
+                        'Use method="barnes_hut" (or "fft") with a kNN graph, or provide the dense distance '
+                        f"matrix; got a sparse {type(X).__name__}")
+
+
+def _check_init(init, shape):
+    """An initial embedding given as an array: the right shape, finite, not all one point."""
+    init = np.asarray(init, dtype=np.float64)
+    if init.shape != shape:
+        raise ValueError(f"init: expected an array of shape {shape} (n_samples, n_components), got {init.shape}")
+    if not np.all(np.isfinite(init)):
+        raise ValueError("init: contains NaN or inf")
+    if np.all(init == init[0]):
+        raise ValueError("init: every point starts at the same position, where the gradient is zero "
+                         "by symmetry and nothing would move; give distinct starting points")
+
+
+def _identical_rows(X):
+    """Whether every row of X (dense or CSR) equals the first."""
+    if is_sparse(X):
+        return bool(np.all(X.max(axis=0).toarray() == X.min(axis=0).toarray()))
+    return bool(np.all(X == X[0]))
