@@ -1,40 +1,21 @@
 """load_checkpoint: PyTorch zip, safetensors and .npz files read into exact NumPy arrays in a process
-where torch cannot be imported, and hostile or broken files refused without running anything."""
+where torch cannot be imported (broken and hostile files: test_checkpoint_safety.py)."""
 import collections
 import json
 import os
-import pickle
-import re
-import shlex
 import struct
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 import pytest
 
 import layers as L
-from layers import checkpoint, load_checkpoint
+from layers import load_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DTYPES = ["float16", "bfloat16", "float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool"]
-
-
-def _same(got, want):
-    """Bit-exact equality (NaN, -0.0 included), and the array is one the caller may keep and write."""
-    assert got.dtype == want.dtype and got.shape == want.shape, (got.dtype, got.shape, want.dtype, want.shape)
-    assert got.tobytes() == want.tobytes()
-    assert got.flags.c_contiguous and got.flags.writeable
-
-
-def _refuses(path, *patterns, **options):
-    """load_checkpoint(path) raises a ValueError naming the path and matching every pattern."""
-    with pytest.raises(ValueError) as info:
-        load_checkpoint(path, **options)
-    for pattern in (re.escape(repr(str(path))), *patterns):
-        assert re.search(pattern, str(info.value)), f"{pattern!r} not in: {info.value}"
-    return str(info.value)
+from checkpoint_files import refuses, safetensors_bytes, safetensors_reader, same  # noqa: F401  (a fixture)
 
 
 # --- files written by torch -------------------------------------------------------------------------------------
@@ -126,7 +107,7 @@ def test_torch_safetensors_and_npz_files_read_exactly_in_a_process_without_torch
     for name in files:
         assert list(got[name]) == list(expected[name]), name  # file order
         for k, v in expected[name].items():
-            _same(got[name][k], v)
+            same(got[name][k], v)
 
 
 def test_views_of_one_storage_come_back_as_separate_owned_arrays(tmp_path):
@@ -139,7 +120,7 @@ def test_views_of_one_storage_come_back_as_separate_owned_arrays(tmp_path):
     np.testing.assert_array_equal(sd["slice"], np.arange(3, 9))
     torch.save(_torch_state_dict(torch), tmp_path / "w4.pt", pickle_protocol=4)  # FRAME, MEMOIZE, STACK_GLOBAL
     for k, v in load_checkpoint(tmp_path / "w4.pt").items():
-        _same(v, load_checkpoint(tmp_path / "w.pt")[k])
+        same(v, load_checkpoint(tmp_path / "w.pt")[k])
 
 
 def test_strip_prefix_removes_what_data_parallel_adds_and_the_weights_load_into_layers(tmp_path):
@@ -155,24 +136,24 @@ def test_strip_prefix_removes_what_data_parallel_adds_and_the_weights_load_into_
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
     np.testing.assert_allclose(ours(x).data, net(torch.from_numpy(x)).detach().numpy(), rtol=1e-6, atol=1e-6)
     np.savez(tmp_path / "two.npz", **{"module.a": np.zeros(1), "a": np.ones(1)})
-    _refuses(tmp_path / "two.npz", "strip_prefix='module.' gives two arrays the same name", strip_prefix="module.")
+    refuses(tmp_path / "two.npz", "strip_prefix='module.' gives two arrays the same name", strip_prefix="module.")
 
 
 def test_key_picks_the_nested_state_dict_and_other_values_are_refused_not_dropped(tmp_path):
     torch = pytest.importorskip("torch")
     torch.save({"epoch": 3, "state_dict": {"w": torch.ones(2)}, "ema": {"w": torch.zeros(2)}}, tmp_path / "c.pt")
-    _same(load_checkpoint(tmp_path / "c.pt")["w"], np.ones(2, np.float32))
-    _same(load_checkpoint(tmp_path / "c.pt", key="ema")["w"], np.zeros(2, np.float32))
-    _refuses(tmp_path / "c.pt", r"key='best' is not an entry of the checkpoint; its entries: \['epoch', "
+    same(load_checkpoint(tmp_path / "c.pt")["w"], np.ones(2, np.float32))
+    same(load_checkpoint(tmp_path / "c.pt", key="ema")["w"], np.zeros(2, np.float32))
+    refuses(tmp_path / "c.pt", r"key='best' is not an entry of the checkpoint; its entries: \['epoch', "
              r"'state_dict', 'ema'\]", key="best")
-    _refuses(tmp_path / "c.pt", "entry 'epoch' holds int 3, not a state dict", key="epoch")
+    refuses(tmp_path / "c.pt", "entry 'epoch' holds int 3, not a state dict", key="epoch")
     torch.save({"epoch": 3, "weights": {"w": torch.ones(2)}}, tmp_path / "d.pt")
-    _refuses(tmp_path / "d.pt", r"entry 'epoch' holds int 3, not a tensor .*pick the state dict with key=, one of "
+    refuses(tmp_path / "d.pt", r"entry 'epoch' holds int 3, not a tensor .*pick the state dict with key=, one of "
              r"\['weights'\]")
     torch.save({"w": torch.ones(2), "note": "hello"}, tmp_path / "e.pt")
-    _refuses(tmp_path / "e.pt", "state dict entry 'note' holds str 'hello', not a tensor")
+    refuses(tmp_path / "e.pt", "state dict entry 'note' holds str 'hello', not a tensor")
     np.savez(tmp_path / "f.npz", w=np.ones(2))
-    _refuses(tmp_path / "f.npz", "key='model' picks an entry of a PyTorch checkpoint", key="model")
+    refuses(tmp_path / "f.npz", "key='model' picks an entry of a PyTorch checkpoint", key="model")
 
 
 def test_parameters_with_attributes_read_and_lazy_views_are_refused(tmp_path):
@@ -180,20 +161,20 @@ def test_parameters_with_attributes_read_and_lazy_views_are_refused(tmp_path):
     p = torch.nn.Parameter(torch.arange(4.0))
     p.note = "kept by _rebuild_parameter_with_state"
     torch.save({"p": p}, tmp_path / "p.pt")
-    _same(load_checkpoint(tmp_path / "p.pt")["p"], np.arange(4, dtype=np.float32))
+    same(load_checkpoint(tmp_path / "p.pt")["p"], np.arange(4, dtype=np.float32))
     torch.save({"n": torch.arange(3.0)._neg_view()}, tmp_path / "n.pt")  # stored bytes are not its values
-    _refuses(tmp_path / "n.pt", r"metadata \{'neg': True\}, which is not supported")
+    refuses(tmp_path / "n.pt", r"metadata \{'neg': True\}, which is not supported")
 
 
 def test_a_pickled_module_and_a_legacy_file_are_refused(tmp_path):
     torch = pytest.importorskip("torch")
     torch.save({"model": torch.nn.Linear(2, 2)}, tmp_path / "module.pt")
-    _refuses(tmp_path / "module.pt", "global 'torch.nn.modules.linear.Linear', refused without running it")
+    refuses(tmp_path / "module.pt", "global 'torch.nn.modules.linear.Linear', refused without running it")
     torch.save({"w": torch.ones(2)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
-    _refuses(tmp_path / "legacy.pt", "it is a pickle .*saved before 1.6")
+    refuses(tmp_path / "legacy.pt", "it is a pickle .*saved before 1.6")
     torch.save({"w": torch.ones(1000)}, tmp_path / "whole.pt")
     (tmp_path / "cut.pt").write_bytes((tmp_path / "whole.pt").read_bytes()[:2000])
-    _refuses(tmp_path / "cut.pt", "starts as a zip archive but is truncated or damaged")
+    refuses(tmp_path / "cut.pt", "starts as a zip archive but is truncated or damaged")
 
 
 # --- safetensors and .npz ------------------------------------------------------------------------------------------
@@ -203,15 +184,6 @@ def _header_keys(path):
     data = path.read_bytes()
     header = json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]])
     return [k for k in header if k != "__metadata__"]
-
-
-@pytest.fixture(params=["safetensors package", "own parser"])
-def safetensors_reader(request, monkeypatch):
-    if request.param == "own parser":
-        monkeypatch.setattr(checkpoint, "_safetensors_numpy", None)
-    elif checkpoint._safetensors_numpy is None:
-        pytest.skip("safetensors is not installed")
-    return request.param
 
 
 def test_safetensors_written_by_the_package_read_exactly(tmp_path, safetensors_reader):
@@ -225,7 +197,7 @@ def test_safetensors_written_by_the_package_read_exactly(tmp_path, safetensors_r
     sd = load_checkpoint(tmp_path / "w.safetensors")
     assert list(sd) == _header_keys(tmp_path / "w.safetensors") and sorted(sd) == sorted(arrays)
     for k, v in arrays.items():
-        _same(sd[k], np.array(v, order="C"))
+        same(sd[k], np.array(v, order="C"))
 
 
 def test_safetensors_bfloat16_widens_exactly(tmp_path, safetensors_reader):
@@ -234,13 +206,8 @@ def test_safetensors_bfloat16_widens_exactly(tmp_path, safetensors_reader):
     t = torch.tensor([1.0, -2.5, 3.0e38, 1e-40, -0.0, float("inf"), float("nan")], dtype=torch.bfloat16)
     st.save_file({"b": t.view(7, 1), "a": torch.ones(2, dtype=torch.bfloat16)}, tmp_path / "b.safetensors")
     sd = load_checkpoint(tmp_path / "b.safetensors")
-    _same(sd["b"], t.float().numpy().reshape(7, 1))
+    same(sd["b"], t.float().numpy().reshape(7, 1))
     assert list(sd) == ["a", "b"]
-
-
-def _safetensors_bytes(header, data, width=0):
-    text = json.dumps(header).ljust(width).encode()  # the format pads its header with spaces
-    return struct.pack("<Q", len(text)) + text + data
 
 
 def test_our_safetensors_parser_reads_the_documented_format_by_hand(tmp_path, safetensors_reader):
@@ -249,19 +216,19 @@ def test_our_safetensors_parser_reads_the_documented_format_by_hand(tmp_path, sa
               "h": {"dtype": "BF16", "shape": [3], "data_offsets": [16, 22]}}
     path = tmp_path / "w.bin"  # the extension does not matter: the content tells the format
     data = np.arange(4, dtype="<f4").tobytes() + bf16.tobytes()
-    path.write_bytes(_safetensors_bytes(header, data, width=384))  # its length's first byte is \x80, as a pickle's
+    path.write_bytes(safetensors_bytes(header, data, width=384))  # its length's first byte is \x80, as a pickle's
     sd = load_checkpoint(path)
     assert list(sd) == ["w", "h"]
-    _same(sd["w"], np.arange(4, dtype=np.float32).reshape(2, 2))
-    _same(sd["h"], np.array([1.0, -2.5, np.inf], np.float32))
+    same(sd["w"], np.arange(4, dtype=np.float32).reshape(2, 2))
+    same(sd["h"], np.array([1.0, -2.5, np.inf], np.float32))
     path.write_bytes(path.read_bytes()[:-3])
-    _refuses(path, "safetensors entry 'h' is .*data offsets within the 19 bytes of data \\(truncated\\?\\)")
-    path.write_bytes(_safetensors_bytes({"w": {"dtype": "F8_E4M3", "shape": [1], "data_offsets": [0, 1]}}, b"\0"))
-    _refuses(path, "safetensors entry 'w' is .*expected a known dtype")
+    refuses(path, "safetensors entry 'h' is .*data offsets within the 19 bytes of data \\(truncated\\?\\)")
+    path.write_bytes(safetensors_bytes({"w": {"dtype": "F8_E4M3", "shape": [1], "data_offsets": [0, 1]}}, b"\0"))
+    refuses(path, "safetensors entry 'w' is .*expected a known dtype")
     path.write_bytes(struct.pack("<Q", 5) + b"{oops")
-    _refuses(path, "its safetensors header is not JSON")
+    refuses(path, "its safetensors header is not JSON")
     path.write_bytes(struct.pack("<Q", 500) + b"{}")
-    _refuses(path, "its safetensors header claims 500 bytes but only 2 follow")
+    refuses(path, "its safetensors header claims 500 bytes but only 2 follow")
 
 
 def test_npz_files_read_in_order_in_native_byte_order(tmp_path):
@@ -270,213 +237,8 @@ def test_npz_files_read_in_order_in_native_byte_order(tmp_path):
     np.savez(tmp_path / "w.npz", **arrays)
     sd = load_checkpoint(tmp_path / "w.npz")
     assert list(sd) == ["z", "a", "m"]
-    _same(sd["z"], np.arange(6, dtype=np.float32).reshape(2, 3))
+    same(sd["z"], np.arange(6, dtype=np.float32).reshape(2, 3))
     net = L.MLP((4, 3, 2), seed=0)
     net.save(tmp_path / "net.npz")
     for k, v in net.state_dict().items():
-        _same(load_checkpoint(tmp_path / "net.npz")[k], v)
-
-
-# --- torch checkpoints written by hand, opcode by opcode (no torch needed) ------------------------------------------
-
-def _op_str(s):
-    return b"X" + struct.pack("<I", len(s.encode())) + s.encode()  # BINUNICODE
-
-
-def _op_int(i):
-    return b"J" + struct.pack("<i", i)  # BININT
-
-
-def _op_tuple(*items):
-    return b"(" + b"".join(items) + b"t"  # MARK ... TUPLE
-
-
-def _op_global(dotted):
-    module, _, name = dotted.rpartition(".")
-    return b"c" + f"{module}\n{name}\n".encode()  # GLOBAL
-
-
-def _tensor_ops(storage, key, numel, offset, size, stride):
-    """What torch.save writes for one tensor: _rebuild_tensor_v2(<storage>, offset, size, stride, False, {})."""
-    pid = _op_tuple(_op_str("storage"), _op_global(f"torch.{storage}"), _op_str(key), _op_str("cpu"), _op_int(numel))
-    return _op_global("torch._utils._rebuild_tensor_v2") + _op_tuple(
-        pid + b"Q", _op_int(offset), _op_tuple(*map(_op_int, size)), _op_tuple(*map(_op_int, stride)), b"\x89",
-        _op_global("collections.OrderedDict") + b")R") + b"R"
-
-
-def _torch_zip(path, entries, records, byteorder=b"little", data_pkl=None):
-    """A file laid out as torch.save writes it; ``entries`` maps keys to opcodes, ``records`` storage keys
-    to bytes."""
-    body = b"".join(_op_str(k) + ops for k, ops in entries.items())
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("archive/data.pkl", data_pkl or b"\x80\x02" + _op_global("collections.OrderedDict") + b")R(" +
-                   body + b"u.")
-        if byteorder is not None:
-            z.writestr("archive/byteorder", byteorder)
-        for key, data in records.items():
-            z.writestr(f"archive/data/{key}", data)
-        z.writestr("archive/version", "3\n")
-    return path
-
-
-def _two_views(tmp_path, byteorder):
-    order = "<" if byteorder == b"little" else ">"
-    entries = {"w": _tensor_ops("FloatStorage", "0", 8, 1, (2, 3), (1, 2)),  # offset 1, transposed
-               "i": _tensor_ops("ShortStorage", "1", 3, 0, (3,), (1,))}
-    records = {"0": np.arange(8, dtype=f"{order}f4").tobytes(), "1": np.array([-2, 0, 300], f"{order}i2").tobytes()}
-    return _torch_zip(tmp_path / f"{byteorder.decode()}.pt", entries, records, byteorder)
-
-
-@pytest.mark.parametrize("byteorder", [b"little", b"big"])
-def test_hand_built_checkpoints_read_in_either_byte_order(tmp_path, byteorder):
-    sd = load_checkpoint(_two_views(tmp_path, byteorder))
-    _same(sd["w"], np.arange(1, 7, dtype=np.float32).reshape(3, 2).T.copy())
-    _same(sd["i"], np.array([-2, 0, 300], np.int16))
-
-
-def test_hand_built_checkpoints_are_what_torch_reads(tmp_path):
-    torch = pytest.importorskip("torch")
-    for byteorder in (b"little", b"big"):
-        path = _two_views(tmp_path, byteorder)
-        ours, theirs = load_checkpoint(path), torch.load(path, weights_only=True)
-        for k in ours:
-            _same(ours[k], theirs[k].contiguous().numpy())
-
-
-def test_damaged_torch_checkpoints_are_refused_before_reading_outside_a_storage(tmp_path):
-    f4 = np.zeros(4, "<f4").tobytes()
-    cases = {
-        "reaches element 5 of storage '0', which holds 4": (
-            {"w": _tensor_ops("FloatStorage", "0", 4, 2, (2, 2), (2, 1))}, {"0": f4}),
-        "expected ints >= 0 and one stride per dimension": (
-            {"w": _tensor_ops("FloatStorage", "0", 4, 0, (2,), (1, 1))}, {"0": f4}),
-        "the storage record 'archive/data/0' of tensor 'w' is missing": (
-            {"w": _tensor_ops("FloatStorage", "0", 4, 0, (4,), (1,))}, {}),
-        "the storage record of tensor 'w' holds 2 elements, expected 4": (
-            {"w": _tensor_ops("FloatStorage", "0", 4, 0, (4,), (1,))}, {"0": f4[:8]}),
-        "global 'torch.UntypedStorage', refused": ({"w": _tensor_ops("UntypedStorage", "0", 16, 0, (4,), (1,))},
-                                                   {"0": f4}),
-    }
-    for i, (message, (entries, records)) in enumerate(cases.items()):
-        _refuses(_torch_zip(tmp_path / f"{i}.pt", entries, records), re.escape(message))
-    _refuses(_torch_zip(tmp_path / "order.pt", {}, {}, byteorder=b"middle"), "byteorder record is b'middle'")
-    _refuses(_torch_zip(tmp_path / "junk.pt", {}, {}, data_pkl=b"\x80\x02junk"), "data.pkl is not a pickled dict")
-    _refuses(_torch_zip(tmp_path / "buffer.pt", {}, {}, data_pkl=pickle.dumps(bytearray(b"x"), protocol=5)),
-             r"data.pkl uses the opcode BYTEARRAY8 \(byte 11\), which a tensor checkpoint never needs")
-    _refuses(_torch_zip(tmp_path / "ext.pt", {}, {}, data_pkl=b"\x80\x02\x82\x01."), "the opcode EXT1 .byte 2.")
-    _refuses(_torch_zip(tmp_path / "list.pt", {}, {}, data_pkl=pickle.dumps([1, 2])),
-             r"it holds list \[1, 2\], not a dict of tensors")
-
-
-def test_bad_files_are_refused_with_what_was_expected(tmp_path):
-    (tmp_path / "empty.pt").write_bytes(b"")
-    (tmp_path / "notes.txt").write_text("hello, these are not weights\n")
-    (tmp_path / "bare.pkl").write_bytes(pickle.dumps({"w": [1.0, 2.0]}, protocol=2))
-    np.save(tmp_path / "one.npy", np.ones(3))
-    np.savez(tmp_path / "none.npz")
-    with zipfile.ZipFile(tmp_path / "docs.zip", "w") as z:
-        z.writestr("docs/readme.txt", "hello")
-    np.savez(tmp_path / "whole.npz", w=np.ones(1000))
-    (tmp_path / "cut.npz").write_bytes((tmp_path / "whole.npz").read_bytes()[:3000])
-    np.savez_compressed(tmp_path / "packed.npz", w=np.arange(1000.0))
-    packed = bytearray((tmp_path / "packed.npz").read_bytes())
-    packed[200:260] = bytes(60)  # inside the deflated member: zipfile's CRC or zlib catches it
-    (tmp_path / "damaged.npz").write_bytes(packed)
-    whole = _two_views(tmp_path, b"little").read_bytes()
-    (tmp_path / "cut.pt").write_bytes(whole[:len(whole) // 2])
-    _refuses(tmp_path / "missing.pt", "no such file")
-    _refuses(tmp_path, "it is not a file")
-    _refuses(tmp_path / "empty.pt", "it is not a checkpoint: it is empty; expected a PyTorch zip, safetensors or .npz")
-    _refuses(tmp_path / "notes.txt", "it is not a checkpoint: it starts with b'hello, th'")
-    _refuses(tmp_path / "bare.pkl", "it is a pickle .*refused, as unpickling can run code")
-    _refuses(tmp_path / "one.npy", "an .npy file holding one array, not a state dict")
-    _refuses(tmp_path / "none.npz", "it holds no arrays")
-    _refuses(tmp_path / "docs.zip", r"neither a PyTorch checkpoint .* it holds \['docs/readme.txt'\]")
-    _refuses(tmp_path / "cut.npz", "truncated or damaged")
-    _refuses(tmp_path / "damaged.npz", "entry 'w' cannot be read as a plain array")
-    _refuses(tmp_path / "cut.pt", "truncated or damaged")
-    for name in ("strip_prefix", "key"):
-        with pytest.raises(TypeError, match=f"load_checkpoint: {name}: expected a str or None, got int 3"):
-            load_checkpoint(tmp_path / "whole.npz", **{name: 3})
-
-
-def test_randomly_damaged_files_raise_value_error_and_nothing_else(tmp_path, safetensors_reader):
-    rng = np.random.default_rng(0)
-    np.savez_compressed(tmp_path / "w.npz", w=np.ones((3, 4)), i=np.arange(4))
-    (tmp_path / "w.safetensors").write_bytes(_safetensors_bytes(
-        {"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
-         "i": {"dtype": "I16", "shape": [3], "data_offsets": [16, 22]}}, bytes(range(22))))
-    with zipfile.ZipFile(_two_views(tmp_path, b"big")) as z:
-        data_pkl = z.read("archive/data.pkl")
-    for whole in (_two_views(tmp_path, b"big"), tmp_path / "w.npz", tmp_path / "w.safetensors", "data.pkl"):
-        data = data_pkl if whole == "data.pkl" else whole.read_bytes()  # zipfile's CRC would stop most changes
-        for trial in range(100):
-            damaged = bytearray(data[:rng.integers(len(data))] if trial % 2 else data)  # cut short, or
-            if trial % 2 == 0:  # one to three bytes overwritten
-                for i in rng.integers(len(data), size=rng.integers(1, 4)):
-                    damaged[i] = rng.integers(256)
-            if whole == "data.pkl":  # the pickle itself damaged, in a sound zip
-                _torch_zip(tmp_path / "damaged", {}, {"0": bytes(32), "1": bytes(6)}, b"big", data_pkl=bytes(damaged))
-            else:
-                (tmp_path / "damaged").write_bytes(damaged)
-            try:
-                load_checkpoint(tmp_path / "damaged")  # a changed value byte still reads
-            except ValueError as e:
-                assert str(e).startswith(f"load_checkpoint: cannot read {str(tmp_path / 'damaged')!r}: ")
-
-
-# --- hostile files: the payload fires when loaded unsafely, and never through load_checkpoint ------------------
-
-class _Shell:
-    """Unpickling this runs a shell command (GLOBAL 'posix system') that creates the marker file."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return os.system, (f"touch {shlex.quote(self.marker)}",)
-
-
-class _Exec(_Shell):
-    """Unpickling this runs Python (GLOBAL 'builtins exec') that creates the marker file."""
-
-    def __reduce__(self):
-        return exec, (f"open({self.marker!r}, 'w').close()",)
-
-
-def _fires(code, path, marker):
-    """Loading ``path`` unsafely (``code``, in a throwaway process) creates ``marker``; then it is removed."""
-    assert not marker.exists()
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, timeout=600)
-    assert marker.exists(), "the payload did not fire: this test would prove nothing"
-    marker.unlink()
-
-
-@pytest.mark.parametrize("payload, protocol, name", [(_Shell, 2, "posix.system"), (_Exec, 4, "builtins.exec")])
-def test_a_torch_zip_whose_pickle_runs_code_is_refused_without_running_it(tmp_path, payload, protocol, name):
-    marker = tmp_path / "marker"
-    path = _torch_zip(tmp_path / "evil.pt", {}, {}, data_pkl=pickle.dumps(payload(marker), protocol=protocol))
-    _fires("import pickle, sys, zipfile; pickle.loads(zipfile.ZipFile(sys.argv[1]).read('archive/data.pkl'))",
-           path, marker)
-    _refuses(path, f"data.pkl asks for the global '{re.escape(name)}', refused without running it")
-    assert not marker.exists()
-
-
-def test_a_payload_hidden_in_a_state_dict_value_is_refused_without_running_it(tmp_path):
-    torch = pytest.importorskip("torch")
-    marker = tmp_path / "marker"
-    state = collections.OrderedDict(weight=torch.ones(2, 2), bias=_Shell(marker))
-    torch.save({"epoch": 3, "state_dict": state}, tmp_path / "evil.pt")
-    _fires("import sys, torch; torch.load(sys.argv[1], weights_only=False)", tmp_path / "evil.pt", marker)
-    _refuses(tmp_path / "evil.pt", "global 'posix.system', refused without running it")
-    assert not marker.exists()
-
-
-def test_an_npz_object_array_that_runs_code_is_refused_without_running_it(tmp_path):
-    marker = tmp_path / "marker"
-    evil = np.empty(1, dtype=object)
-    evil[0] = _Shell(marker)
-    np.savez(tmp_path / "evil.npz", weight=np.ones(3), evil=evil)
-    _fires("import sys, numpy; numpy.load(sys.argv[1], allow_pickle=True)['evil']", tmp_path / "evil.npz", marker)
-    _refuses(tmp_path / "evil.npz", r"entry 'evil' cannot be read as a plain array \(ValueError: Object arrays")
-    assert not marker.exists()
+        same(load_checkpoint(tmp_path / "net.npz")[k], v)

@@ -55,18 +55,24 @@ def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
                 argmax[n, c, oh, ow] = where
 
 
+@njit(cache=True, inline="always")
+def _bin(i, n_in, n_out):
+    """PyTorch's adaptive bin i of n_out over n_in entries: [floor(i n_in / n_out), ceil((i + 1) n_in / n_out)),
+    so neighbouring bins may overlap, or repeat an entry when n_out > n_in."""
+    return (i * n_in) // n_out, ((i + 1) * n_in + n_out - 1) // n_out
+
+
 @njit(parallel=True, cache=True)
 def _adaptive_max_pool(x, out, argmax):
-    # PyTorch's bins: rows floor(i H / Ho) to ceil((i + 1) H / Ho), so bins may overlap or repeat
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
     for t in prange(N * C):
         n = t // C
         c = t % C
         for oh in range(Ho):
-            h0, h1 = (oh * H) // Ho, ((oh + 1) * H + Ho - 1) // Ho
+            h0, h1 = _bin(oh, H, Ho)
             for ow in range(Wo):
-                w0, w1 = (ow * W) // Wo, ((ow + 1) * W + Wo - 1) // Wo
+                w0, w1 = _bin(ow, W, Wo)
                 best, where = x[n, c, h0, w0], h0 * W + w0
                 for h in range(h0, h1):
                     for w in range(w0, w1):
@@ -85,9 +91,9 @@ def _adaptive_avg_pool(x, out):
         n = t // C
         c = t % C
         for oh in range(Ho):
-            h0, h1 = (oh * H) // Ho, ((oh + 1) * H + Ho - 1) // Ho
+            h0, h1 = _bin(oh, H, Ho)
             for ow in range(Wo):
-                w0, w1 = (ow * W) // Wo, ((ow + 1) * W + Wo - 1) // Wo
+                w0, w1 = _bin(ow, W, Wo)
                 s = 0.0
                 for h in range(h0, h1):
                     for w in range(w0, w1):
@@ -103,9 +109,9 @@ def _adaptive_avg_pool_backward(g, dx):
         n = t // C
         c = t % C
         for oh in range(Ho):
-            h0, h1 = (oh * H) // Ho, ((oh + 1) * H + Ho - 1) // Ho
+            h0, h1 = _bin(oh, H, Ho)
             for ow in range(Wo):
-                w0, w1 = (ow * W) // Wo, ((ow + 1) * W + Wo - 1) // Wo
+                w0, w1 = _bin(ow, W, Wo)
                 v = g[n, c, oh, ow] / ((h1 - h0) * (w1 - w0))
                 for h in range(h0, h1):
                     for w in range(w0, w1):
