@@ -14,6 +14,15 @@ from numba import njit, prange
 FAST_2X2 = True
 
 
+@njit(cache=True, inline="always")
+def _taps_inside(start, k, d, n):
+    """The taps [lo, hi) of a window whose tap i reads start + i d that fall inside [0, n). Divides
+    only at the borders: a division per window cost the general kernel ~25% of its time."""
+    lo = 0 if start >= 0 else (d - 1 - start) // d
+    hi = k if start + (k - 1) * d < n else max(0, (n - 1 - start) // d + 1)
+    return lo, min(hi, k)
+
+
 @njit(parallel=True, cache=True)
 def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     N, C, H, W = x.shape
@@ -24,10 +33,10 @@ def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
         for oh in range(Ho):
             h0 = oh * sh - ph
             # padding counts as -inf, never the maximum: clip the window's taps to the image once
-            i_lo, i_hi = max(0, (dh - 1 - h0) // dh), min(kh, (H - 1 - h0) // dh + 1)
+            i_lo, i_hi = _taps_inside(h0, kh, dh, H)
             for ow in range(Wo):
                 w0 = ow * sw - pw
-                j_lo, j_hi = max(0, (dw - 1 - w0) // dw), min(kw, (W - 1 - w0) // dw + 1)
+                j_lo, j_hi = _taps_inside(w0, kw, dw, W)
                 if i_lo >= i_hi or j_lo >= j_hi:  # a dilated window whose taps all fall in the padding
                     out[n, c, oh, ow] = -np.inf
                     argmax[n, c, oh, ow] = -1
