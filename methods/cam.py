@@ -62,9 +62,18 @@ def gradcam_plus_plus(model, x, target, layer, upsample=True):
 
 def guided_gradcam(model, x, target, layer, upsample=True):
     """Guided Grad-CAM (Selvaraju et al. 2017, sec. 3): guided backprop * upsampled Grad-CAM, from
-    one forward pass and two reverse passes with different rule tables. -> x's shape."""
+    one forward pass and two reverse passes with different rule tables. -> x's shape.
+
+    ``upsample=False`` multiplies by the Grad-CAM map at the layer's own resolution, which the
+    pixel-wise product allows only for a layer whose output has the input's height and width
+    (another layer raises a ValueError). Captum has no such option: it always interpolates, which
+    for such a layer leaves the map as it is, so both agree there."""
     xb, single, xt, s, A = _gradcam_parts(model, x, target, layer)
-    maps = _gradcam_maps(s, A, xb, True, True)
+    if not upsample and A.shape[2:] != xb.shape[2:]:
+        raise ValueError(f"upsample: upsample=False needs a layer whose output has the input's size "
+                         f"{xb.shape[2]}x{xb.shape[3]} (guided backprop is multiplied pixel by pixel), got a "
+                         f"{A.shape[2]}x{A.shape[3]} output from {type(layer).__name__}; use upsample=True")
+    maps = _gradcam_maps(s, A, xb, True, upsample)
     with minigrad.rules(relu="guided", relu6="guided"):
         g, = minigrad.grad(s, [xt])
     return unbatch(g * maps[:, None], single)

@@ -2,7 +2,8 @@
 that a layer belongs to the model, and read a layer's output in the same forward pass.
 
 ``target`` is a class index, one index per sample, or a callable mapping the model's output
-tensor to one scalar per sample (a unit of a captured layer, a regression output).
+tensor to one scalar per sample (a unit of a captured layer, a regression output). A one-element
+list or array ``[c]`` is the index c for the whole batch (Captum does so for a one-element tensor).
 """
 from contextlib import contextmanager
 
@@ -48,8 +49,8 @@ def scores(output, target):
         raise ValueError(f"target: an index target needs outputs of shape (N, classes), got {output.shape}; "
                          f"pass a callable for other outputs")
     idx = np.asarray(target)
-    if idx.ndim == 0:
-        idx = np.full(n, idx)
+    if idx.shape in ((), (1,)):  # one index for the whole batch, also written [c] (Captum's, for a tensor)
+        idx = np.full(n, idx.reshape(()), dtype=idx.dtype)
     if idx.shape != (n,) or not np.issubdtype(idx.dtype, np.integer):
         raise ValueError(f"target: expected a class index or {n} integer indices, got {target!r}")
     if idx.min() < 0 or idx.max() >= output.shape[1]:

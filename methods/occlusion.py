@@ -17,7 +17,8 @@ def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
     x : (N, C, H, W) or (C, H, W)
     target : class index, one per sample, or callable(output) -> (N,) (any unit of any layer)
     window, stride : int or (h, w); windows start at multiples of the stride, the last ones
-        clipped at the border
+        clipped at the border. The stride may not exceed the window along an axis the window
+        does not span (pixels between windows would never be occluded; Captum refuses it too).
     baseline : float or array broadcastable to (C, H, W)
     batch_size : occluded copies sent through the network at once
 
@@ -32,6 +33,11 @@ def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
     batch_size = integer(batch_size, "batch_size", low=1)
     if wh > H or ww > W:
         raise ValueError(f"window: {wh}x{ww} is larger than the image {H}x{W}")
+    if (sh > wh and wh < H) or (sw > ww and ww < W):
+        # the gaps between windows would be covered by none (0 / 0 below) and the last window
+        # would start past the border
+        raise ValueError(f"stride: expected at most the window {wh}x{ww} along each axis the window does not "
+                         f"span (the image is {H}x{W}), got {sh}x{sw}: pixels between windows would never be occluded")
     base = broadcast_baseline(baseline, (C, H, W), xb.dtype)
     # as Captum: ceil((H - wh) / sh) + 1 window positions per axis, the last one clipped at the
     # border, so that every pixel is covered

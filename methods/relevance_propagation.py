@@ -21,18 +21,32 @@ def _check_rules(model, layer_rules):
     return layer_rules
 
 
-def lrp(model, x, target, layer_rules=None, epsilon=1e-9, return_convergence_delta=False):
+def _with_op_rules(table, op_rules):
+    """``table`` with the rules given per op name (``op_rules``) in place of its entries."""
+    if op_rules is None:
+        return table
+    if not isinstance(op_rules, dict):
+        raise TypeError(f"op_rules: expected a dict op name -> rule(ctx, relevance), got {type(op_rules).__name__}")
+    return {**table, **op_rules}
+
+
+def lrp(model, x, target, layer_rules=None, epsilon=1e-9, return_convergence_delta=False, op_rules=None):
     """Layer-wise relevance propagation (Bach et al. 2015; Montavon et al. 2019).
 
     The output relevance is the target score f_c(x); each layer redistributes what reaches its
     output to its input by its rule, R_in = a * J_f'(a)^T [R_out / stab(f'(a))] (see
-    ``minigrad.relevance``), ReLUs pass it unchanged, and the result is the relevance of each
-    input value. With zero biases and eps -> 0 it is conserved: sum_i R_i = f_c(x).
+    ``minigrad.relevance``), activations (ReLU, tanh, sigmoid) and dropout pass it unchanged, and
+    the result is the relevance of each input value. With zero biases and eps -> 0 it is
+    conserved: sum_i R_i = f_c(x). An op with no relevance rule (softmax, exp, a product of two
+    inputs, ...) raises a ValueError naming it, as Captum does on a layer without a rule.
 
     layer_rules : dict layer -> rule, e.g. ``{net.features[0]: relevance.gamma(0.25)}`` or rule
-        names ('epsilon', 'zero', 'gamma', 'alpha1beta0'); the other layers use LRP-eps.
+        names ('epsilon', 'zero', 'gamma', 'alpha1beta0'); the other layers use LRP-eps. A rule
+        for a layer that runs no op a rule applies to (a ReLU, a container) raises.
     epsilon : the eps of the default rule (Captum's default, 1e-9).
     return_convergence_delta : also return f_c(x) - sum_i R_i per sample (Captum's delta).
+    op_rules : dict op name -> rule(ctx, relevance) -> one relevance array per input, for ops
+        without a relevance rule, e.g. ``{"softplus": minigrad.relevance.pass_through}``.
 
     x (N, C, H, W) or (C, H, W) -> relevance of x's shape (and the (N,) deltas).
     """
@@ -40,8 +54,9 @@ def lrp(model, x, target, layer_rules=None, epsilon=1e-9, return_convergence_del
     xb, single = as_batch(x)
     xt = Tensor(xb, requires_grad=True)
     s = scores(model(xt), target)
-    with minigrad.rules(**table):
+    with minigrad.rules(**_with_op_rules(table, op_rules)):
         r, = minigrad.grad(s, [xt], seed=s.data)
+    table.check_every_rule_taken()
     r = unbatch(r, single)
     if return_convergence_delta:
         return r, s.data - r.reshape(len(xb), -1).sum(axis=1)
@@ -59,7 +74,8 @@ def _classifier(model, classifier):
     return weighted[-1]
 
 
-def excitation_backprop(model, x, target, layer=None, contrastive=False, classifier=None, upsample=True):
+def excitation_backprop(model, x, target, layer=None, contrastive=False, classifier=None, upsample=True,
+                        op_rules=None):
     """Excitation backprop: the marginal winning probability P(a_j) of every unit given a winning
     target (Zhang et al. 2016, eqs. 5-7), propagated top-down with
     P(a_j) = sum_i a_j w_ij^+ / (sum_k a_k w_ik^+) P(a_i), starting from P = 1 at the target.
@@ -72,6 +88,7 @@ def excitation_backprop(model, x, target, layer=None, contrastive=False, classif
         Because the propagation is linear in P, subtracting at the layer equals subtracting at any
         layer between it and the classifier, so no separate contrast layer is needed.
     classifier : the layer whose weights the dual unit negates (default: the last layer with weights).
+    op_rules : dict op name -> rule for ops without a relevance rule, as in ``lrp``.
 
     The winning probabilities are a distribution when activations are non-negative: the values
     at each layer sum to 1 (2 - 2 = 0 for the contrastive difference).
@@ -88,10 +105,11 @@ def excitation_backprop(model, x, target, layer=None, contrastive=False, classif
     else:
         s, at = layer_output(model, xt, target, layer)
     seed = np.ones_like(s.data)
-    with minigrad.rules(**relevance_rules({}, excitation())):
+    with minigrad.rules(**_with_op_rules(relevance_rules({}, excitation()), op_rules)):
         p, = minigrad.grad(s, [at], seed=seed)
     if contrastive:
-        with minigrad.rules(**relevance_rules({top: excitation(contrast=True)}, excitation())):
+        dual = relevance_rules({top: excitation(contrast=True)}, excitation())
+        with minigrad.rules(**_with_op_rules(dual, op_rules)):
             p = p - minigrad.grad(s, [at], seed=seed)[0]
     if layer is None:
         return unbatch(p, single)

@@ -38,10 +38,12 @@ def deconvnet(ctx, grad_out):
 #: picks a function by name ("plain" is the op's own ``backward``); a rule listed here raises when
 #: used on an op it is not listed for. A function of your own may go on any op.
 ALTERNATIVES = {
+    **{op: {"relevance": relevance.pass_through} for op in relevance.PASS_THROUGH_OPS},
     **{op: {"guided": guided, "deconvnet": deconvnet, "relevance": relevance.pass_through} for op in ("relu", "relu6")},
-    "tanh": {"relevance": relevance.pass_through},
     **{op: {"relevance": relevance.ByLayer, "z-rule": relevance.LayerRule} for op in relevance.LINEAR_OPS},
-    "add": {"relevance": relevance.SplitSum}, "batch_norm": {"relevance": relevance.FoldBatchNorm},
+    **{op: {"relevance": relevance.ConstantFactor} for op in relevance.CONSTANT_FACTOR_OPS},
+    **{op: {"relevance": relevance.SplitSum} for op in ("add", "sub")},
+    "batch_norm": {"relevance": relevance.FoldBatchNorm},
 }
 
 

@@ -90,6 +90,53 @@ def test_occlusion_averages_over_covering_windows(linear_model):
     np.testing.assert_allclose(occ, expected / count, rtol=1e-10)
 
 
+def test_occlusion_refuses_a_stride_larger_than_the_window(linear_model):
+    """Issue 32: window 1, stride 2 left 3 of 4 rows and columns never occluded (0 / 0 = NaN there)."""
+    x = images((1, 1, 4, 5))
+    with pytest.raises(ValueError, match=r"stride: expected at most the window 1x1 .* got 2x2"):
+        methods.occlusion(linear_model, x, 0, window=1, stride=2)
+    with pytest.raises(ValueError, match="stride"):
+        methods.occlusion(linear_model, x, 0, window=(2, 2), stride=(1, 3))
+    # a window spanning a whole axis may take any stride along it (one position), as in Captum:
+    # window (4, 1) occludes one column at a time, and each pixel gets its column's drop
+    w = linear_model[1].weight.data[0].reshape(4, 5)
+    occ = methods.occlusion(linear_model, x, 0, window=(4, 1), stride=(9, 1), baseline=0.5)
+    drop = (w * (x[0, 0] - 0.5)).sum(axis=0)
+    np.testing.assert_allclose(occ[0], np.broadcast_to(drop, (4, 5)), rtol=1e-10)
+
+
+def test_guided_gradcam_without_upsampling(gapnet):
+    """Issue 32: upsample=False was ignored. At a layer of the input's resolution (the first ReLU, 12x12)
+    it multiplies by the map as it is; another layer's map cannot be multiplied pixel by pixel."""
+    x = images((2, 3, 12, 12))
+    full = gapnet.features[1]
+    gg = methods.guided_gradcam(gapnet, x, 2, full, upsample=False)
+    expected = methods.guided_backprop(gapnet, x, 2) * methods.gradcam(gapnet, x, 2, full, upsample=False)[:, None]
+    np.testing.assert_allclose(gg, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"upsample: .* input's size 12x12 .* got a 6x6 output from ReLU"):
+        methods.guided_gradcam(gapnet, x, 2, gapnet.features[4], upsample=False)
+
+
+@pytest.mark.parametrize("name, method", [
+    ("gradient", methods.gradient), ("saliency", methods.saliency), ("input_x_gradient", methods.input_x_gradient),
+    ("guided_backprop", methods.guided_backprop), ("deconvnet", methods.deconvnet), ("cam", methods.cam),
+    ("gradcam", lambda m, x, t: methods.gradcam(m, x, t, m.features[4])),
+    ("gradcam_plus_plus", lambda m, x, t: methods.gradcam_plus_plus(m, x, t, m.features[4])),
+    ("guided_gradcam", lambda m, x, t: methods.guided_gradcam(m, x, t, m.features[4])),
+    ("integrated_gradients", lambda m, x, t: methods.integrated_gradients(m, x, t, n_steps=4)),
+    ("smoothgrad", lambda m, x, t: methods.smoothgrad(methods.gradient, m, x, t, n_samples=2)),
+    ("occlusion", lambda m, x, t: methods.occlusion(m, x, t, window=4, stride=4)),
+    ("lrp", methods.lrp), ("excitation_backprop", methods.excitation_backprop),
+])
+def test_a_one_element_target_applies_to_the_whole_batch(gapnet, name, method):
+    """Issue 32: [c] (as Captum's one-element tensor) is the class c for every sample; only
+    integrated_gradients accepted it before."""
+    x = images((3, 3, 12, 12))
+    expected = method(gapnet, x, 2)
+    np.testing.assert_array_equal(method(gapnet, x, [2]), expected)
+    np.testing.assert_array_equal(method(gapnet, x, np.array([2])), expected)
+
+
 def test_a_unit_of_a_layer_as_the_target(gapnet):
     """The gradient of one feature cell A^k_ij (lecture 000): a truncated model and a callable target."""
     trunk = gapnet.features[:3]

@@ -135,3 +135,127 @@ def test_bad_relevance_arguments_raise_clear_errors(nets):
         methods.excitation_backprop(net, x, 0, contrastive=True, classifier=other)
     with pytest.raises(ValueError, match="target: class indices must lie in"):
         methods.excitation_backprop(net, x, 7)
+
+
+# Issue 32: ops without a relevance rule, sums, dropout. Toy models with values worked out by hand.
+
+class Apply(L.Module):
+    """A layer running ``fn`` on its inputs (an op without a layer class of its own)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def forward(self, *xs):
+        return self.fn(*xs)
+
+
+def linear_then(layer, w):
+    """x (N, 1, 1, F) -> layer(W x), W = w (1 or more rows) without bias."""
+    lin = L.Linear(len(w[0]), len(w), bias=False)
+    lin.weight.data[:] = w
+    return L.Sequential(L.Flatten(), lin, layer)
+
+
+def test_lrp_passes_relevance_through_a_sigmoid():
+    """Linear then Sigmoid, z = 1*2 + 2*2 = 6: the sigmoid passes R = sigmoid(6) to z, the z-rule shares it
+    as a_j w_j / z, so R = [2/6, 4/6] sigmoid(6). The plain backward gave sigmoid'(6) sigmoid(6): sum 0.0025."""
+    net = linear_then(L.Sigmoid(), [[1.0, 2.0]])
+    x = np.array([[[[2.0, 2.0]]]])
+    s6 = 1 / (1 + np.exp(-6.0))
+    r = methods.lrp(net, x, 0)
+    np.testing.assert_allclose(r[0, 0, 0], [s6 / 3, 2 * s6 / 3], rtol=1e-8)
+    assert abs(r.sum() - 0.99753) < 1e-5
+
+
+@pytest.mark.parametrize("fn, op", [(lambda z: mg.softmax(z, axis=1), "softmax"), (lambda z: z.exp(), "exp"),
+                                    (lambda z: z * z, "mul"), (lambda z: 1.0 / z, "div"), (lambda z: -z, "neg")])
+def test_lrp_refuses_an_op_without_a_rule_and_takes_one_given(fn, op):
+    net = linear_then(Apply(fn), [[1.0, 2.0], [3.0, -1.0]])
+    x = np.array([[[[2.0, 1.0]]]])
+    with pytest.raises(ValueError, match=rf"op '{op}' \(run by layer Apply\) has no relevance rule.*op_rules"):
+        methods.lrp(net, x, 0)
+    with pytest.raises(ValueError, match=rf"op '{op}'"):
+        methods.excitation_backprop(net, x, 0)
+    # a rule supplied for it is used: here relevance passes straight on, shared by the operands fed by z
+    def straight_on(ctx, rel):
+        return tuple(rel / sum(ctx.needs_input_grad) if fed else None for fed in ctx.needs_input_grad)
+
+    r = methods.lrp(net, x, 0, op_rules={op: straight_on})
+    z = np.array([4.0, 5.0])  # W x; R = output 0 at unit 0, shared 2*1/4, 1*2/4
+    out = fn(mg.Tensor(z[None])).data[0, 0]
+    np.testing.assert_allclose(r[0, 0, 0], [out / 2, out / 2], rtol=1e-8)
+
+
+def test_every_op_has_an_entry_in_a_relevance_table():
+    table = relevance.relevance_rules({}, "epsilon")
+    assert set(table) == set(mg.OPS)
+    # outside any layer (a callable target) an op without a rule is refused too: its plain backward
+    # would scale R = e^4 by e^4 once more
+    net = linear_then(L.ReLU(), [[1.0, 2.0], [3.0, -1.0]])
+    x = np.array([[[[2.0, 1.0]]]])
+    with pytest.raises(ValueError, match=r"op 'exp' \(run outside any layer \(in a callable target\?\)\)"):
+        methods.lrp(net, x, lambda out: out.exp()[:, 0])
+    r = methods.lrp(net, x, lambda out: out[:, 0])  # indexing moves R = 4 to unit 0: [2, 2]
+    np.testing.assert_allclose(r[0, 0, 0], [2.0, 2.0], rtol=1e-8)
+
+
+def test_lrp_shares_a_sum_and_gives_a_max_to_its_winner():
+    """Sum over features: R_i = x_i / sum(x) R; max: the winner takes R (the plain backward of the sum
+    gave every input the whole score)."""
+    net = L.Sequential(L.Flatten(), Apply(lambda v: mg.concatenate([v.max(axis=1, keepdims=True),
+                                                                    v.sum(axis=1, keepdims=True)], axis=1)))
+    x = np.array([[[[1.0, 2.0, 3.0]]]])
+    np.testing.assert_allclose(methods.lrp(net, x, 1)[0, 0, 0], [1.0, 2.0, 3.0], rtol=1e-8)
+    np.testing.assert_allclose(methods.lrp(net, x, 0)[0, 0, 0], [0.0, 0.0, 3.0], rtol=1e-8)
+
+
+class SkipConnection(L.Module):
+    """Captum's test_lrp_skip_connection: x + Linear(x), weights all 5, no bias, the sum in its own layer."""
+
+    def __init__(self):
+        self.linear = L.Linear(2, 2, bias=False)
+        self.linear.weight.data[:] = 5.0
+        self.add = Apply(lambda a, b: a + b)
+
+    def forward(self, x):
+        x = x.reshape((x.shape[0], -1))
+        return self.add(self.linear(x), x)
+
+
+def test_lrp_splits_a_skip_connection_and_honours_the_sums_rule():
+    """x = [2, 3], Wx = [25, 25], output 1 = 25 + 3 = 28. The sum gives 25 to the linear path and 3 to the
+    skip; the linear layer shares 25 as [2*5, 3*5] / 25: R = [10, 15 + 3] (Captum: [10, 18])."""
+    net, x = SkipConnection(), np.array([[[[2.0, 3.0]]]])
+    r, delta = methods.lrp(net, x, 1, return_convergence_delta=True)
+    np.testing.assert_allclose(r[0, 0, 0], [10.0, 18.0], rtol=1e-8)
+    np.testing.assert_allclose(delta, 0, atol=1e-7)
+    # the sum's own rule is the one used: eps = 28 gives stab(28) = 56, so each share halves
+    r = methods.lrp(net, x, 1, layer_rules={net.add: relevance.epsilon(28.0)})
+    np.testing.assert_allclose(r[0, 0, 0], [5.0, 9.0], rtol=1e-8)
+    # a rule for a layer that runs no op a rule applies to is refused, not ignored
+    sigmoid_net = linear_then(L.Sigmoid(), [[1.0, 1.0]])
+    for model, layer, name in ((net, net, "SkipConnection"), (sigmoid_net, sigmoid_net[2], "Sigmoid")):
+        with pytest.raises(ValueError, match=rf"layer_rules: no op of {name} took the rule given to it"):
+            methods.lrp(model, x, 0, layer_rules={layer: relevance.epsilon(28.0)})
+
+
+def test_lrp_treats_subtracting_a_constant_as_a_bias_and_scaling_as_a_diagonal_layer():
+    """y = w . ((x - m) * 2), x = [3, 5], m = 1, w = [1, 2]: v = [4, 8], y = 20. LRP-0: the linear layer gives
+    [4, 16]; the constant factor passes it on; x - m is x plus the bias -m: R_x = x / (x - m) R = [6, 20]."""
+    net = linear_then(L.Identity(), [[1.0, 2.0]])
+    net = L.Sequential(Apply(lambda x: (x - 1.0) * 2.0), *net)
+    r = methods.lrp(net, np.array([[[[3.0, 5.0]]]]), 0, epsilon=0.0)
+    np.testing.assert_allclose(r[0, 0, 0], [6.0, 20.0], rtol=1e-12)
+
+
+def test_lrp_passes_relevance_through_dropout_in_training_mode():
+    """Dropout(p) then a linear layer without bias: R = x * keep * w / (keep . x w) * f = x * keep * w, the
+    input x gradient with the same mask. The plain backward multiplied by keep = 1 / (1 - p) once more."""
+    net = L.Sequential(L.Flatten(), L.Dropout(0.25), L.Linear(6, 2, bias=False, rng=1))
+    x = np.random.default_rng(2).random((3, 1, 2, 3)) + 0.5
+    net[1].rng = np.random.default_rng(5)
+    r = methods.lrp(net, x, [0, 1, 0], epsilon=0.0)
+    net[1].rng = np.random.default_rng(5)
+    ixg = methods.input_x_gradient(net, x, [0, 1, 0])
+    assert (ixg == 0).any() and (ixg != 0).any()  # the mask dropped some inputs and kept others
+    np.testing.assert_allclose(r, ixg, rtol=1e-12, atol=1e-15)
