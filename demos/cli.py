@@ -60,11 +60,19 @@ def cmd_gallery(args):
 
 
 def cmd_train(args):
-    from demos import train
+    from demos import gallery_models
 
     if args.mnist:
         _check_mnist_dir(args.mnist)
-    train.main(out_dir=args.out, mnist_dir=args.mnist, seed=args.seed)
+    names = args.only or list(gallery_models.NAMES)
+    for name in names:
+        if name not in gallery_models.NAMES:
+            raise UsageError(f"--only {name}: unknown network; accepted: {', '.join(gallery_models.NAMES)}")
+    if args.gallery and (args.mnist or args.seed != 0):
+        raise UsageError("--gallery writes the package's shipped weights, which are seed 0 on the built-in data; "
+                         "drop --mnist and --seed, or write elsewhere with --out")
+    out = gallery_models.SHIPPED if args.gallery else args.out
+    gallery_models.write_networks(names, seed=args.seed, out=out, mnist_dir=args.mnist)
     return 0
 
 
@@ -99,7 +107,8 @@ METHOD_NAMES = ("saliency", "gradient", "smoothgrad", "integrated_gradients", "g
 
 
 def _load_gapnet(path):
-    """A GAPNet from a weights file written by ``save`` (widths read from the weights' shapes)."""
+    """A GAPNet from a weights file written by ``save``: widths, the first kernel, batch norm and the
+    first stride are read from the keys and shapes (a strided first stage has no pool after it)."""
     import layers as L
 
     if not os.path.isfile(path):
@@ -111,22 +120,26 @@ def _load_gapnet(path):
         raise UsageError(f"--model {path}: cannot read weights ({e}); expected an .npz written by Module.save") \
             from None
     convs = sorted((int(k.split(".")[1]), v) for k, v in state.items()
-                   if k.startswith("features.") and k.endswith(".weight"))
+                   if k.startswith("features.") and k.endswith(".weight") and v.ndim == 4)
     if not convs or "fc.weight" not in state:
         raise UsageError(f"--model {path}: not GAPNet weights (expected features.N.weight and fc.weight keys)")
+    batch_norm = any(k.endswith(".running_mean") for k in state)
+    stage = 3 if batch_norm else 2  # conv, [norm], relu
+    stride = 2 if len(convs) > 1 and convs[1][0] - convs[0][0] == stage else 1
     model = L.GAPNet(in_channels=convs[0][1].shape[1], num_classes=state["fc.weight"].shape[0],
-                     widths=tuple(w.shape[0] for _, w in convs))
+                     widths=tuple(w.shape[0] for _, w in convs), first_kernel=convs[0][1].shape[-1],
+                     first_stride=stride, batch_norm=batch_norm)
     try:
         model.load_state_dict(state)
     except ValueError as e:
         raise UsageError(f"--model {path}: {e}") from None
-    return model.float()
+    return model.float().eval()
 
 
 def _default_model(seed):
-    from demos import trained_models
+    from demos import gallery_models
 
-    return trained_models.shapes_gapnet(os.path.join("gallery", "cache"), "default", seed).model
+    return gallery_models.gallery_model("shapes", os.path.join("gallery", "cache"), seed=seed).model
 
 
 def _open_image(path, mode):
@@ -184,7 +197,10 @@ def _gapnet_explain_inputs(args):
     from demos.shapes import CLASSES
 
     model = _load_gapnet(args.model) if args.model else _default_model(args.seed)
-    x = _read_image(args.image, 24 if args.size is None else args.size, model.features[0].in_channels)
+    from demos.gallery_models import RECIPES
+
+    size = RECIPES["shapes"]["size"] if args.size is None else args.size
+    x = _read_image(args.image, size, model.features[0].in_channels)
     names = CLASSES if model.fc.out_features == len(CLASSES) else None
     return model, x, x, names, [n for n, m in model.named_modules() if type(m).__name__ == "ReLU"][-1]
 
@@ -334,19 +350,22 @@ def _network_arguments(p):
 def parser():
     p = argparse.ArgumentParser(prog="minigrad", description="Look inside small convolutional networks.")
     sub = p.add_subparsers(dest="command", required=True)
-    g = sub.add_parser("gallery", help="train the small networks and draw every figure into DIR/index.html")
+    g = sub.add_parser("gallery", help="load (or train) the small networks and draw every figure into DIR/index.html")
     g.add_argument("--out", default="gallery", help="output directory (default: gallery)")
     g.add_argument("--mnist", default=None, help="directory with MNIST's IDX files (LeNet trains on MNIST)")
     g.add_argument("--seed", type=int, default=0)
     mode = g.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="small settings (about a minute)")
-    mode.add_argument("--full", action="store_true", help="larger networks, longer training")
+    mode.add_argument("--quick", action="store_true", help="the default settings (kept for scripts that pass it)")
+    mode.add_argument("--full", action="store_true", help="more steps and samples in every figure")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     g.add_argument("--docs", default=None, help="also copy the figures README shows into this directory")
     _network_arguments(g)
-    t = sub.add_parser("train", help="train GAPNet on shapes and LeNet on digits (or MNIST), save weights")
-    t.add_argument("--out", default="outputs")
-    t.add_argument("--mnist", default=None)
+    t = sub.add_parser("train", help="train the gallery's networks afresh from their recipes and save the weights")
+    t.add_argument("--gallery", action="store_true", help="write the package's shipped weights (demos/weights)")
+    t.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                   help="train only these (shapes, digits_lenet, digits_linear, moons_mlp)")
+    t.add_argument("--out", default="outputs", help="where to write the weights without --gallery")
+    t.add_argument("--mnist", default=None, help="directory with MNIST's IDX files (digits_lenet trains on MNIST)")
     t.add_argument("--seed", type=int, default=0)
     e = sub.add_parser("explain", help="an attribution map for a PNG/JPEG image")
     e.add_argument("image")
@@ -356,7 +375,7 @@ def parser():
                    "--arch the last convolutional stage: layer4, the last ReLU of features, features.18)")
     e.add_argument("--model", default=None, help="GAPNet weights (.npz); default: the gallery's shapes network")
     e.add_argument("--size", type=int, default=None,
-                   help="side the image is resized to (default 24; with --arch the crop, default 224)")
+                   help="side the image is resized to (default 48; with --arch the crop, default 224)")
     _network_arguments(e)
     e.add_argument("--top", type=int, default=None, help="with --arch: how many top classes to print (default 5)")
     e.add_argument("--out", default=None, help="output PNG (default: beside the image)")

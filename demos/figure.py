@@ -1,5 +1,6 @@
-"""One figure of the gallery: its PNG, a title, a caption (method, paper, equation) and the numbers
-behind it."""
+"""One figure of the gallery: its PNG, a title, a caption (method, paper, equation), the numbers
+behind it as shown on the page, and ``claims``: the measured values its caption rests on (plain
+floats, ints or bools), written to ``claims.json`` beside the page so that tests can assert them."""
 from dataclasses import dataclass, field
 
 
@@ -9,3 +10,4 @@ class Figure:
     title: str
     caption: str
     numbers: dict = field(default_factory=dict)
+    claims: dict = field(default_factory=dict)

@@ -9,11 +9,15 @@ import layers as L
 import methods
 from demos import plots
 from demos.figure import Figure
+from demos.gallery_models import relus
 from demos.shapes import CLASSES
 
 
 def _convs(net):
-    return [m for m in net.features if isinstance(m, L.Conv2d)]
+    """The module feeding each ReLU of ``features`` (a convolution, or its batch norm): the signed
+    pre-activations."""
+    mods = list(net.features)
+    return [mods[i - 1] for i, m in enumerate(mods) if isinstance(m, L.ReLU) and i > 0]
 
 
 def activation_maps(ctx):
@@ -34,7 +38,8 @@ def activation_maps(ctx):
         axes[r, 0 if r == 0 else 1].set_ylabel(f"conv{r + 1}\n{A.shape[1]}x{A.shape[2]}", fontsize=7)
     plots.save(fig, os.path.join(ctx.out, "activation_maps.png"))
     return Figure("activation_maps.png", "Activation maps, layer by layer",
-                  "The first 8 feature maps of each convolution of GAPNet for one test image, before the ReLU, in "
+                  "The first 8 feature maps of each convolution of the shapes network for one test image, before "
+                  "the ReLU (after the batch norm), in "
                   "the signed colormap (red positive, blue negative, white exactly 0; lecture 002), one shared "
                   "scale per layer. Deeper maps are coarser and respond to larger parts of the shape.",
                   {"layers": len(convs)})
@@ -57,13 +62,14 @@ def activation_distributions(ctx):
         numbers[f"conv{r + 1} active"] = f"{active:.2f}"
     plots.save(fig, os.path.join(ctx.out, "activation_distributions.png"))
     return Figure("activation_distributions.png", "Activation distributions per layer",
-                  "Histograms (log counts) of every pre-ReLU activation of each convolution over 200 test images "
+                  "Histograms (log counts) of every pre-ReLU activation (after batch norm) of each convolution "
+                  "over 200 test images "
                   "(lecture 004): the fraction above 0 is what passes the ReLU.", numbers)
 
 
 def top_patches(ctx):
     net, X = ctx.shapes.model, ctx.shapes.data["X_test"]
-    layer = net.features[4]  # the second ReLU
+    layer = relus(net)[1]
     # the 4 units most active over the images (a dead unit has no top patches to show)
     units = list(np.argsort(-methods.activations(net, X, layer).max(axis=(0, 2, 3)))[:4])
     rf = methods.receptive_field(net, layer)
@@ -81,7 +87,8 @@ def top_patches(ctx):
             plots.image(axes[r, c + 1], patches[c], title=f"{acts[c]:.1f}")
     plots.save(fig, os.path.join(ctx.out, "top_patches.png"))
     return Figure("top_patches.png", "Top-9 patches of units",
-                  "For 4 units of GAPNet's second ReLU: the 9 input patches (over all test images and positions) "
+                  "For 4 units of the shapes network's second ReLU: the 9 input patches (over all test images and "
+                  "positions) "
                   "that excite each unit most, cut at the unit's receptive field (methods.receptive_field, from "
                   "kernel, stride and padding), with their activations; left: the best image, its receptive field "
                   "drawn in yellow (Girshick et al. 2014; lecture 001).",

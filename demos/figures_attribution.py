@@ -7,6 +7,7 @@ import numpy as np
 import methods
 from demos import plots
 from demos.figure import Figure
+from demos.gallery_models import relus
 from demos.shapes import CLASSES
 from minigrad import relevance
 
@@ -61,7 +62,7 @@ def attribution_grid(ctx):
         ("Grad-CAM++", methods.gradcam_plus_plus(net, x, y, last), "heat"),
         ("LRP (eps,\ngamma below)", methods.lrp(net, x, y, layer_rules={net.features[0]: relevance.gamma(0.25)})
          .sum(axis=1), "signed"),
-        ("c-MWP", methods.excitation_backprop(net, x, y, layer=net.features[4], contrastive=True), "heat"),
+        ("c-MWP", methods.excitation_backprop(net, x, y, layer=relus(net)[1], contrastive=True), "heat"),
     ]
     fig, axes = plots.grid(len(x), len(columns) + 1, size=1.05)
     for r in range(len(x)):

@@ -8,6 +8,7 @@ import methods
 from demos import plots
 from demos.figure import Figure
 from demos.figures_attribution import examples
+from demos.gallery_models import relus
 
 
 def model_randomization(ctx):
@@ -41,7 +42,8 @@ def model_randomization(ctx):
     curve.legend(fontsize=7)
     plots.save(fig, os.path.join(ctx.out, "sanity.png"))
     return Figure("sanity.png", "Sanity check: randomise the model from the top down",
-                  "Re-initialise GAPNet's layers cumulatively from the output down and compare each method's map with "
+                  "Re-initialise the shapes network's layers cumulatively from the output down and compare each "
+                  "method's map with "
                   "the trained model's (Spearman rank correlation of |maps| over 4 images; Adebayo et al. 2018). A "
                   "map that explains the model must change when the model does: the gradient's does, guided "
                   "backprop's largely keeps its picture of the input.", numbers)
@@ -63,7 +65,7 @@ def localization(ctx):
         ("Grad-CAM", lambda: methods.gradcam(net, X, y, last)),
         ("Grad-CAM++", lambda: methods.gradcam_plus_plus(net, X, y, last)),
         ("LRP", lambda: methods.lrp(net, X, y).sum(axis=1)),
-        ("c-MWP", lambda: methods.excitation_backprop(net, X, y, layer=net.features[4], contrastive=True)),
+        ("c-MWP", lambda: methods.excitation_backprop(net, X, y, layer=relus(net)[1], contrastive=True)),
         ("occlusion", lambda: methods.occlusion(net, X, y, window=max(2, H // 4), stride=max(1, H // 6))),
         ("random", lambda: np.random.default_rng(ctx.seed).random(masks.shape)),
     ]

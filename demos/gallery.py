@@ -5,6 +5,7 @@
 Every figure is a function of a ``Context`` (the trained networks, their data, the output folder
 and the mode) returning a ``Figure``; a section lists the figure functions of one topic.
 """
+import json
 import os
 import sys
 import time
@@ -13,8 +14,9 @@ import traceback
 import numpy as np
 
 import layers as L
-from demos import (figures_activations, figures_attribution, figures_dissection, figures_embedding,
-                   figures_network, figures_optimization, figures_sanity, figures_weights, page, trained_models)
+from demos import (figures_activations, figures_animation, figures_attribution, figures_dissection,
+                   figures_embedding, figures_network, figures_optimization, figures_sanity, figures_texture,
+                   figures_weights, gallery_models, page)
 from layers import progress
 
 SECTIONS = [
@@ -28,9 +30,9 @@ SECTIONS = [
      figures_attribution.FIGURES),
     ("Network dissection", "Lecture 001 (Bau et al. 2017)", figures_dissection.FIGURES),
     ("Optimising the input", "Lectures 001 (class models, regularisers, DeepDream, neural style) and 003 "
-     "(gradient ascent, adversarial examples, style transfer)", figures_optimization.FIGURES),
+     "(gradient ascent, adversarial examples, style transfer)", figures_optimization.FIGURES + figures_texture.FIGURES),
     ("Layers as embeddings: PCA and t-SNE", "Lectures 000 (t-SNE, perplexity) and 002 (PCA vs t-SNE, swiss roll, "
-     "successive layers)", figures_embedding.FIGURES),
+     "successive layers)", figures_embedding.FIGURES + figures_animation.FIGURES),
     ("Sanity checks and localisation", "Adebayo et al. 2018; the pointing game on the shapes' masks",
      figures_sanity.FIGURES),
 ]
@@ -40,11 +42,13 @@ README_FIGURES = ("attributions.png", "class_models.png", "layer_embeddings.png"
 
 
 class Context:
-    """What the figure functions read: out, seed, quick, progress and the trained networks
-    (``shapes``, ``lenet``, ``linear``, ``moons``: ``trained_models.Trained``)."""
+    """What the figure functions read: out, seed, quick, progress and the gallery's networks
+    (``shapes``, ``shapes_check``, ``lenet``, ``linear``, ``moons``: ``gallery_models.GalleryModel``)."""
 
     def __init__(self, out, seed, mode, progress_bar):
-        self.out, self.seed, self.quick, self.progress = out, seed, mode == "quick", progress_bar
+        # the default is the quick settings: every claim holds with them, and the main job stays
+        # within its budget (30 s with the kernels compiled); 'full' draws with more steps and points
+        self.out, self.seed, self.quick, self.progress = out, seed, mode != "full", progress_bar
         self.mode = mode
 
     @staticmethod
@@ -53,19 +57,23 @@ class Context:
         return L.predict(model, np.asarray(X).astype(model.parameters()[0].dtype))
 
 
+#: The attribute of ``Context`` each gallery network is stored under, and its ``gallery_model`` name.
+NETWORKS = (("shapes", "shapes"), ("shapes_check", "shapes_check"), ("lenet", "digits_lenet"),
+            ("linear", "digits_linear"), ("moons", "moons_mlp"))
+
+
 def train_all(ctx, mnist_dir=None):
-    """Train or load the four networks; -> a dict of what each took (for the page)."""
+    """Load (shipped or cached in ``ctx.out/cache``) or train the four networks; -> a dict of what
+    each took (for the page)."""
     cache = os.path.join(ctx.out, "cache")
-    steps = [("shapes", lambda: trained_models.shapes_gapnet(cache, ctx.mode, ctx.seed, ctx.progress)),
-             ("lenet", lambda: trained_models.digits_lenet(cache, ctx.mode, ctx.seed, mnist_dir, ctx.progress)),
-             ("linear", lambda: trained_models.digits_linear(cache, ctx.mode, ctx.seed)),
-             ("moons", lambda: trained_models.moons_mlp(cache, ctx.mode, ctx.seed))]
     summary = {}
-    for name, build in progress(steps, desc="networks", enabled=ctx.progress):
-        trained = build()
-        setattr(ctx, name, trained)
-        how = "cached" if trained.info.get("cached") else f"trained in {trained.info.get('seconds', 0):.0f} s"
-        summary[f"{name} network"] = f"accuracy {trained.info['accuracy']:.3f} ({how})"
+    for attr, name in progress(NETWORKS, desc="networks", enabled=ctx.progress):
+        gm = gallery_models.gallery_model(name, out=cache, seed=ctx.seed, progress_bar=ctx.progress,
+                                          mnist_dir=mnist_dir if name == "digits_lenet" else None)
+        setattr(ctx, attr, gm)
+        source = gm.info["source"]
+        how = f"trained in {gm.info.get('seconds', 0):.0f} s" if source == "trained" else source
+        summary[f"{attr} network"] = f"accuracy {gm.info['accuracy']:.3f} ({how})"
     return summary
 
 
@@ -99,4 +107,15 @@ def run(out="gallery", mnist_dir=None, seed=0, mode="default", progress_bar=True
     summary["total time"] = f"{time.perf_counter() - start:.0f} s"
     path = os.path.join(out, "index.html")
     page.write(path, "minigrad: inside small convolutional networks", summary, sections)
+    _write_claims(os.path.join(out, "claims.json"), sections)
     return path, failed
+
+
+def _write_claims(path, sections):
+    """``{figure file: {claim: value}}`` for every figure drawn, written atomically."""
+    claims = {f.file: {k: (v.item() if hasattr(v, "item") else v) for k, v in f.claims.items()}
+              for _, _, figures, _ in sections for f in figures}
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(claims, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)

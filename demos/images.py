@@ -22,7 +22,9 @@ def procedural_texture(size=64, kind="waves", seed=0):
     """A seeded colourful texture, float32 (3, size, size) in [0, 1].
 
     kind: 'waves' (interfering sinusoids in three hues), 'cells' (a Voronoi pattern of coloured
-    cells with dark borders) or 'stripes' (diagonal bands)."""
+    cells with dark borders), 'stripes' (diagonal bands) or 'tartan' (a woven check: one sett of
+    six coloured bands, repeated three times, for both the warp (columns) and the weft (rows),
+    each pixel the mean of its two threads, under a 2/2 twill's diagonal shading)."""
     if not isinstance(size, (int, np.integer)) or size < 8:
         raise ValueError(f"size: expected an int >= 8, got {size!r}")
     rng = np.random.default_rng(seed)
@@ -42,6 +44,16 @@ def procedural_texture(size=64, kind="waves", seed=0):
         band = (np.floor(t) % 3).astype(int)
         colours = rng.uniform(0.1, 1.0, (3, 3))
         img = colours[band].transpose(2, 0, 1) * (0.75 + 0.25 * np.cos(2 * np.pi * t))
+    elif kind == "tartan":
+        colours = rng.uniform(0.1, 1.0, (3, 3))[rng.integers(0, 3, 6)]
+        edges = np.cumsum(rng.uniform(0.5, 2.0, 6))
+        # 8 samples across each pixel: a band edge inside a pixel blends the two colours, so the
+        # colours vary smoothly as in woven cloth rather than in a few flat levels
+        u = (np.arange(8 * size) + 0.5) / (8 * size) * 3 % 1.0
+        thread = colours[np.searchsorted(edges / edges[-1], u)].reshape(size, 8, 3).mean(axis=1)
+        i = np.arange(size)
+        twill = 0.85 + 0.15 * np.cos(np.pi * (i[:, None] + i[None, :]) / 2)  # period 4 along the diagonal
+        img = (0.5 * (thread[:, None] + thread[None, :]) * twill[..., None]).transpose(2, 0, 1)
     else:
-        raise ValueError(f"kind: expected 'waves', 'cells' or 'stripes', got {kind!r}")
+        raise ValueError(f"kind: expected 'waves', 'cells', 'stripes' or 'tartan', got {kind!r}")
     return np.clip(img, 0, 1).astype(np.float32)

@@ -11,6 +11,7 @@ from layers.conv import Conv2d
 from layers.init import generator
 from layers.linear import Flatten, Linear
 from layers.module import Module, Sequential
+from layers.normalization import BatchNorm2d
 from layers.pool import GlobalAvgPool2d, MaxPool2d
 from minigrad import concatenate
 
@@ -60,18 +61,33 @@ class LeNet(Module):
 class GAPNet(Module):
     """A small all-convolutional network for CAM: (N, in_channels, H, W) -> (N, num_classes).
 
-    features: for each width, conv3x3(pad 1) - ReLU, with a 2x2 max-pool between stages;
-    then ``gap`` (GlobalAvgPool2d) and ``fc`` (Linear). ``features[-1]`` is the last ReLU,
-    whose maps CAM and Grad-CAM read.
+    features: for each width, conv (3x3, padding 1; the first ``first_kernel`` x ``first_kernel``
+    with stride ``first_stride``), optionally BatchNorm2d, then ReLU, with a 2x2 max-pool between
+    stages (none after a strided first stage: it already halved the maps); then ``gap``
+    (GlobalAvgPool2d) and ``fc`` (Linear). ``features[-1]`` is the last ReLU, whose maps CAM and
+    Grad-CAM read. The defaults are the original 3x3 network; the gallery's shapes network uses a
+    5x5 stride-2 first layer, whose filters are large enough to show edges and colour blobs.
     """
 
-    def __init__(self, in_channels=3, num_classes=6, widths=(16, 32, 64), seed=None, dtype=np.float64):
+    def __init__(self, in_channels=3, num_classes=6, widths=(16, 32, 64), seed=None, dtype=np.float64,
+                 first_kernel=3, first_stride=1, batch_norm=False):
+        for name, v in (("first_kernel", first_kernel), ("first_stride", first_stride)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name}: expected a positive int, got {v!r}")
+        if first_kernel % 2 == 0:
+            raise ValueError(f"first_kernel: expected an odd size (the maps keep their size), got {first_kernel}")
+        if not isinstance(batch_norm, bool):
+            raise TypeError(f"batch_norm: expected True or False, got {batch_norm!r}")
         rng = generator(seed)
         mods, c = [], in_channels
         for i, w in enumerate(widths):
-            if i > 0:
+            if i > 1 or (i == 1 and first_stride == 1):
                 mods.append(MaxPool2d(2))
-            mods += [Conv2d(c, w, 3, padding=1, rng=rng, dtype=dtype), ReLU()]
+            k, s = (first_kernel, first_stride) if i == 0 else (3, 1)
+            mods.append(Conv2d(c, w, k, stride=s, padding=k // 2, rng=rng, dtype=dtype))
+            if batch_norm:
+                mods.append(BatchNorm2d(w, dtype=dtype))
+            mods.append(ReLU())
             c = w
         self.features = Sequential(*mods)
         self.gap = GlobalAvgPool2d()

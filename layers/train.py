@@ -44,7 +44,7 @@ def accuracy(model, X, y, batch_size=256):
 
 
 def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entropy",
-        validation_data=None, seed=0, progress_bar=True, verbose=True, callback=None):
+        validation_data=None, seed=0, progress_bar=True, verbose=True, callback=None, augment=None):
     """Train ``model`` on (X, y) with mini-batches shuffled by ``seed``.
 
     Parameters
@@ -56,6 +56,8 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entro
     validation_data : (X_val, y_val) or None
     callback : callback(epoch, model, history) after each epoch (epoch counts from 1); returning True
         stops training (e.g. to keep snapshots of the weights, or to stop early)
+    augment : augment(model, x, y, rng) -> x' of x's shape, applied to every training batch before
+        the step (random transforms, noise, adversarial examples); rng is fit's seeded generator
 
     Returns
     -------
@@ -74,6 +76,7 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entro
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
     seed = integer(seed, "seed", low=0)
     function(callback, "callback", allow_none=True)
+    function(augment, "augment", allow_none=True)
     if optimizer is not None and not hasattr(optimizer, "step"):
         raise TypeError(f"optimizer: expected an Optimizer (SGD, Adam, ...) or None, got {type(optimizer).__name__}")
     X, y = _check_data(X, y, "fit")
@@ -103,7 +106,8 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entro
         total, correct = 0.0, 0
         for start in bar:
             idx = order[start:start + batch_size]
-            out = model(Tensor(X[idx]))
+            xb = X[idx] if augment is None else _augmented(augment, model, X[idx], y[idx], rng)
+            out = model(Tensor(xb))
             batch_loss = loss_fn(out, y[idx])
             optimizer.zero_grad()
             batch_loss.backward()
@@ -130,3 +134,11 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entro
         if callback is not None and callback(epoch + 1, model, history):
             break
     return {k: v for k, v in history.items() if v}
+
+
+def _augmented(augment, model, x, y, rng):
+    xa = np.asarray(augment(model, x, y, rng))
+    if xa.shape != x.shape:
+        raise ValueError(f"augment: expected a batch of shape {x.shape} back, got {xa.shape}")
+    model.train()  # an augmentation that ran the model in eval mode must not leave it there
+    return xa.astype(x.dtype, copy=False)

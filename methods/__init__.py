@@ -12,7 +12,7 @@ from methods.adversarial import fgsm, fooling_image, pgd
 from methods.cam import cam, gradcam, gradcam_plus_plus, guided_gradcam
 from methods.gradients import deconvnet, gradient, guided_backprop, input_x_gradient, saliency
 from methods.dissection import concept_masks, dissection
-from methods.feature_maps import activation_statistics, activations, filters
+from methods.feature_maps import activation_statistics, activations, filter_smoothness, filters
 from methods.image_optimization import (class_model_visualization, deep_dream, feature_inversion,
                                        style_transfer, texture_synthesis, unit_visualization)
 from methods.integrated_gradients import integrated_gradients, smoothgrad
@@ -27,7 +27,7 @@ from methods.upsample import bilinear_resize
 
 __all__ = ["activation_statistics", "activations", "bilinear_resize", "cam", "class_model_visualization",
            "concept_masks", "content_loss", "deconvnet", "deep_dream", "dissection", "excitation_backprop",
-           "feature_inversion", "fgsm", "filters", "fooling_image", "gradcam", "gradcam_plus_plus", "gradient",
+           "feature_inversion", "fgsm", "filter_smoothness", "filters", "fooling_image", "gradcam", "gradcam_plus_plus", "gradient",
            "gram_matrix", "guided_backprop", "guided_gradcam", "input_x_gradient", "integrated_gradients",
            "localization_score", "lrp", "model_randomization", "occlusion", "optimize_input", "pgd",
            "rank_correlation", "receptive_field", "saliency", "smoothgrad", "ssim", "style_loss",

@@ -1,7 +1,8 @@
 """Adversarial examples: small input changes that flip a network's decision.
 
-``fooling_image`` is the cs231n recipe (normalised gradient ascent on the target class until the
-network agrees); ``fgsm`` is Goodfellow et al. (2015); ``pgd`` is Madry et al. (2018).
+``fooling_image`` is the cs231n recipe (gradient ascent on the target class until the network
+agrees; by default in sign steps, which keep the L-inf change small); ``fgsm`` is Goodfellow et
+al. (2015); ``pgd`` is Madry et al. (2018).
 Each returns an ``AdversarialResult``: it unpacks as (x_adv, steps) and also carries the size of
 the change (``linf``, ``l2`` per image) and whether the attack reached its goal (``success``).
 """
@@ -59,38 +60,119 @@ def _input_grad(model, x, loss_of_output):
     return g
 
 
-def fooling_image(model, x, target, max_steps=100, lr=1.0, objective="log_probability"):
-    """Normalised gradient ascent, x <- x + lr g / ||g||_2, until the network predicts ``target``
-    (the cs231n fooling-image update). g is the gradient of log p(target | x) by default; with
-    objective='logit' it is that of the raw target score, as in cs231n. On this project's small
-    networks the raw score is a poor choice: classes share features, so raising the target's logit
-    raised the current class's logit faster (measured on the shapes GAPNet: 4 of 8 images never
-    flipped in 100 steps), while log p also pushes the other classes down.
+def fooling_image(model, x, target, max_steps=255, lr=1 / 255, objective="log_probability", norm="inf",
+                  clip=(0.0, 1.0), shrink=True):
+    """Gradient ascent on the target class until the network agrees (the cs231n fooling-image
+    loop), one step x <- clip(x + lr d) per iteration, where g is the gradient of log p(target | x)
+    and d its direction of steepest ascent for the norm that measures the change:
 
-    x (N, C, H, W) or (C, H, W). Returns an ``AdversarialResult`` (x_fool, steps_taken): each image
-    stops as soon as it is classified as the target (steps_taken = max_steps and success False
-    when it never is)."""
+        norm='inf':  d = sign(g)          (Goodfellow et al. 2015; iterated as in Kurakin et al. 2017)
+        norm='2':    d = g / ||g||_2      (the cs231n update)
+
+    Each image stops as soon as it is classified as ``target``. With norm='inf' a step moves every
+    pixel by at most lr, so L-inf <= lr * steps; the defaults take Kurakin et al.'s step of one grey
+    level of an 8-bit image and 255 steps, enough to cross the whole [0, 1] range. The
+    L2-normalised step spends its budget on the few pixels with the largest gradient, which is
+    small in L2 but large in L-inf. Measured on 20 correctly classified test images each, target
+    (label + 1) mod classes, median L-inf with the former defaults (lr=1, norm='2', no clip, no
+    shrink) -> with the sign steps alone: a 48x48 shapes network 0.29 (19 of 20 reached) -> 0.078
+    (20 of 20); a 24x24 GAPNet 0.31 -> 0.049 (20 and 20); LeNet on the 8x8 digits 0.49 -> 0.18 (20
+    and 20, max 0.33; 64 pixels leave little room: PGD brings only 2 of the 20 within 0.1).
+
+    g is that of log p(target | x) by default; with objective='logit' it is that of the raw target
+    score, as in cs231n. On this project's small networks the raw score is a poor choice: classes
+    share features, so raising the target's logit raised the current class's logit faster (measured
+    on the shapes GAPNet with norm='2': 4 of 8 images never flipped in 100 steps), while log p also
+    pushes the other classes down.
+
+    ``clip`` (low, high): every step is clipped to it, so pixels stay valid; x must lie inside it
+    (None: no clipping, e.g. for mean-subtracted inputs).
+
+    ``shrink``: once an image is fooled, look for a smaller change that still fools it: bisect the
+    radius of a ball around x (in ``norm``) from the change found down, with 10 steps of projected
+    gradient ascent inside each ball (Madry et al. 2018), keeping the smallest ball that works (6
+    halvings). The greedy path is not the shortest: sign steps pile up in pixels that stopped
+    mattering. On the gallery's shapes network (adversarially trained, so harder to fool) it lowered
+    the median L-inf of 20 fooling images from 0.108 to 0.088 (all 20 reached), for 60 more
+    gradients per image.
+
+    x (N, C, H, W) or (C, H, W). Returns an ``AdversarialResult`` (x_fool, steps_taken):
+    steps_taken = max_steps and success False for an image that never reached the target."""
     xb, single = as_batch(x)
     if objective not in ("log_probability", "logit"):
         raise ValueError(f"objective: expected 'log_probability' or 'logit', got {objective!r}")
+    if norm not in ("inf", "2"):
+        raise ValueError(f"norm: expected 'inf' or '2', got {norm!r}")
+    clip = _clip_range(clip, xb)
     with evaluating(model):
         t = _labels(model, xb, target)
         max_steps = _steps(max_steps, "max_steps")
         lr = _number(lr, "lr", strict=True)
         xa, steps = xb.copy(), np.zeros(len(xb), dtype=np.int64)
         active = _predict(model, xa) != t
+        def loss_of_output(out, labels):
+            return scores(mg.log_softmax(out, axis=1) if objective == "log_probability" else out, labels).sum()
+
         for _ in range(max_steps):
             if not active.any():
                 break
-            ta = t[active]
-            g = _input_grad(model, xa[active], lambda out: scores(
-                mg.log_softmax(out, axis=1) if objective == "log_probability" else out, ta).sum())
-            norm = np.sqrt((g * g).sum(axis=(1, 2, 3), keepdims=True))
-            xa[active] += (lr * g / np.maximum(norm, np.finfo(g.dtype).tiny)).astype(xa.dtype)
+            g = _input_grad(model, xa[active], lambda out: loss_of_output(out, t[active]))
+            xa[active] = _clip(xa[active] + lr * _ascent_direction(g, norm), clip).astype(xa.dtype)
             steps[active] += 1
             active &= _predict(model, xa) != t
+        if not isinstance(shrink, bool):
+            raise TypeError(f"shrink: expected True or False, got {shrink!r}")
+        if shrink:
+            xa = _shrink(model, xb, xa, t, loss_of_output, clip, norm)
         pred = _predict(model, xa)
     return AdversarialResult(xa, steps, xb, pred, pred == t, single)
+
+
+def _shrink(model, x, x_fooled, t, loss_of_output, clip, norm, levels=6, steps=10):
+    """The fooled images moved into the smallest ball around x (radius in ``norm``) in which
+    projected gradient ascent (Madry et al. 2018: ``steps`` steps of radius/4, started from the
+    best image so far projected into the ball) still reaches t: a bisection over the radius,
+    ``levels`` halvings, per image. Images not fooled are returned as they are."""
+    d = (x_fooled - x).reshape(len(x), -1)
+    hi = np.abs(d).max(axis=1) if norm == "inf" else np.sqrt((d * d).sum(axis=1))
+    lo, best = np.zeros(len(x)), x_fooled.copy()
+    todo = np.flatnonzero(_predict(model, x_fooled) == t)
+    for _ in range(levels):
+        if not len(todo):
+            break
+        eps = ((lo + hi) / 2)[todo][:, None, None, None]
+        x0 = x[todo]
+        xa = _clip(x0 + _project(best[todo] - x0, eps, norm), clip).astype(x.dtype)
+        for _ in range(steps):
+            g = _input_grad(model, xa, lambda out: loss_of_output(out, t[todo]))
+            xa = _clip(x0 + _project(xa + eps / 4 * _ascent_direction(g, norm) - x0, eps, norm), clip).astype(x.dtype)
+        ok = _predict(model, xa) == t[todo]
+        best[todo[ok]] = xa[ok]
+        hi[todo[ok]], lo[todo[~ok]] = eps[ok, 0, 0, 0], eps[~ok, 0, 0, 0]
+    return best
+
+
+def _ascent_direction(g, norm):
+    """The unit step (in ``norm``) that raises a linear function with gradient g the most, per image."""
+    if norm == "inf":
+        return np.sign(g)
+    return g / np.maximum(np.sqrt((g * g).sum(axis=(1, 2, 3), keepdims=True)), np.finfo(g.dtype).tiny)
+
+
+def _clip_range(clip, x):
+    """``clip`` as (low, high) with low < high, both finite, holding every value of x; or None."""
+    if clip is None:
+        return None
+    try:
+        low, high = (float(v) for v in clip)
+    except (TypeError, ValueError):
+        raise ValueError(f"clip: expected None or a pair (low, high) of numbers, got {clip!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"clip: expected finite low < high, got {clip!r}")
+    if x.min() < low or x.max() > high:
+        raise ValueError(f"clip: x has values in [{x.min():g}, {x.max():g}], outside clip={clip!r}; "
+                         f"pass clip=None or a range that holds x")
+    return low, high
 
 
 def _clip(x, clip):
@@ -130,11 +212,7 @@ def pgd(model, x, target, eps, step, steps, norm="inf", targeted=False, seed=0, 
         sign = -1.0 if targeted else 1.0
         for _ in range(steps):
             g = sign * _input_grad(model, xa, lambda out: cross_entropy(out, t) * float(len(xb)))
-            if norm == "inf":
-                d = np.sign(g)
-            else:
-                d = g / np.maximum(np.sqrt((g * g).sum(axis=(1, 2, 3), keepdims=True)), np.finfo(g.dtype).tiny)
-            xa = _clip(xb + _project(xa + step * d - xb, eps, norm), clip).astype(xb.dtype)
+            xa = _clip(xb + _project(xa + step * _ascent_direction(g, norm) - xb, eps, norm), clip).astype(xb.dtype)
         pred = _predict(model, xa)
     return AdversarialResult(xa, np.full(len(xb), steps), xb, pred, (pred == t) if targeted else (pred != t), single)
 

@@ -31,6 +31,30 @@ def filters(layer, shape=None):
     return (w - lo) / np.where(hi > lo, hi - lo, 1)
 
 
+def filter_smoothness(weight):
+    """How smooth convolution filters are: the Pearson correlation between each weight and its right
+    neighbour and its lower neighbour, pooled over both directions, computed per (filter, input
+    channel) and averaged. Smooth oriented edges and colour blobs score near 1; white noise (a fresh
+    random initialisation) about 0; a checkerboard -1.
+
+    weight : (out, in, kh, kw) array or a Conv2d layer, kh, kw >= 2 -> float in [-1, 1].
+    """
+    w = weight.weight.data if isinstance(weight, Conv2d) else np.asarray(weight, dtype=np.float64)
+    if w.ndim != 4 or min(w.shape[2:]) < 2:
+        raise ValueError(f"weight: expected (out, in, kh, kw) filters with kh, kw >= 2, got shape {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("weight: expected finite values, got NaN or inf")
+    w = w.reshape(-1, *w.shape[2:]).astype(np.float64)
+    a = np.concatenate([w[:, :, :-1].reshape(len(w), -1), w[:, :-1, :].reshape(len(w), -1)], axis=1)
+    b = np.concatenate([w[:, :, 1:].reshape(len(w), -1), w[:, 1:, :].reshape(len(w), -1)], axis=1)
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    denom = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    # a constant filter has no neighbour structure to speak of: it counts as 0, not NaN
+    r = np.where(denom > 0, (a * b).sum(axis=1) / np.where(denom > 0, denom, 1), 0.0)
+    return float(r.mean())
+
+
 def _layer_outputs(model, x, layers, batch_size=64):
     xb, single = as_batch(x)
     batch_size = integer(batch_size, "batch_size", low=1)

@@ -8,8 +8,8 @@ import numpy as np
 import minigrad as mg
 from methods.image_transforms import Jitter, Pad, RandomRotate, RandomScale, resize
 from methods.inputs_and_targets import as_batch, check_layer, evaluating
-from methods.objectives import (Objective, channel, class_score, content, dream,
-                                feature_match, gram_matrix, neuron, style)
+from methods.objectives import (Objective, channel, class_score, content, content_loss, dream,
+                                feature_match, gram_matrix, neuron, style, style_loss)
 from methods.optimize_input import optimize_input
 from methods.regularizers import (AlphaNorm, Clamp, ClipContribution, ClipNorm, Decay, GaussianBlur, L2,
                                   TotalVariation)
@@ -17,22 +17,29 @@ from minigrad import Tensor, no_grad
 
 
 def _presets(H):
-    """Settings per preset for H x H images (jitter scaled from the papers' 224-pixel images)."""
+    """Settings per preset for H x H images (jitter scaled from the papers' 224-pixel images).
+
+    The pixel presets take the cs231n step, x += lr g / ||g||_2 per image, with lr = 0.0208 H: a
+    root-mean-square change of 0.012 per pixel and step for 3 channels, whatever the size. A plain
+    step lr g depends on the network's logit scale: on the gallery's adversarially trained shapes
+    network, whose input gradients are ~100x smaller than an ordinary network's, 100 plain steps of
+    0.05 g left the image grey. ``optimizer='ascent'`` and ``lr`` override it (the papers' plain
+    ascent). Lucid's Adam takes lr 0.02: at 0.05, 12% of the 48x48 shapes' pixels ended at 0 or 1."""
     j = max(1, round(H / 14))
     c = 0.5  # the papers' images are mean-subtracted: their 0 is the middle of our [0, 1]
+    step = dict(optimizer="normalized", lr=0.0208 * H, steps=200)
     return {
-        # Simonyan et al. 2013: plain gradient ascent on S_c(I) - lambda ||I||^2
-        "simonyan": dict(optimizer="ascent", lr=0.05, steps=200, regularizers=[L2(1e-3, c), Clamp()]),
+        # Simonyan et al. 2013: gradient ascent on S_c(I) - lambda ||I||^2
+        "simonyan": dict(step, regularizers=[L2(1e-3, c), Clamp()]),
         # cs231n (assignment 3): L2 1e-3, jitter, clamp to the valid range, blur every 10 steps
-        "cs231n": dict(optimizer="ascent", lr=0.05, steps=200, transforms=[Jitter(j)],
-                       regularizers=[L2(1e-3, c), Clamp(), GaussianBlur(0.5, every=10)]),
+        "cs231n": dict(step, transforms=[Jitter(j)], regularizers=[L2(1e-3, c), Clamp(), GaussianBlur(0.5, every=10)]),
         # Yosinski et al. 2015: decay, periodic blur and clipping of small-norm and small-contribution
-        # pixels (settings in the spirit of their table, for small images)
-        "yosinski": dict(optimizer="ascent", lr=0.05, steps=200,
-                         regularizers=[Decay(0.01, c), GaussianBlur(0.5, every=4), ClipNorm(10, c),
-                                       ClipContribution(10, c), Clamp()]),
+        # pixels (settings in the spirit of their table, for small images; decay 0.02, not 0.01: on
+        # the shapes network a second network recognised 5 of 6 class models against 4)
+        "yosinski": dict(step, regularizers=[Decay(0.02, c), GaussianBlur(0.5, every=4), ClipNorm(10, c),
+                                             ClipContribution(10, c), Clamp()]),
         # Olah et al. 2017 (lucid): decorrelated Fourier image, pad, jitter, scale, rotate, Adam
-        "lucid": dict(optimizer="adam", lr=0.05, steps=200, parameterization="decorrelated",
+        "lucid": dict(optimizer="adam", lr=0.02, steps=200, parameterization="decorrelated",
                       transforms=[Pad(j), Jitter(j), RandomScale(), RandomRotate(), Jitter(max(1, j // 2))]),
     }
 
@@ -189,16 +196,27 @@ def _features(model, image, layers):
 
 
 def texture_synthesis(model, texture, layers, shape=None, steps=200, lr=0.05, weights=None,
-                      parameterization="fourier", seed=0, **overrides):
+                      parameterization="fourier", init="mean", seed=0, **overrides):
     """A new image with the texture's Gram matrices at ``layers`` (Gatys et al. 2015): maximise
-    -style_loss from grey noise. texture (C, H, W); shape: the output's (C, H, W) (default the
+    -style_loss from noise. texture (C, H, W); shape: the output's (C, H, W) (default the
     texture's). The Fourier parameterisation is the default: on the random multi-scale network it
     reached a ~100x lower style loss than pixels in as many steps, without a frame at the border.
+
+    init: 'mean' (the texture's mean colour plus a little seeded noise) or 'grey' (0.5 plus the
+    noise). Zero-mean filters (``layers.RandomMultiScaleNet``, Ustyuzhaninov et al. 2017) give the
+    same response to x and to x + c (1, 1, 1) away from the zero-padded border, so nothing but the
+    start sets the image's overall brightness: from grey, a dark texture came out too light.
     Returns (image, history)."""
     layers = _check_layers(model, layers)
     tb, _ = as_batch(texture, "texture")
+    if init not in ("mean", "grey"):
+        raise ValueError(f"init: expected 'mean' or 'grey', got {init!r}")
     grams = [gram_matrix(Tensor(A)).data for A in _features(model, tb, layers)]
     x0, single = _start(shape if shape is not None else tb.shape[1:], seed)
+    if x0.shape[1] != tb.shape[1]:
+        raise ValueError(f"shape: expected {tb.shape[1]} channels (the texture's), got {shape!r}")
+    if init == "mean":
+        x0 = x0 - 0.5 + tb.mean(axis=(0, 2, 3))[:, None, None]
     out, history = optimize_input(model, -style(layers, grams, weights), x0, steps, lr,
                                   parameterization=parameterization, seed=seed, **overrides)
     return (out[0] if single else out), history
@@ -214,20 +232,40 @@ def style_transfer(model, content_image, style_image, content_layer, style_layer
     1e-5 to 1e-2 on VGG): the default 1e-8 suits ``layers.RandomMultiScaleNet``, whose Gram
     matrices are small; on 64x64 images 1e6 left the photograph unchanged, 1e8 shows the style.
     content_image (C, H, W); style_image (C, H', W') of any size. Returns (image, history)."""
-    check_layer(model, content_layer, "content_layer")
-    style_layers = _check_layers(model, style_layers, "style_layers")
     cb, _ = as_batch(content_image, "content_image")
-    sb, _ = as_batch(style_image, "style_image")
     if init not in ("content", "noise"):
         raise ValueError(f"init: expected 'content' or 'noise', got {init!r}")
-    target = _features(model, cb, [content_layer])[0]
-    grams = [gram_matrix(Tensor(A)).data for A in _features(model, sb, style_layers)]
+    style_layers, target, grams = _style_targets(model, content_image, style_image, content_layer, style_layers)
     objective = -(content_weight * content(content_layer, target)
                   + style_weight * style(style_layers, grams, style_layer_weights))
     x0 = cb if init == "content" else _start(cb.shape, seed)[0]
     regs = [TotalVariation(tv_weight)] if tv_weight > 0 else []
     out, history = optimize_input(model, objective, x0, steps, lr, regularizers=regs, seed=seed, **overrides)
     return out[0], history
+
+
+def style_transfer_losses(model, image, content_image, style_image, content_layer, style_layers,
+                          style_layer_weights=None):
+    """(L_content, L_style) of ``image``: the two terms of ``style_transfer``'s objective before
+    alpha and beta weigh them (Gatys et al. 2016, eqs. 1 and 5), to measure a result against its
+    start. image, content_image (C, H, W); style_image (C, H', W'). -> two floats."""
+    style_layers, target, grams = _style_targets(model, content_image, style_image, content_layer, style_layers)
+    xb, _ = as_batch(image, "image")
+    feats = [Tensor(A.astype(np.float64)) for A in _features(model, xb, [content_layer, *style_layers])]
+    return (float(content_loss(feats[0], target).data[0]),
+            float(style_loss(feats[1:], grams, style_layer_weights).data[0]))
+
+
+def _style_targets(model, content_image, style_image, content_layer, style_layers):
+    """(style layers as a list, the content layer's features of the content image, the style
+    image's Gram matrices at the style layers), checked."""
+    check_layer(model, content_layer, "content_layer")
+    style_layers = _check_layers(model, style_layers, "style_layers")
+    cb, _ = as_batch(content_image, "content_image")
+    sb, _ = as_batch(style_image, "style_image")
+    target = _features(model, cb, [content_layer])[0]
+    grams = [gram_matrix(Tensor(A)).data for A in _features(model, sb, style_layers)]
+    return style_layers, target, grams
 
 
 def _check_layers(model, layers, what="layers"):

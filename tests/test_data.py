@@ -28,6 +28,33 @@ def test_make_shapes_is_balanced_seeded_and_masks_match_the_objects():
     assert ring.mean() < disc.mean()  # rings have holes
 
 
+def test_make_shapes_labels_every_pixel_with_concepts():
+    from demos.shapes import COLOURS, TEXTURES, concept_masks, concept_names
+
+    X, y, m, labels = make_shapes(40, seed=5, labels_out=True)
+    assert X.shape == (40, 3, 48, 48)
+    np.testing.assert_array_equal(X, make_shapes(40, seed=5)[0])  # labels_out changes nothing else
+    c = concept_masks(y, m, labels)
+    names = concept_names()
+    assert c.shape == (40, len(names), 48, 48) and len(set(names)) == len(names)
+    k = {name: i for i, name in enumerate(names)}
+    for i in range(40):
+        assert (c[i, k[CLASSES[y[i]]]] == m[i]).all() and c[i, :len(CLASSES)].sum() == m[i].sum()
+        edge, interior = c[i, k["edge"]], c[i, k["interior"]]
+        assert not (edge & interior).any() and ((edge | interior) == m[i]).all() and edge.any()
+        colour = list(COLOURS)[labels.colour[i]]
+        assert (c[i, k[f"{colour} object"]] == m[i]).all()
+        # the objects' pixels have the named colour (within the jitter and noise; thin bars have no interior)
+        if interior.sum() >= 5:
+            np.testing.assert_allclose(X[i][:, interior].mean(axis=1), COLOURS[colour], atol=0.08)
+        texture = list(TEXTURES)[labels.texture[i]]
+        assert (c[i, k[f"{texture} background"]] == ~m[i]).all()
+    # a textured background varies more than a plain one
+    plain = [X[i][:, ~m[i]].std(axis=1).mean() for i in range(40) if labels.texture[i] == 0]
+    striped = [X[i][:, ~m[i]].std(axis=1).mean() for i in range(40) if labels.texture[i] == 1]
+    assert max(plain) < min(striped)
+
+
 def test_make_shapes_rejects_bad_arguments():
     with pytest.raises(ValueError, match="n: expected a positive int"):
         make_shapes(0)

@@ -23,7 +23,7 @@ def _run(code, **env):
     # NumPy already loaded OpenBLAS: too late, so nothing is changed
     ("import numpy, minigrad, os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))", "None"),
     # the main job's package imports minigrad before NumPy
-    ("import demos.train, os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))", "4"),
+    ("import demos.gallery_models, os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))", "4"),
 ])
 def test_openblas_thread_timeout(code, expected):
     assert _run(code) == expected

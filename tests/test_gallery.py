@@ -1,6 +1,7 @@
 """The main job: ``minigrad gallery --quick`` writes a page whose every image exists, opens, is not
 blank and has a caption, and which headless Chromium loads with every image decoded; the command
 line's error cases exit with status 2 and one line."""
+import json
 import os
 import re
 import shutil
@@ -45,13 +46,76 @@ def test_every_figure_exists_opens_is_not_blank_and_has_a_caption(gallery_dir):
         assert section in page
 
 
-def test_a_second_run_reuses_the_cached_weights(gallery_dir):
-    from demos import gallery, trained_models
+def test_a_second_run_loads_the_shipped_weights(gallery_dir):
+    from demos import gallery, gallery_models
 
     ctx = gallery.Context(str(gallery_dir), 0, "quick", False)
     summary = gallery.train_all(ctx)
-    assert all("cached" in v for v in summary.values()), summary
-    assert isinstance(ctx.shapes, trained_models.Trained)
+    assert all("shipped" in v for v in summary.values()), summary
+    assert isinstance(ctx.shapes, gallery_models.GalleryModel)
+
+
+# --- every caption's claim, measured while the figure was drawn (claims.json) ----------------------
+@pytest.fixture(scope="module")
+def claims(gallery_dir):
+    with open(gallery_dir / "claims.json") as f:
+        return json.load(f)
+
+
+def test_the_filters_are_smooth_and_moved_while_training(claims):
+    c = claims["conv1_filters.png"]
+    assert c["kernel_size"] >= 5 and c["smoothness"] >= 0.5 and abs(c["smoothness_fresh_init"]) < 0.2
+    e = claims["filter_evolution.png"]
+    assert e["epochs"][0] == 0 and len(e["relative_change"]) == len(e["epochs"]) - 1
+    assert min(e["relative_change"]) > 0.01 and e["smoothness"][-1] > e["smoothness"][0]
+
+
+def test_linear_templates_look_like_their_class(claims):
+    assert claims["linear_templates.png"]["template_correlation_min"] >= 0.5
+
+
+@pytest.fixture(scope="module")
+def judge(tmp_path_factory):
+    """A third network trained here: the second network's recipe (another architecture than the
+    shapes network) with another seed, so other initial weights and other renderings of the data."""
+    from demos.gallery_models import gallery_model
+
+    return gallery_model("shapes_check", out=str(tmp_path_factory.mktemp("judge")), seed=1, epochs=8)
+
+
+def test_class_models_are_recognised_by_independent_networks_and_not_saturated(gallery_dir, claims, judge):
+    c = claims["class_models.png"]
+    n = c["classes"]
+    assert judge.info["accuracy"] >= 0.95
+    with np.load(gallery_dir / c["file"]) as f:
+        images = {k: f[k] for k in f.files}
+    assert set(images) == {"no_prior", "simonyan", "cs231n", "yosinski", "lucid"}
+    assert set(c["priors"]) == {"cs231n", "yosinski", "lucid"}
+    for preset in c["priors"]:
+        img = images[preset]
+        recognised = int((L.predict(judge.model, img.astype(np.float32)).argmax(1) == np.arange(n)).sum())
+        saturated = float(((img <= 0.01) | (img >= 0.99)).mean())
+        # the gallery's second network recognises all but at most one; a third, trained here from
+        # another seed, is a noisier judge (measured 3-5 of 6 per prior; chance is 1)
+        assert c[f"recognised_{preset}"] >= n - 1 and recognised >= n // 2, (preset, recognised, c)
+        assert saturated <= 0.05 and c[f"saturated_{preset}"] == pytest.approx(saturated), preset
+    # the baselines are shown because they fail: without a prior the image runs into the clamp
+    assert c["saturated_no_prior"] > 0.05
+
+
+def test_unit_visualisations_beat_every_test_image(claims):
+    c = claims["unit_visualizations.png"]
+    assert c["units_above_best_test_image"] == c["units"] and c["min_ratio_to_best_test_image"] > 1
+
+
+def test_fooling_images_are_small_changes(claims):
+    c = claims["fooling.png"]
+    assert c["images"] == 20 and c["reached_target"] >= 18 and c["median_linf"] <= 0.1
+    assert 0 <= c["min_pixel"] and c["max_pixel"] <= 1
+
+
+def test_dissection_finds_several_concepts(claims):
+    assert claims["dissection.png"]["distinct_concepts_iou_0.2"] >= 3
 
 
 def _browser():

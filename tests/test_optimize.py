@@ -196,7 +196,7 @@ def test_class_model_beats_the_classes_real_images(trained, preset):
 
 def test_unit_visualization_with_diversity(trained):
     net, *_ = trained
-    layer = net.features[4]
+    layer = net.features[3]  # the second convolution: its output, before the ReLU, as lucid optimises it
     imgs, history = methods.unit_visualization(net, layer, 5, (3, 20, 20), batch=3, diversity=0.5, steps=30,
                                                progress_bar=False)
     assert imgs.shape == (3, 3, 20, 20) and history["objective"].shape == (30, 3)
@@ -207,21 +207,6 @@ def test_unit_visualization_with_diversity(trained):
         net(mg.Tensor(start))
     assert acts[layer].data[:, 5].mean() > acts0[layer].data[:, 5].mean()
     assert not np.allclose(imgs[0], imgs[1])
-
-
-def test_fooling_images_reach_the_target_and_report_their_size(trained):
-    net, X, y, _ = trained
-    pred = L.predict(net, X).argmax(1)
-    right = np.flatnonzero(pred == y)[:8]
-    target = (y[right] + 1) % 6
-    result = methods.fooling_image(net, X[right], target, max_steps=100, lr=0.1)
-    x_fool, steps = result
-    assert np.all(L.predict(net, x_fool).argmax(1) == target) and np.all(result.success)
-    assert np.all(steps >= 1) and np.all(steps <= 100)
-    d = (x_fool - X[right]).reshape(len(right), -1)
-    np.testing.assert_allclose(result.linf, np.abs(d).max(1))
-    np.testing.assert_allclose(result.l2, np.sqrt((d * d).sum(1)))
-    assert np.all(result.l2 <= 0.1 * steps + 1e-9)  # each step has L2 size lr
 
 
 @pytest.mark.parametrize("norm", ["inf", "2"])

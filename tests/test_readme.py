@@ -15,6 +15,6 @@ def test_readme_examples_run(capsys, tmp_path, monkeypatch):
     namespace = {}
     for block in code:
         exec(compile(block, "README.md", "exec"), namespace)
-    assert namespace["styled"].shape == (3, 64, 64) and namespace["G"].shape[1:] == (64, 64)
+    assert namespace["styled"].shape == (3, 64, 64) and namespace["G"].shape[1:] == (128, 128)  # the shapes network's last ReLU
     assert namespace["cam"].shape == (1, 224, 224) and namespace["small"].shape == (1, 7, 7)
     assert namespace["relevance_map"].shape == (1, 3, 224, 224) and (tmp_path / "resnet18.npz").exists()

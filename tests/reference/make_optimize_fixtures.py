@@ -7,7 +7,7 @@ On the float64 torch CNN of ``make_captum_fixtures`` (the keys of
 - Gram matrices, content, style and TV losses of the layers' outputs, and their gradients with
   respect to the input, written here from the papers' formulas in torch;
 - 20 steps of the cs231n class-model recipe (L2 1e-3 penalty on x - 0.5, jitter by a roll drawn as
-  ``rng.integers(-j, j + 1, size=2)`` from ``numpy.random.default_rng(SEED)``, gradient ascent,
+  ``rng.integers(-j, j + 1, size=2)`` from ``numpy.random.default_rng(SEED)``, normalised gradient ascent,
   clamp to [0, 1], Gaussian blur sigma 0.5 with edge padding every 10 steps), written in torch.
 """
 import os
@@ -94,7 +94,7 @@ def class_model_loop(net):
         score = net(torch.roll(x, (dy, dx), dims=(2, 3)))[:, c["target"]].sum() - c["l2"] * ((x - 0.5) ** 2).sum()
         g, = torch.autograd.grad(score, x)
         with torch.no_grad():
-            x = (x + c["lr"] * g).clamp(0, 1)
+            x = (x + c["lr"] * g / g.norm()).clamp(0, 1)  # the cs231n step: normalised per image
             if (step + 1) % c["blur_every"] == 0:
                 x = _blur(x, c["sigma"])
     return x.detach().numpy()[0]
