@@ -1,79 +1,106 @@
 """Class activation maps: CAM (Zhou et al. 2016), Grad-CAM (Selvaraju et al. 2017) and Guided
 Grad-CAM. Maps are computed at the layer's resolution, the ReLU applied there, and only then
-resized to the input (bilinear, half-pixel centres), as Captum and the Grad-CAM paper do.
+resized to the input, as Captum and the Grad-CAM paper do. The resize is ``interpolate_mode``:
+"bilinear" (half-pixel centres; the paper's, the default), "nearest" (Captum's default for
+``LayerAttribution.interpolate`` and ``GuidedGradCam``) or "bicubic", each as PyTorch's
+``interpolate(align_corners=False)`` (see ``methods.upsample``).
 """
 import numpy as np
 
 import minigrad
 from layers import AdaptiveAvgPool2d, GlobalAvgPool2d, Linear
-from methods.inputs_and_targets import as_batch, check_layer, layer_output, scores, unbatch
-from methods.upsample import bilinear_resize
+from methods.inputs_and_targets import as_batch, check_layer, scores, unbatch
+from methods.upsample import INTERPOLATE_MODES, resize
 from minigrad import Tensor
+from minigrad.argument_checks import one_of
+
+_LAYER_SHAPES = {4: "(N, K, h, w)", 2: "(N, K)"}  # a layer output's rank -> its shape, for errors
 
 
-def _gradcam_parts(model, x, target, layer):
-    """One forward pass: (x batch, single, x tensor, scores, A = the layer's output)."""
+def _gradcam_parts(model, x, target, layer, interpolate_mode, ranks=(4,)):
+    """One forward pass: (x batch, single, x tensor, scores, A = the layer's output), after checking
+    every argument. ``ranks``: the ranks of layer output the method accepts."""
+    one_of(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)  # before the forward pass
     check_layer(model, layer)
     xb, single = as_batch(x)
     xt = Tensor(xb, requires_grad=True)
-    s, A = layer_output(model, xt, target, layer)
+    with minigrad.capture(layer) as acts:
+        s = scores(model(xt), target)
+    A = acts.get(layer)
+    if A is None:
+        raise ValueError(f"layer: {type(layer).__name__} did not run in the model's forward pass")
+    if A.ndim not in ranks:
+        raise ValueError(f"layer: expected a layer with {' or '.join(_LAYER_SHAPES[r] for r in ranks)} "
+                         f"outputs, got {A.shape}")
     return xb, single, xt, s, A
 
 
-def _weighted_maps(weights, A, xb, relu, upsample):
-    """sum_k weights[n, k] A[n, k] (N, h, w), the ReLU applied at the layer's resolution and only
-    then resized to the input (as Captum and the Grad-CAM paper do)."""
-    maps = np.einsum("nk,nkij->nij", weights, A)
+def _weighted_maps(weights, A, xb, relu, upsample, interpolate_mode):
+    """sum_k weights[n, k] A[n, k, ...], (N, h, w) (or (N,) for (N, K) outputs), the ReLU applied at
+    the layer's resolution and only then resized to the input (as Captum and the Grad-CAM paper do).
+    A map without spatial axes has nothing to resize: it is one value per sample."""
+    maps = np.einsum("nk,nk...->n...", weights, A)
     if relu:
         maps = np.maximum(maps, 0)
-    return bilinear_resize(maps, xb.shape[2:]) if upsample else maps
+    return resize(maps, xb.shape[2:], interpolate_mode) if upsample and maps.ndim == 3 else maps
 
 
-def _gradcam_maps(s, A, xb, relu, upsample):
-    """Grad-CAM's maps from the scores s and the layer output A of one forward pass."""
+def _gradcam_maps(s, A, xb, relu, upsample, interpolate_mode):
+    """Grad-CAM's maps from the scores s and the layer output A of one forward pass. A layer the
+    scores do not depend on has gradient 0 (``minigrad.grad``'s zeros, Captum's with
+    ``materialize_grads``), so its map is 0."""
     gA, = minigrad.grad(s, [A])
-    return _weighted_maps(gA.mean(axis=(2, 3)), A.data, xb, relu, upsample)
+    weights = gA.mean(axis=tuple(range(2, gA.ndim)))  # over no axis at all for (N, K) outputs
+    return _weighted_maps(weights, A.data, xb, relu, upsample, interpolate_mode)
 
 
-def gradcam(model, x, target, layer, relu=True, upsample=True):
+def gradcam(model, x, target, layer, relu=True, upsample=True, interpolate_mode="bilinear"):
     """Grad-CAM (Selvaraju et al. 2017, eqs. 1-2): w_k = mean_ij dy_c/dA^k_ij,
     map = ReLU(sum_k w_k A^k).
 
-    x (N, C, H, W) or (C, H, W); ``layer`` a module of ``model`` with (N, K, h, w) outputs.
-    Returns (N, H, W) (or (N, h, w) with ``upsample=False``; no batch axis for a single image).
+    x (N, C, H, W) or (C, H, W); ``layer`` a module of ``model`` with (N, K, h, w) outputs, or
+    (N, K) outputs (a Linear layer; Captum's ``LayerGradCam`` generalisation: w_k = dy_c/dA^k, so
+    the map is ReLU(sum_k g_k A_k), one value per sample). Returns (N, H, W), or (N, h, w) with
+    ``upsample=False``, or (N,) at an (N, K) layer (Captum's (N, 1) without its channel axis, as
+    the (N, 1, h, w) maps lose it here); no batch axis for a single image. ``interpolate_mode``:
+    "bilinear" (the paper's), "nearest" or "bicubic" (see the module docstring).
     """
-    xb, single, _, s, A = _gradcam_parts(model, x, target, layer)
-    return unbatch(_gradcam_maps(s, A, xb, relu, upsample), single)
+    xb, single, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, ranks=(4, 2))
+    return unbatch(_gradcam_maps(s, A, xb, relu, upsample, interpolate_mode), single)
 
 
-def gradcam_plus_plus(model, x, target, layer, upsample=True):
+def gradcam_plus_plus(model, x, target, layer, upsample=True, interpolate_mode="bilinear"):
     """Grad-CAM++ (Chattopadhay et al. 2018, eqs. 10 and 19, with the exponential of the score so
     that higher derivatives are powers of the first): with g = dy_c/dA^k_ij,
     alpha^k_ij = g^2 / (2 g^2 + sum_ab A^k_ab g^3) (0 where that is 0/0),
-    w_k = sum_ij alpha^k_ij relu(g), map = ReLU(sum_k w_k A^k). -> (N, H, W)."""
-    xb, single, _, s, A = _gradcam_parts(model, x, target, layer)
+    w_k = sum_ij alpha^k_ij relu(g), map = ReLU(sum_k w_k A^k). -> (N, H, W).
+    ``interpolate_mode``: "bilinear" (the default), "nearest" or "bicubic"."""
+    xb, single, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode)
     g, = minigrad.grad(s, [A])
     a = A.data
     denom = 2 * g ** 2 + a.sum(axis=(2, 3), keepdims=True) * g ** 3
     alpha = np.divide(g ** 2, denom, out=np.zeros_like(g), where=denom != 0)
     weights = (alpha * np.maximum(g, 0)).sum(axis=(2, 3))
-    return unbatch(_weighted_maps(weights, a, xb, True, upsample), single)
+    return unbatch(_weighted_maps(weights, a, xb, True, upsample, interpolate_mode), single)
 
 
-def guided_gradcam(model, x, target, layer, upsample=True):
+def guided_gradcam(model, x, target, layer, upsample=True, interpolate_mode="bilinear"):
     """Guided Grad-CAM (Selvaraju et al. 2017, sec. 3): guided backprop * upsampled Grad-CAM, from
     one forward pass and two reverse passes with different rule tables. -> x's shape.
 
     ``upsample=False`` multiplies by the Grad-CAM map at the layer's own resolution, which the
     pixel-wise product allows only for a layer whose output has the input's height and width
     (another layer raises a ValueError). Captum has no such option: it always interpolates, which
-    for such a layer leaves the map as it is, so both agree there."""
-    xb, single, xt, s, A = _gradcam_parts(model, x, target, layer)
+    for such a layer leaves the map as it is, so both agree there.
+
+    ``interpolate_mode``: "bilinear" (the paper's, our default), "nearest" (Captum's
+    ``GuidedGradCam`` default) or "bicubic". The layer must have (N, K, h, w) outputs."""
+    xb, single, xt, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode)
     if not upsample and A.shape[2:] != xb.shape[2:]:
         raise ValueError(f"upsample: upsample=False needs a layer whose output has the input's size "
                          f"{xb.shape[2]}x{xb.shape[3]} (guided backprop is multiplied pixel by pixel), got a "
                          f"{A.shape[2]}x{A.shape[3]} output from {type(layer).__name__}; use upsample=True")
-    maps = _gradcam_maps(s, A, xb, True, upsample)
+    maps = _gradcam_maps(s, A, xb, True, upsample, interpolate_mode)
     with minigrad.rules(relu="guided", relu6="guided"):
         g, = minigrad.grad(s, [xt])
     return unbatch(g * maps[:, None], single)
@@ -95,10 +122,12 @@ def _gap_head(model):
     return mods[gaps[-1]], mods[linears[-1]]
 
 
-def cam(model, x, target, upsample=True):
+def cam(model, x, target, upsample=True, interpolate_mode="bilinear"):
     """CAM (Zhou et al. 2016, eq. 2): M_c(i, j) = sum_k w^c_k f_k(i, j), with f_k the maps that
     enter the global average pooling and w^c the final Linear layer's weights of class c.
-    ``target``: class index or one per sample. Returns (N, H, W) (no ReLU, as in the paper)."""
+    ``target``: class index or one per sample. Returns (N, H, W) (no ReLU, as in the paper).
+    ``interpolate_mode``: "bilinear" (the default), "nearest" or "bicubic"."""
+    one_of(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)
     gap, fc = _gap_head(model)
     if callable(target):
         raise ValueError("target: cam weights the maps by the final layer's row of a class, so it needs "
@@ -109,4 +138,4 @@ def cam(model, x, target, upsample=True):
     scores(out, target)  # validates the target
     A = acts.inputs[gap].data  # the maps that entered the pooling: (N, K, h, w)
     idx = np.broadcast_to(np.asarray(target), (len(xb),))
-    return unbatch(_weighted_maps(fc.weight.data[idx], A, xb, False, upsample), single)
+    return unbatch(_weighted_maps(fc.weight.data[idx], A, xb, False, upsample, interpolate_mode), single)

@@ -3,7 +3,7 @@ average gradients over inputs built around x, so both reuse ``input_gradient``."
 import numpy as np
 
 from methods.inputs_and_targets import as_batch, broadcast_baseline, repeat_target, scores, unbatch
-from minigrad.argument_checks import function, integer, number
+from minigrad.argument_checks import array, function, integer, number
 from methods.gradients import input_gradient
 from minigrad import Tensor, no_grad
 
@@ -32,13 +32,19 @@ def path_points(n_steps, method="gausslegendre"):
 
 
 def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gausslegendre",
-                         return_convergence_delta=False, internal_batch_size=None):
+                         return_convergence_delta=False, internal_batch_size=None, multiply_by_inputs=True):
     """IG_i = (x_i - x'_i) * int_0^1 df(x' + a (x - x'))/dx_i da  (Sundararajan et al. 2017, eq. 1),
     the integral by ``method`` with ``n_steps`` points (Captum's defaults: Gauss-Legendre, 50).
 
     baseline : float or array broadcastable to x (default 0, the paper's black image)
-    return_convergence_delta : also return f(x) - f(x') - sum_i IG_i per sample (completeness, eq. 3)
+    return_convergence_delta : also return f(x) - f(x') - sum_i IG_i per sample (completeness, eq. 3,
+        says it is 0; what is left is the quadrature's error). Captum's delta is its negative.
     internal_batch_size : samples x steps per forward pass (default: all steps of the batch at once)
+    multiply_by_inputs : False returns the path integral int_0^1 df/dx_i da alone, without the
+        (x_i - x'_i) factor: Captum's ``IntegratedGradients(multiply_by_inputs=False)``, a "local"
+        attribution in Ancona et al. 2018 (ICLR, "Towards better understanding of gradient-based
+        attribution methods"; times the input it is "global"). The delta is then still computed
+        from the returned attributions, as Captum does, and is no longer an error measure.
 
     Returns x's shape (and the (N,) deltas).
     """
@@ -47,6 +53,8 @@ def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gau
     alphas, weights = path_points(n_steps, method)
     if internal_batch_size is not None:
         integer(internal_batch_size, "internal_batch_size", low=1)
+    if not isinstance(multiply_by_inputs, (bool, np.bool_)):
+        raise TypeError(f"multiply_by_inputs: expected True or False, got {multiply_by_inputs!r}")
     n = len(xb)
     per_pass = max(1, (internal_batch_size or n * n_steps) // n)
     total = np.zeros_like(xb)
@@ -55,7 +63,7 @@ def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gau
         points = (base[None] + a[:, None, None, None, None] * (xb - base)[None]).reshape((-1,) + xb.shape[1:])
         g, _, _ = input_gradient(model, points, repeat_target(target, n, len(a)))
         total += np.tensordot(weights[k:k + per_pass], g.reshape((len(a),) + xb.shape), axes=1)
-    attributions = (xb - base) * total
+    attributions = (xb - base) * total if multiply_by_inputs else total
     if not return_convergence_delta:
         return unbatch(attributions, single)
     with no_grad():
@@ -64,27 +72,82 @@ def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gau
     return unbatch(attributions, single), (delta[0] if single else delta)
 
 
-def smoothgrad(method, model, x, target, n_samples=50, noise_level=0.15, kind="smoothgrad", seed=0,
-               **options):
-    """Average ``method`` over noisy copies x + N(0, sigma^2), sigma = noise_level * (max x - min x)
-    per sample (Smilkov et al. 2017, eq. 3; 15% is their default). ``kind``: 'smoothgrad' (the
-    mean), 'smoothgrad_sq' (the mean of squares) or 'vargrad' (the variance, Adebayo et al. 2018).
-    ``options`` go to ``method``. Returns ``method``'s shape."""
+def _noise_sigma(xb, noise_level, stdevs):
+    """The noise's standard deviation per sample, (N,): ``noise_level`` times the sample's range
+    (Smilkov et al.'s relative noise, 15% when neither is given) or ``stdevs`` as it is (Captum's
+    absolute noise). Giving both is refused: one would silently override the other."""
+    if stdevs is None:
+        level = 0.15 if noise_level is None else number(noise_level, "noise_level", low=0)
+        return level * (xb.max(axis=(1, 2, 3)) - xb.min(axis=(1, 2, 3)))
+    if noise_level is not None:
+        raise ValueError(f"stdevs: give either stdevs (absolute) or noise_level (relative to the input's "
+                         f"range), not both; got stdevs={stdevs!r} and noise_level={noise_level!r}")
+    if np.ndim(stdevs) == 0:
+        return np.full(len(xb), number(stdevs, "stdevs", low=0))
+    sd = array(stdevs, "stdevs", ndim=1, shape=(len(xb),))
+    if sd.min() < 0:
+        raise ValueError(f"stdevs: expected standard deviations >= 0, got {stdevs!r}")
+    return sd.astype(np.float64)
+
+
+def _tile_baseline(options, n, copies):
+    """``options`` with a per-sample baseline (n, C, H, W) tiled for ``copies`` stacked copies of the
+    batch (copy-major, as ``repeat_target``); a shared baseline broadcasts as it is. Captum's
+    NoiseTunnel expands its baselines the same way (``_expand_partial``)."""
+    base = options.get("baseline")
+    if copies == 1 or np.ndim(base) != 4 or np.shape(base)[0] != n or n == 1:
+        return options
+    return dict(options, baseline=np.tile(np.asarray(getattr(base, "data", base)), (copies, 1, 1, 1)))
+
+
+def smoothgrad(method, model, x, target, n_samples=50, noise_level=None, kind="smoothgrad", seed=0, *,
+               stdevs=None, nt_samples_batch_size=1, **options):
+    """Average ``method`` over noisy copies x + N(0, sigma^2) (Smilkov et al. 2017, eq. 3), Captum's
+    ``NoiseTunnel``. ``options`` go to ``method``. Returns ``method``'s shape.
+
+    noise_level : sigma = noise_level * (max x - min x) per sample; default 0.15, the paper's 15%
+    stdevs : sigma given absolutely instead, a float or one per sample (Captum's ``stdevs``; its
+        default is 1.0 absolute, ours stays the paper's relative 15%). Not together with noise_level.
+    kind : 'smoothgrad' (the mean), 'smoothgrad_sq' (the mean of squares) or 'vargrad' (the
+        variance, Adebayo et al. 2018), Captum's ``nt_type``
+    seed : copy k's noise is the k-th draw of ``np.random.default_rng(seed).standard_normal(x.shape)``
+        times sigma, whatever the batch size
+    nt_samples_batch_size : noisy copies of the batch per call of ``method`` (None: all n_samples
+        at once, Captum's default; ours, 1, keeps memory at one batch). The result is the same up to
+        float rounding.
+
+    With ``return_convergence_delta=True`` among the options (integrated gradients) it returns
+    (result, deltas), deltas (N, n_samples): the delta of each noisy copy. Captum returns them
+    flattened, ``deltas.reshape(-1)`` in its order when it runs all samples at once.
+    """
     function(method, "method")
     if kind not in ("smoothgrad", "smoothgrad_sq", "vargrad"):
         raise ValueError(f"kind: expected 'smoothgrad', 'smoothgrad_sq' or 'vargrad', got {kind!r}")
     n_samples = integer(n_samples, "n_samples", low=1)
-    noise_level = number(noise_level, "noise_level", low=0)
+    per_call = n_samples if nt_samples_batch_size is None else integer(nt_samples_batch_size,
+                                                                       "nt_samples_batch_size", low=1)
     xb, single = as_batch(x)
+    sigma = _noise_sigma(xb, noise_level, stdevs).astype(xb.dtype)[:, None, None, None]
+    with_delta = bool(options.get("return_convergence_delta", False))
+    n = len(xb)
     rng = np.random.default_rng(seed)
-    sigma = noise_level * (xb.max(axis=(1, 2, 3)) - xb.min(axis=(1, 2, 3)))
     first = second = 0.0
-    for _ in range(n_samples):
-        noisy = xb + rng.standard_normal(xb.shape).astype(xb.dtype) * sigma[:, None, None, None].astype(xb.dtype)
-        m = method(model, noisy, target, **options)
-        first = first + m
-        second = second + m * m
+    deltas = []
+    for k in range(0, n_samples, per_call):
+        b = min(per_call, n_samples - k)
+        noisy = xb[None] + rng.standard_normal((b,) + xb.shape).astype(xb.dtype) * sigma
+        out = method(model, noisy.reshape((b * n,) + xb.shape[1:]), repeat_target(target, n, b),
+                     **_tile_baseline(options, n, b))
+        m, d = out if with_delta else (out, None)
+        m = m.reshape((b, n) + m.shape[1:])
+        first = first + m.sum(axis=0)
+        second = second + (m * m).sum(axis=0)
+        if with_delta:
+            deltas.append(np.asarray(d).reshape(b, n).T)
     mean = first / n_samples
-    result = {"smoothgrad": mean, "smoothgrad_sq": second / n_samples,
-              "vargrad": second / n_samples - mean * mean}[kind]
-    return unbatch(result, single)
+    result = unbatch({"smoothgrad": mean, "smoothgrad_sq": second / n_samples,
+                      "vargrad": second / n_samples - mean * mean}[kind], single)
+    if not with_delta:
+        return result
+    deltas = np.concatenate(deltas, axis=1)
+    return result, unbatch(deltas, single)
