@@ -4,12 +4,15 @@ resized to the input, as Captum and the Grad-CAM paper do. The resize is ``inter
 "bilinear" (half-pixel centres; the paper's, the default), "nearest" (Captum's default for
 ``LayerAttribution.interpolate`` and ``GuidedGradCam``) or "bicubic", each as PyTorch's
 ``interpolate(align_corners=False)`` (see ``methods.upsample``).
+
+Each method takes ``additional_forward_args``: extra arguments of the model's forward, passed after
+x as they are (Captum's; see ``methods.inputs_and_targets``).
 """
 import numpy as np
 
 import minigrad
 from layers import AdaptiveAvgPool2d, GlobalAvgPool2d, Linear
-from methods.inputs_and_targets import as_batch, check_layer, scores, unbatch
+from methods.inputs_and_targets import as_batch, check_layer, run_model, scores, unbatch
 from methods.upsample import INTERPOLATE_MODES, resize
 from minigrad import Tensor
 from minigrad.argument_checks import one_of
@@ -17,7 +20,7 @@ from minigrad.argument_checks import one_of
 _LAYER_SHAPES = {4: "(N, K, h, w)", 2: "(N, K)"}  # a layer output's rank -> its shape, for errors
 
 
-def _gradcam_parts(model, x, target, layer, interpolate_mode, ranks=(4,)):
+def _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args, ranks=(4,)):
     """One forward pass: (x batch, single, x tensor, scores, A = the layer's output), after checking
     every argument. ``ranks``: the ranks of layer output the method accepts."""
     one_of(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)  # before the forward pass
@@ -25,7 +28,7 @@ def _gradcam_parts(model, x, target, layer, interpolate_mode, ranks=(4,)):
     xb, single = as_batch(x)
     xt = Tensor(xb, requires_grad=True)
     with minigrad.capture(layer) as acts:
-        s = scores(model(xt), target)
+        s = scores(run_model(model, xt, additional_forward_args), target)
     A = acts.get(layer)
     if A is None:
         raise ValueError(f"layer: {type(layer).__name__} did not run in the model's forward pass")
@@ -54,7 +57,8 @@ def _gradcam_maps(s, A, xb, relu, upsample, interpolate_mode):
     return _weighted_maps(weights, A.data, xb, relu, upsample, interpolate_mode)
 
 
-def gradcam(model, x, target, layer, relu=True, upsample=True, interpolate_mode="bilinear"):
+def gradcam(model, x, target, layer, relu=True, upsample=True, interpolate_mode="bilinear",
+            additional_forward_args=None):
     """Grad-CAM (Selvaraju et al. 2017, eqs. 1-2): w_k = mean_ij dy_c/dA^k_ij,
     map = ReLU(sum_k w_k A^k).
 
@@ -65,17 +69,19 @@ def gradcam(model, x, target, layer, relu=True, upsample=True, interpolate_mode=
     the (N, 1, h, w) maps lose it here); no batch axis for a single image. ``interpolate_mode``:
     "bilinear" (the paper's), "nearest" or "bicubic" (see the module docstring).
     """
-    xb, single, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, ranks=(4, 2))
+    xb, single, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args,
+                                            ranks=(4, 2))
     return unbatch(_gradcam_maps(s, A, xb, relu, upsample, interpolate_mode), single)
 
 
-def gradcam_plus_plus(model, x, target, layer, upsample=True, interpolate_mode="bilinear"):
+def gradcam_plus_plus(model, x, target, layer, upsample=True, interpolate_mode="bilinear",
+                      additional_forward_args=None):
     """Grad-CAM++ (Chattopadhay et al. 2018, eqs. 10 and 19, with the exponential of the score so
     that higher derivatives are powers of the first): with g = dy_c/dA^k_ij,
     alpha^k_ij = g^2 / (2 g^2 + sum_ab A^k_ab g^3) (0 where that is 0/0),
     w_k = sum_ij alpha^k_ij relu(g), map = ReLU(sum_k w_k A^k). -> (N, H, W).
     ``interpolate_mode``: "bilinear" (the default), "nearest" or "bicubic"."""
-    xb, single, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode)
+    xb, single, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args)
     g, = minigrad.grad(s, [A])
     a = A.data
     denom = 2 * g ** 2 + a.sum(axis=(2, 3), keepdims=True) * g ** 3
@@ -84,7 +90,8 @@ def gradcam_plus_plus(model, x, target, layer, upsample=True, interpolate_mode="
     return unbatch(_weighted_maps(weights, a, xb, True, upsample, interpolate_mode), single)
 
 
-def guided_gradcam(model, x, target, layer, upsample=True, interpolate_mode="bilinear"):
+def guided_gradcam(model, x, target, layer, upsample=True, interpolate_mode="bilinear",
+                   additional_forward_args=None):
     """Guided Grad-CAM (Selvaraju et al. 2017, sec. 3): guided backprop * upsampled Grad-CAM, from
     one forward pass and two reverse passes with different rule tables. -> x's shape.
 
@@ -95,7 +102,7 @@ def guided_gradcam(model, x, target, layer, upsample=True, interpolate_mode="bil
 
     ``interpolate_mode``: "bilinear" (the paper's, our default), "nearest" (Captum's
     ``GuidedGradCam`` default) or "bicubic". The layer must have (N, K, h, w) outputs."""
-    xb, single, xt, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode)
+    xb, single, xt, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args)
     if not upsample and A.shape[2:] != xb.shape[2:]:
         raise ValueError(f"upsample: upsample=False needs a layer whose output has the input's size "
                          f"{xb.shape[2]}x{xb.shape[3]} (guided backprop is multiplied pixel by pixel), got a "
@@ -122,7 +129,7 @@ def _gap_head(model):
     return mods[gaps[-1]], mods[linears[-1]]
 
 
-def cam(model, x, target, upsample=True, interpolate_mode="bilinear"):
+def cam(model, x, target, upsample=True, interpolate_mode="bilinear", additional_forward_args=None):
     """CAM (Zhou et al. 2016, eq. 2): M_c(i, j) = sum_k w^c_k f_k(i, j), with f_k the maps that
     enter the global average pooling and w^c the final Linear layer's weights of class c.
     ``target``: class index or one per sample. Returns (N, H, W) (no ReLU, as in the paper).
@@ -134,7 +141,7 @@ def cam(model, x, target, upsample=True, interpolate_mode="bilinear"):
                          "class indices; use gradcam for other targets")
     xb, single = as_batch(x)
     with minigrad.capture(gap) as acts:
-        out = model(Tensor(xb, requires_grad=True))
+        out = run_model(model, Tensor(xb, requires_grad=True), additional_forward_args)
     scores(out, target)  # validates the target
     A = acts.inputs[gap].data  # the maps that entered the pooling: (N, K, h, w)
     idx = np.broadcast_to(np.asarray(target), (len(xb),))

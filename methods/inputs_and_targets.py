@@ -4,6 +4,16 @@ that a layer belongs to the model, and read a layer's output in the same forward
 ``target`` is a class index, one index per sample, or a callable mapping the model's output
 tensor to one scalar per sample (a unit of a captured layer, a regression output). A one-element
 list or array ``[c]`` is the index c for the whole batch (Captum does so for a one-element tensor).
+
+``additional_forward_args`` (Captum's name and convention) are extra arguments of the model's
+forward, passed after x: ``model(x, *args)``, a non-tuple being one argument. They reach the model
+as they were given (NumPy arrays stay arrays, minigrad Tensors stay Tensors; nothing is converted,
+so the model decides what it accepts), and gradients are taken with respect to x alone. Where a
+method builds a new batch from x's samples (integrated gradients' path points, SmoothGrad's noisy
+copies, occlusion's perturbed copies), every array among them of one or more axes follows x's batch
+along its first axis, as Captum expands every tensor with ``_expand_additional_forward_args``.
+``run_model`` is the one place a method calls the model, ``follow_batch`` the one place args follow
+a new batch.
 """
 from contextlib import contextmanager
 
@@ -29,6 +39,42 @@ def as_batch(x, name="x"):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: contains NaN or inf")
     return arr, single
+
+
+def forward_args(additional_forward_args):
+    """The tuple passed to the model after x: None -> (), a tuple as it is, any other object -> a
+    1-tuple (Captum's ``_format_additional_forward_args``)."""
+    if additional_forward_args is None:
+        return ()
+    return additional_forward_args if isinstance(additional_forward_args, tuple) else (additional_forward_args,)
+
+
+def run_model(model, x, additional_forward_args=None):
+    """The model's output for the batch ``x``: ``model(x, *additional_forward_args)``."""
+    return model(x, *forward_args(additional_forward_args))
+
+
+def copies_of(n, copies):
+    """The rows of a batch of n samples stacked ``copies`` times, copy-major: 0..n-1, 0..n-1, ..."""
+    return np.tile(np.arange(n), copies)
+
+
+def follow_batch(additional_forward_args, n, rows):
+    """The args for a batch built from rows ``rows`` (int indices) of x's batch of n samples.
+
+    Every NumPy array or minigrad Tensor with at least one axis is taken as one row per sample and
+    indexed, ``arg[rows]``; 0-d arrays and other objects pass as they are. For ``rows =
+    copies_of(n, k)`` this is Captum's ``_expand_additional_forward_args(args, k)`` (its "repeat":
+    k copies concatenated along axis 0). Captum concatenates a tensor whatever its first axis; an
+    array whose first axis is not n rows is refused here instead, naming it, since it cannot follow
+    the batch (to share an array between all samples, bake it into the model)."""
+    args = forward_args(additional_forward_args)
+    for i, a in enumerate(args):
+        if isinstance(a, (np.ndarray, Tensor)) and a.ndim >= 1 and a.shape[0] != n:
+            raise ValueError(f"additional_forward_args[{i}]: this method expands or slices x's batch of {n}, "
+                             f"so an array argument needs {n} rows on its first axis to follow it, got shape "
+                             f"{a.shape}; to share an array between all samples, bake it into the model")
+    return tuple(a[rows] if isinstance(a, (np.ndarray, Tensor)) and a.ndim >= 1 else a for a in args)
 
 
 def unbatch(result, single):
@@ -93,10 +139,10 @@ def check_layer(model, layer, what="layer"):
         raise ValueError(f"{what}: {layer!r} is not a layer of this model")
 
 
-def layer_output(model, xt, target, layer):
+def layer_output(model, xt, target, layer, additional_forward_args=None):
     """One forward pass of the tensor ``xt``: (scores (N,), the layer's output A (N, K, h, w))."""
     with capture(layer) as acts:
-        s = scores(model(xt), target)
+        s = scores(run_model(model, xt, additional_forward_args), target)
     A = acts.get(layer)
     if A is None or A.ndim != 4:
         raise ValueError(f"layer: expected a layer with (N, K, h, w) outputs, got "

@@ -2,7 +2,8 @@
 average gradients over inputs built around x, so both reuse ``input_gradient``."""
 import numpy as np
 
-from methods.inputs_and_targets import as_batch, broadcast_baseline, repeat_target, scores, unbatch
+from methods.inputs_and_targets import (as_batch, broadcast_baseline, copies_of, follow_batch, repeat_target,
+                                        run_model, scores, unbatch)
 from minigrad.argument_checks import array, function, integer, number
 from methods.gradients import input_gradient
 from minigrad import Tensor, no_grad
@@ -32,7 +33,8 @@ def path_points(n_steps, method="gausslegendre"):
 
 
 def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gausslegendre",
-                         return_convergence_delta=False, internal_batch_size=None, multiply_by_inputs=True):
+                         return_convergence_delta=False, internal_batch_size=None, multiply_by_inputs=True,
+                         additional_forward_args=None):
     """IG_i = (x_i - x'_i) * int_0^1 df(x' + a (x - x'))/dx_i da  (Sundararajan et al. 2017, eq. 1),
     the integral by ``method`` with ``n_steps`` points (Captum's defaults: Gauss-Legendre, 50).
 
@@ -45,6 +47,10 @@ def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gau
         attribution in Ancona et al. 2018 (ICLR, "Towards better understanding of gradient-based
         attribution methods"; times the input it is "global"). The delta is then still computed
         from the returned attributions, as Captum does, and is no longer an error measure.
+    additional_forward_args : extra arguments of the model's forward, ``model(x, *args)`` (Captum's).
+        An array with one row per sample follows the path points (repeated for every step as
+        Captum's ``_expand_additional_forward_args``); one without n rows is refused (see
+        ``methods.inputs_and_targets.follow_batch``).
 
     Returns x's shape (and the (N,) deltas).
     """
@@ -61,13 +67,16 @@ def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gau
     for k in range(0, n_steps, per_pass):
         a = alphas[k:k + per_pass].astype(xb.dtype)
         points = (base[None] + a[:, None, None, None, None] * (xb - base)[None]).reshape((-1,) + xb.shape[1:])
-        g, _, _ = input_gradient(model, points, repeat_target(target, n, len(a)))
+        g, _, _ = input_gradient(model, points, repeat_target(target, n, len(a)),
+                                 follow_batch(additional_forward_args, n, copies_of(n, len(a))))
         total += np.tensordot(weights[k:k + per_pass], g.reshape((len(a),) + xb.shape), axes=1)
     attributions = (xb - base) * total if multiply_by_inputs else total
     if not return_convergence_delta:
         return unbatch(attributions, single)
     with no_grad():
-        ends = scores(model(Tensor(np.concatenate([xb, base]))), repeat_target(target, n, 2)).data
+        ends = scores(run_model(model, Tensor(np.concatenate([xb, base])),
+                                follow_batch(additional_forward_args, n, copies_of(n, 2))),
+                      repeat_target(target, n, 2)).data
     delta = ends[:n] - ends[n:] - attributions.reshape(n, -1).sum(axis=1)
     return unbatch(attributions, single), (delta[0] if single else delta)
 
@@ -101,7 +110,7 @@ def _tile_baseline(options, n, copies):
 
 
 def smoothgrad(method, model, x, target, n_samples=50, noise_level=None, kind="smoothgrad", seed=0, *,
-               stdevs=None, nt_samples_batch_size=1, **options):
+               stdevs=None, nt_samples_batch_size=1, additional_forward_args=None, **options):
     """Average ``method`` over noisy copies x + N(0, sigma^2) (Smilkov et al. 2017, eq. 3), Captum's
     ``NoiseTunnel``. ``options`` go to ``method``. Returns ``method``'s shape.
 
@@ -115,6 +124,10 @@ def smoothgrad(method, model, x, target, n_samples=50, noise_level=None, kind="s
     nt_samples_batch_size : noisy copies of the batch per call of ``method`` (None: all n_samples
         at once, Captum's default; ours, 1, keeps memory at one batch). The result is the same up to
         float rounding.
+    additional_forward_args : extra arguments of the model's forward, passed on to ``method`` (not
+        passed at all when None, so a method without the parameter still works). An array with one
+        row per sample follows the noisy copies, as in Captum's NoiseTunnel; one without n rows is
+        refused (see ``methods.inputs_and_targets.follow_batch``).
 
     With ``return_convergence_delta=True`` among the options (integrated gradients) it returns
     (result, deltas), deltas (N, n_samples): the delta of each noisy copy. Captum returns them
@@ -136,8 +149,11 @@ def smoothgrad(method, model, x, target, n_samples=50, noise_level=None, kind="s
     for k in range(0, n_samples, per_call):
         b = min(per_call, n_samples - k)
         noisy = xb[None] + rng.standard_normal((b,) + xb.shape).astype(xb.dtype) * sigma
+        # None is not passed on at all, so a method without the parameter still works
+        args = ({} if additional_forward_args is None else
+                {"additional_forward_args": follow_batch(additional_forward_args, n, copies_of(n, b))})
         out = method(model, noisy.reshape((b * n,) + xb.shape[1:]), repeat_target(target, n, b),
-                     **_tile_baseline(options, n, b))
+                     **_tile_baseline(options, n, b), **args)
         m, d = out if with_delta else (out, None)
         m = m.reshape((b, n) + m.shape[1:])
         first = first + m.sum(axis=0)

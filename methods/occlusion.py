@@ -2,13 +2,14 @@
 image and record how much the target's score drops."""
 import numpy as np
 
-from methods.inputs_and_targets import as_batch, broadcast_baseline, repeat_target, scores, unbatch
+from methods.inputs_and_targets import (as_batch, broadcast_baseline, follow_batch, repeat_target, run_model,
+                                        scores, unbatch)
 from minigrad.argument_checks import integer
 from minigrad import Tensor, no_grad
 from minigrad.ops.sliding_window import pair
 
 
-def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
+def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32, additional_forward_args=None):
     """Each pixel gets the mean drop s(x) - s(x with the window set to baseline) over the windows
     covering it (Captum's convention); the window spans all channels.
 
@@ -21,6 +22,10 @@ def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
         does not span (pixels between windows would never be occluded; Captum refuses it too).
     baseline : float or array broadcastable to (C, H, W)
     batch_size : occluded copies sent through the network at once
+    additional_forward_args : extra arguments of the model's forward, ``model(x, *args)`` (Captum's).
+        An array with one row per sample follows the occluded copies of its sample (Captum expands
+        it the same way, ``_expand_additional_forward_args``); one without N rows is refused (see
+        ``methods.inputs_and_targets.follow_batch``).
 
     Returns
     -------
@@ -48,8 +53,10 @@ def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
     count = np.zeros((H, W))
     for i, j in starts:
         count[i:i + wh, j:j + ww] += 1
+    follow_batch(additional_forward_args, N, np.arange(N))  # checks the args' rows, before any work
     with no_grad():
-        references = scores(model(Tensor(xb)), target).data  # also checks the target, before any work
+        # also checks the target, before any work
+        references = scores(run_model(model, Tensor(xb), additional_forward_args), target).data
         for n in range(N):
             t = target if callable(target) else repeat_target(target, N, 1)[n]
             reference = references[n]
@@ -58,7 +65,9 @@ def occlusion(model, x, target, window, stride=1, baseline=0.0, batch_size=32):
                 batch = np.repeat(xb[n:n + 1], len(chunk), axis=0)
                 for b, (i, j) in enumerate(chunk):
                     batch[b, :, i:i + wh, j:j + ww] = base[:, i:i + wh, j:j + ww]
-                drop = reference - scores(model(Tensor(batch)), repeat_target(t, 1, len(chunk))).data
+                args = follow_batch(additional_forward_args, N, np.full(len(chunk), n))
+                out = run_model(model, Tensor(batch), args)
+                drop = reference - scores(out, repeat_target(t, 1, len(chunk))).data
                 for b, (i, j) in enumerate(chunk):
                     total[n, i:i + wh, j:j + ww] += drop[b]
     result = (total / count).astype(xb.dtype)

@@ -1,11 +1,14 @@
 """Relevance propagation: LRP (Bach et al. 2015) with a rule per layer, and excitation backprop
 (Zhang et al. 2016) with its contrastive form. Both are one forward pass and reverse passes
 under a relevance rule table (``minigrad.relevance``); the model is never edited.
+
+Both take ``additional_forward_args``: extra arguments of the model's forward, passed after x as
+they are (Captum's; see ``methods.inputs_and_targets``).
 """
 import numpy as np
 
 import minigrad
-from methods.inputs_and_targets import as_batch, check_layer, layer_output, scores, unbatch
+from methods.inputs_and_targets import as_batch, check_layer, layer_output, run_model, scores, unbatch
 from methods.upsample import bilinear_resize
 from minigrad import Tensor
 from minigrad.relevance import epsilon as epsilon_rule, excitation, relevance_rules
@@ -30,7 +33,8 @@ def _with_op_rules(table, op_rules):
     return {**table, **op_rules}
 
 
-def lrp(model, x, target, layer_rules=None, epsilon=1e-9, return_convergence_delta=False, op_rules=None):
+def lrp(model, x, target, layer_rules=None, epsilon=1e-9, return_convergence_delta=False, op_rules=None,
+        additional_forward_args=None):
     """Layer-wise relevance propagation (Bach et al. 2015; Montavon et al. 2019).
 
     The output relevance is the target score f_c(x); each layer redistributes what reaches its
@@ -53,7 +57,7 @@ def lrp(model, x, target, layer_rules=None, epsilon=1e-9, return_convergence_del
     table = relevance_rules(_check_rules(model, layer_rules), epsilon_rule(epsilon))
     xb, single = as_batch(x)
     xt = Tensor(xb, requires_grad=True)
-    s = scores(model(xt), target)
+    s = scores(run_model(model, xt, additional_forward_args), target)
     with minigrad.rules(**_with_op_rules(table, op_rules)):
         r, = minigrad.grad(s, [xt], seed=s.data)
     table.check_every_rule_taken()
@@ -75,7 +79,7 @@ def _classifier(model, classifier):
 
 
 def excitation_backprop(model, x, target, layer=None, contrastive=False, classifier=None, upsample=True,
-                        op_rules=None):
+                        op_rules=None, additional_forward_args=None):
     """Excitation backprop: the marginal winning probability P(a_j) of every unit given a winning
     target (Zhang et al. 2016, eqs. 5-7), propagated top-down with
     P(a_j) = sum_i a_j w_ij^+ / (sum_k a_k w_ik^+) P(a_i), starting from P = 1 at the target.
@@ -100,10 +104,10 @@ def excitation_backprop(model, x, target, layer=None, contrastive=False, classif
     xb, single = as_batch(x)
     xt = Tensor(xb, requires_grad=True)
     if layer is None:
-        s = scores(model(xt), target)
+        s = scores(run_model(model, xt, additional_forward_args), target)
         at = xt
     else:
-        s, at = layer_output(model, xt, target, layer)
+        s, at = layer_output(model, xt, target, layer, additional_forward_args)
     seed = np.ones_like(s.data)
     with minigrad.rules(**_with_op_rules(relevance_rules({}, excitation()), op_rules)):
         p, = minigrad.grad(s, [at], seed=seed)

@@ -170,6 +170,15 @@ TABLE = [
     ("dissection quantile 1", lambda: methods.dissection(NET, LAYER, X, MASKS, quantile=1.0), "quantile"),
     ("concept_masks labels", lambda: methods.concept_masks(MASKS, np.array([0]), 2), "labels"),
     ("gamma rule negative", lambda: relevance.gamma(-0.5), "gamma"),
+    # additional_forward_args that cannot follow an expanded or sliced batch (3 rows for 2 samples)
+    ("IG forward arg rows", lambda: methods.integrated_gradients(NET, X, 1, additional_forward_args=np.ones((3, 2))),
+     "additional_forward_args[0]"),
+    ("occlusion forward arg rows", lambda: methods.occlusion(NET, X, 1, window=2,
+                                                             additional_forward_args=(0.5, np.ones(3))),
+     "additional_forward_args[1]"),
+    ("smoothgrad forward arg rows", lambda: methods.smoothgrad(methods.gradient, NET, X, 1,
+                                                               additional_forward_args=np.ones((3, 2))),
+     "additional_forward_args[0]"),
 ]
 
 
