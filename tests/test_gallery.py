@@ -76,17 +76,24 @@ def test_linear_templates_look_like_their_class(claims):
 
 @pytest.fixture(scope="module")
 def judge(tmp_path_factory):
-    """A third network trained here: the second network's recipe (another architecture than the
-    shapes network) with another seed, so other initial weights and other renderings of the data."""
+    """The second network trained here from its recipe (another architecture and seed than the
+    shapes network, on its own renderings of the data; ~3 minutes): the judge the gallery's caption
+    quotes, made again rather than loaded, so that the test does not rest on the shipped file."""
     from demos.gallery_models import gallery_model
 
-    return gallery_model("shapes_check", out=str(tmp_path_factory.mktemp("judge")), seed=1, epochs=8)
+    return gallery_model("shapes_check", out=str(tmp_path_factory.mktemp("judge")), retrain=True)
 
 
 def test_class_models_are_recognised_by_independent_networks_and_not_saturated(gallery_dir, claims, judge):
     c = claims["class_models.png"]
     n = c["classes"]
     assert judge.info["accuracy"] >= 0.95
+    from demos.gallery_models import gallery_model
+
+    shipped = gallery_model("shapes_check")  # the recipe made the shipped weights: the same decisions
+    X = shipped.data["X_test"]
+    agree = (L.predict(judge.model, X).argmax(1) == L.predict(shipped.model, X).argmax(1)).mean()
+    assert agree >= 0.99, agree
     with np.load(gallery_dir / c["file"]) as f:
         images = {k: f[k] for k in f.files}
     assert set(images) == {"no_prior", "simonyan", "cs231n", "yosinski", "lucid"}
@@ -95,9 +102,7 @@ def test_class_models_are_recognised_by_independent_networks_and_not_saturated(g
         img = images[preset]
         recognised = int((L.predict(judge.model, img.astype(np.float32)).argmax(1) == np.arange(n)).sum())
         saturated = float(((img <= 0.01) | (img >= 0.99)).mean())
-        # the gallery's second network recognises all but at most one; a third, trained here from
-        # another seed, is a noisier judge (measured 3-5 of 6 per prior; chance is 1)
-        assert c[f"recognised_{preset}"] >= n - 1 and recognised >= n // 2, (preset, recognised, c)
+        assert c[f"recognised_{preset}"] >= n - 1 and recognised >= n - 1, (preset, recognised, c)
         assert saturated <= 0.05 and c[f"saturated_{preset}"] == pytest.approx(saturated), preset
     # the baselines are shown because they fail: without a prior the image runs into the clamp
     assert c["saturated_no_prior"] > 0.05
@@ -112,6 +117,13 @@ def test_fooling_images_are_small_changes(claims):
     c = claims["fooling.png"]
     assert c["images"] == 20 and c["reached_target"] >= 18 and c["median_linf"] <= 0.1
     assert 0 <= c["min_pixel"] and c["max_pixel"] <= 1
+
+
+def test_the_maps_change_when_the_model_is_randomised(claims):
+    c = claims["sanity.png"]
+    assert c["layers"][0] == "fc" and len(c["rho_gradient"]) == len(c["layers"])
+    # with every layer random, neither map keeps the trained one's ranking
+    assert c["rho_gradient"][-1] < 0.5 and c["rho_guided_backprop"][-1] < 0.5
 
 
 def test_dissection_finds_several_concepts(claims):
