@@ -21,7 +21,7 @@ from methods.objectives import content_loss, gram_matrix, style_loss, tv_loss
 from methods.occlusion import occlusion
 from methods.optimize_input import optimize_input
 from methods.receptive_fields import receptive_field, top_patches
-from methods.relevance_propagation import excitation_backprop, lrp
+from methods.relevance_propagation import excitation_backprop, layer_lrp, lrp
 from methods.sanity import model_randomization, rank_correlation, ssim
 from methods.upsample import bilinear_resize, resize
 
@@ -29,6 +29,6 @@ __all__ = ["activation_statistics", "activations", "bilinear_resize", "cam", "cl
            "concept_masks", "content_loss", "deconvnet", "deep_dream", "dissection", "excitation_backprop",
            "feature_inversion", "fgsm", "filter_smoothness", "filters", "fooling_image", "gradcam", "gradcam_plus_plus", "gradient",
            "gram_matrix", "guided_backprop", "guided_gradcam", "input_x_gradient", "integrated_gradients",
-           "localization_score", "lrp", "model_randomization", "occlusion", "optimize_input", "pgd",
+           "layer_lrp", "localization_score", "lrp", "model_randomization", "occlusion", "optimize_input", "pgd",
            "rank_correlation", "receptive_field", "resize", "saliency", "smoothgrad", "ssim", "style_loss",
            "style_transfer", "texture_synthesis", "top_patches", "tv_loss", "unit_visualization"]

@@ -12,7 +12,7 @@ import numpy as np
 
 import minigrad
 from layers import AdaptiveAvgPool2d, GlobalAvgPool2d, Linear
-from methods.inputs_and_targets import as_batch, check_layer, run_model, scores, unbatch
+from methods.inputs_and_targets import as_batch, check_flag, check_layer, layer_tensor, run_model, scores, unbatch
 from methods.upsample import INTERPOLATE_MODES, resize
 from minigrad import Tensor
 from minigrad.argument_checks import one_of
@@ -20,45 +20,50 @@ from minigrad.argument_checks import one_of
 _LAYER_SHAPES = {4: "(N, K, h, w)", 2: "(N, K)"}  # a layer output's rank -> its shape, for errors
 
 
-def _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args, ranks=(4,)):
-    """One forward pass: (x batch, single, x tensor, scores, A = the layer's output), after checking
-    every argument. ``ranks``: the ranks of layer output the method accepts."""
+def _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args, ranks=(4,),
+                   attribute_to_layer_input=False):
+    """One forward pass: (x batch, single, x tensor, scores, A = the layer's output, or its input with
+    ``attribute_to_layer_input``), after checking every argument. ``ranks``: the ranks of layer
+    tensor the method accepts."""
     one_of(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)  # before the forward pass
+    check_flag(attribute_to_layer_input, "attribute_to_layer_input")
     check_layer(model, layer)
     xb, single = as_batch(x)
     xt = Tensor(xb, requires_grad=True)
     with minigrad.capture(layer) as acts:
         s = scores(run_model(model, xt, additional_forward_args), target)
-    A = acts.get(layer)
-    if A is None:
-        raise ValueError(f"layer: {type(layer).__name__} did not run in the model's forward pass")
+    A = layer_tensor(acts, layer, attribute_to_layer_input)
     if A.ndim not in ranks:
+        which = "inputs" if attribute_to_layer_input else "outputs"
         raise ValueError(f"layer: expected a layer with {' or '.join(_LAYER_SHAPES[r] for r in ranks)} "
-                         f"outputs, got {A.shape}")
+                         f"{which}, got {A.shape}")
     return xb, single, xt, s, A
 
 
-def _weighted_maps(weights, A, xb, relu, upsample, interpolate_mode):
+def _weighted_maps(weights, A, xb, relu, upsample, interpolate_mode, summed=True):
     """sum_k weights[n, k] A[n, k, ...], (N, h, w) (or (N,) for (N, K) outputs), the ReLU applied at
     the layer's resolution and only then resized to the input (as Captum and the Grad-CAM paper do).
-    A map without spatial axes has nothing to resize: it is one value per sample."""
-    maps = np.einsum("nk,nk...->n...", weights, A)
+    A map without spatial axes has nothing to resize: it is one value per sample.
+    ``summed=False`` keeps the channels: weights[n, k] A[n, k, ...], (N, K, h, w) (or (N, K)), the
+    ReLU applied to each channel's map (Captum's ``attr_dim_summation=False``)."""
+    maps = np.einsum("nk,nk...->n...", weights, A) if summed else np.einsum("nk,nk...->nk...", weights, A)
     if relu:
         maps = np.maximum(maps, 0)
-    return resize(maps, xb.shape[2:], interpolate_mode) if upsample and maps.ndim == 3 else maps
+    spatial = A.ndim == 4  # maps of an (N, K) layer have no height and width to resize
+    return resize(maps, xb.shape[2:], interpolate_mode) if upsample and spatial else maps
 
 
-def _gradcam_maps(s, A, xb, relu, upsample, interpolate_mode):
-    """Grad-CAM's maps from the scores s and the layer output A of one forward pass. A layer the
+def _gradcam_maps(s, A, xb, relu, upsample, interpolate_mode, summed=True):
+    """Grad-CAM's maps from the scores s and the layer tensor A of one forward pass. A layer the
     scores do not depend on has gradient 0 (``minigrad.grad``'s zeros, Captum's with
     ``materialize_grads``), so its map is 0."""
     gA, = minigrad.grad(s, [A])
     weights = gA.mean(axis=tuple(range(2, gA.ndim)))  # over no axis at all for (N, K) outputs
-    return _weighted_maps(weights, A.data, xb, relu, upsample, interpolate_mode)
+    return _weighted_maps(weights, A.data, xb, relu, upsample, interpolate_mode, summed)
 
 
 def gradcam(model, x, target, layer, relu=True, upsample=True, interpolate_mode="bilinear",
-            additional_forward_args=None):
+            additional_forward_args=None, attr_dim_summation=True, attribute_to_layer_input=False):
     """Grad-CAM (Selvaraju et al. 2017, eqs. 1-2): w_k = mean_ij dy_c/dA^k_ij,
     map = ReLU(sum_k w_k A^k).
 
@@ -68,10 +73,18 @@ def gradcam(model, x, target, layer, relu=True, upsample=True, interpolate_mode=
     ``upsample=False``, or (N,) at an (N, K) layer (Captum's (N, 1) without its channel axis, as
     the (N, 1, h, w) maps lose it here); no batch axis for a single image. ``interpolate_mode``:
     "bilinear" (the paper's), "nearest" or "bicubic" (see the module docstring).
+
+    attr_dim_summation : False keeps one map per channel, ReLU(w_k A^k) each, (N, K, H, W) (or
+        (N, K, h, w), or (N, K) at an (N, K) layer): Captum's ``LayerGradCam(attr_dim_summation=False)``,
+        whose ReLU (``relu_attributions``) also acts on each channel's map before any sum. Summing
+        them is not the summed map: ReLU(sum_k) != sum_k ReLU.
+    attribute_to_layer_input : True uses what entered ``layer`` (its first argument) and the gradient
+        there instead of its output, as Captum's ``attribute_to_layer_input``.
     """
+    check_flag(attr_dim_summation, "attr_dim_summation")
     xb, single, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args,
-                                            ranks=(4, 2))
-    return unbatch(_gradcam_maps(s, A, xb, relu, upsample, interpolate_mode), single)
+                                         ranks=(4, 2), attribute_to_layer_input=attribute_to_layer_input)
+    return unbatch(_gradcam_maps(s, A, xb, relu, upsample, interpolate_mode, attr_dim_summation), single)
 
 
 def gradcam_plus_plus(model, x, target, layer, upsample=True, interpolate_mode="bilinear",

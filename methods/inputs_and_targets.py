@@ -148,3 +148,25 @@ def layer_output(model, xt, target, layer, additional_forward_args=None):
         raise ValueError(f"layer: expected a layer with (N, K, h, w) outputs, got "
                          f"{None if A is None else A.shape}")
     return s, A
+
+
+def check_flag(value, name):
+    """``value`` if it is True or False (not 0, 1 or None: a misspelt option fails loudly)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def layer_tensor(acts, layer, attribute_to_layer_input):
+    """The captured graph tensor of ``layer``: its output, or with ``attribute_to_layer_input`` the
+    input it was called with (Captum's ``attribute_to_layer_input``). A ValueError naming ``layer``
+    when it did not run, or when its input is not a tensor the scores depend on."""
+    if layer not in acts:
+        raise ValueError(f"layer: {type(layer).__name__} did not run in the model's forward pass")
+    if not attribute_to_layer_input:
+        return acts[layer]
+    A = acts.inputs[layer]
+    if not isinstance(A, Tensor) or not A.requires_grad:
+        raise ValueError(f"layer: attribute_to_layer_input=True needs a layer called with a tensor that depends "
+                         f"on x, got {type(A).__name__} as the input of {type(layer).__name__}")
+    return A

@@ -5,10 +5,13 @@ under a relevance rule table (``minigrad.relevance``); the model is never edited
 Both take ``additional_forward_args``: extra arguments of the model's forward, passed after x as
 they are (Captum's; see ``methods.inputs_and_targets``).
 """
+from contextlib import nullcontext
+
 import numpy as np
 
 import minigrad
-from methods.inputs_and_targets import as_batch, check_layer, layer_output, run_model, scores, unbatch
+from methods.inputs_and_targets import (as_batch, check_flag, check_layer, layer_output, layer_tensor, run_model,
+                                        scores, unbatch)
 from methods.upsample import bilinear_resize
 from minigrad import Tensor
 from minigrad.relevance import epsilon as epsilon_rule, excitation, relevance_rules
@@ -54,17 +57,48 @@ def lrp(model, x, target, layer_rules=None, epsilon=1e-9, return_convergence_del
 
     x (N, C, H, W) or (C, H, W) -> relevance of x's shape (and the (N,) deltas).
     """
+    return _relevance(model, x, target, None, False, layer_rules, epsilon, return_convergence_delta, op_rules,
+                      additional_forward_args)
+
+
+def layer_lrp(model, x, target, layer, attribute_to_layer_input=False, layer_rules=None, epsilon=1e-9,
+              return_convergence_delta=False, op_rules=None, additional_forward_args=None):
+    """The LRP relevance arriving at ``layer``'s output, or with ``attribute_to_layer_input`` at what
+    entered it (Captum's ``LayerLRP``): the same reverse pass as ``lrp``, read at the layer's tensor.
+
+    Conservation holds at every layer (Bach et al. 2015, eq. 2; Montavon et al. 2019, eq. 2): with
+    zero biases and eps -> 0, sum R at any layer = f_c(x); ``return_convergence_delta`` gives
+    f_c(x) - sum R per sample, Captum's delta for ``LayerLRP``.
+    The other arguments are ``lrp``'s. Returns the relevance in the shape of that tensor, e.g.
+    (N, K, h, w) at a convolution, without the batch axis for a single image.
+
+    The relevance is the total at the tensor: for a tensor that also feeds another layer (a skip
+    connection) it includes what arrives through that path, where Captum's relevance of a layer's
+    input is only the share that passed through the layer.
+    """
+    check_layer(model, layer)  # None too: the relevance at x is ``lrp``'s
+    return _relevance(model, x, target, layer, attribute_to_layer_input, layer_rules, epsilon,
+                      return_convergence_delta, op_rules, additional_forward_args)
+
+
+def _relevance(model, x, target, layer, attribute_to_layer_input, layer_rules, epsilon, return_convergence_delta,
+               op_rules, additional_forward_args):
+    """LRP's relevance at x (``layer`` None) or at ``layer``'s output or input, (and the deltas).
+    The reverse pass always runs down to x, so that every layer rule is taken (and checked) and an
+    op without a rule below ``layer`` raises as it would in ``lrp``."""
     table = relevance_rules(_check_rules(model, layer_rules), epsilon_rule(epsilon))
+    check_flag(attribute_to_layer_input, "attribute_to_layer_input")
     xb, single = as_batch(x)
     xt = Tensor(xb, requires_grad=True)
-    s = scores(run_model(model, xt, additional_forward_args), target)
+    with minigrad.capture(layer) if layer is not None else nullcontext() as acts:
+        s = scores(run_model(model, xt, additional_forward_args), target)
+    at = [xt] if layer is None else [xt, layer_tensor(acts, layer, attribute_to_layer_input)]
     with minigrad.rules(**_with_op_rules(table, op_rules)):
-        r, = minigrad.grad(s, [xt], seed=s.data)
+        r = minigrad.grad(s, at, seed=s.data)[-1]
     table.check_every_rule_taken()
+    delta = s.data - r.reshape(len(xb), -1).sum(axis=1)
     r = unbatch(r, single)
-    if return_convergence_delta:
-        return r, s.data - r.reshape(len(xb), -1).sum(axis=1)
-    return r
+    return (r, delta) if return_convergence_delta else r
 
 
 def _classifier(model, classifier):

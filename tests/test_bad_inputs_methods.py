@@ -179,6 +179,20 @@ TABLE = [
     ("smoothgrad forward arg rows", lambda: methods.smoothgrad(methods.gradient, NET, X, 1,
                                                                additional_forward_args=np.ones((3, 2))),
      "additional_forward_args[0]"),
+    # attribution at a layer (issue 32)
+    ("layer_lrp foreign layer", lambda: methods.layer_lrp(NET, X, 1, L.Conv2d(3, 4, 3)), "layer"),
+    ("layer_lrp layer None", lambda: methods.layer_lrp(NET, X, 1, None), "layer"),
+    ("layer_lrp to input 1", lambda: methods.layer_lrp(NET, X, 1, LAYER, attribute_to_layer_input=1),
+     "attribute_to_layer_input"),
+    ("layer_lrp rule name", lambda: methods.layer_lrp(NET, X, 1, LAYER, layer_rules={NET.fc: "epsilom"}), "epsilom"),
+    ("layer_lrp op_rules not dict", lambda: methods.layer_lrp(NET, X, 1, LAYER, op_rules=["softmax"]), "op_rules"),
+    ("gradcam attr_dim_summation str", lambda: methods.gradcam(NET, X, 1, LAYER, attr_dim_summation="no"),
+     "attr_dim_summation"),
+    ("gradcam to input None", lambda: methods.gradcam(NET, X, 1, LAYER, attribute_to_layer_input=None),
+     "attribute_to_layer_input"),
+    ("gradcam per-channel interpolate_mode",
+     lambda: methods.gradcam(NET, X, 1, NET.fc, attr_dim_summation=False, interpolate_mode="linear"), "interpolate_mode"),
+    ("gradcam_plus_plus input 2-D", lambda: methods.gradcam_plus_plus(NET, X, 1, NET.fc), "layer"),
 ]
 
 
