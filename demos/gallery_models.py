@@ -24,7 +24,7 @@ from demos import shapes
 from demos.shapes import CLASSES, make_shapes
 from layers.losses import cross_entropy
 from minigrad import Tensor
-from minigrad.argument_checks import integer
+from minigrad.argument_checks import boolean, integer
 
 #: Where the package's trained weights live (``minigrad train --gallery`` writes them).
 SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
@@ -285,8 +285,7 @@ def gallery_model(name, out=None, retrain=False, seed=0, mnist_dir=None, progres
     if name not in RECIPES:
         raise ValueError(f"name: expected one of {', '.join(NAMES)}, got {name!r}")
     seed = integer(seed, "seed", low=0)
-    if not isinstance(retrain, bool):
-        raise TypeError(f"retrain: expected True or False, got {retrain!r}")
+    boolean(retrain, "retrain")
     if mnist_dir is not None and name != "digits_lenet":
         raise ValueError(f"mnist_dir: only the 'digits_lenet' network trains on MNIST, got name={name!r}")
     unknown = sorted(set(recipe_changes) - set(RECIPES[name]))

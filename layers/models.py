@@ -14,6 +14,7 @@ from layers.module import Module, Sequential
 from layers.normalization import BatchNorm2d
 from layers.pool import GlobalAvgPool2d, MaxPool2d
 from minigrad import concatenate
+from minigrad.argument_checks import boolean
 
 
 class MLP(Sequential):
@@ -76,8 +77,7 @@ class GAPNet(Module):
                 raise ValueError(f"{name}: expected a positive int, got {v!r}")
         if first_kernel % 2 == 0:
             raise ValueError(f"first_kernel: expected an odd size (the maps keep their size), got {first_kernel}")
-        if not isinstance(batch_norm, bool):
-            raise TypeError(f"batch_norm: expected True or False, got {batch_norm!r}")
+        boolean(batch_norm, "batch_norm")
         rng = generator(seed)
         mods, c = [], in_channels
         for i, w in enumerate(widths):

@@ -12,6 +12,7 @@ import minigrad as mg
 from layers import cross_entropy
 from methods.inputs_and_targets import as_batch, evaluating, scores, unbatch
 from minigrad import Tensor, no_grad
+from minigrad.argument_checks import boolean
 
 
 class AdversarialResult(tuple):
@@ -104,6 +105,7 @@ def fooling_image(model, x, target, max_steps=255, lr=1 / 255, objective="log_pr
     if norm not in ("inf", "2"):
         raise ValueError(f"norm: expected 'inf' or '2', got {norm!r}")
     clip = _clip_range(clip, xb)
+    shrink = boolean(shrink, "shrink")
     with evaluating(model):
         t = _labels(model, xb, target)
         max_steps = _steps(max_steps, "max_steps")
@@ -120,8 +122,6 @@ def fooling_image(model, x, target, max_steps=255, lr=1 / 255, objective="log_pr
             xa[active] = _clip(xa[active] + lr * _ascent_direction(g, norm), clip).astype(xa.dtype)
             steps[active] += 1
             active &= _predict(model, xa) != t
-        if not isinstance(shrink, bool):
-            raise TypeError(f"shrink: expected True or False, got {shrink!r}")
         if shrink:
             xa = _shrink(model, xb, xa, t, loss_of_output, clip, norm)
         pred = _predict(model, xa)

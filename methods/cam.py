@@ -12,10 +12,10 @@ import numpy as np
 
 import minigrad
 from layers import AdaptiveAvgPool2d, GlobalAvgPool2d, Linear
-from methods.inputs_and_targets import as_batch, check_flag, check_layer, layer_tensor, run_model, scores, unbatch
+from methods.inputs_and_targets import as_batch, check_layer, layer_tensor, run_model, scores, unbatch
 from methods.upsample import INTERPOLATE_MODES, resize
 from minigrad import Tensor
-from minigrad.argument_checks import one_of
+from minigrad.argument_checks import boolean, one_of
 
 _LAYER_SHAPES = {4: "(N, K, h, w)", 2: "(N, K)"}  # a layer output's rank -> its shape, for errors
 
@@ -26,7 +26,7 @@ def _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward
     ``attribute_to_layer_input``), after checking every argument. ``ranks``: the ranks of layer
     tensor the method accepts."""
     one_of(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)  # before the forward pass
-    check_flag(attribute_to_layer_input, "attribute_to_layer_input")
+    boolean(attribute_to_layer_input, "attribute_to_layer_input")
     check_layer(model, layer)
     xb, single = as_batch(x)
     xt = Tensor(xb, requires_grad=True)
@@ -81,7 +81,7 @@ def gradcam(model, x, target, layer, relu=True, upsample=True, interpolate_mode=
     attribute_to_layer_input : True uses what entered ``layer`` (its first argument) and the gradient
         there instead of its output, as Captum's ``attribute_to_layer_input``.
     """
-    check_flag(attr_dim_summation, "attr_dim_summation")
+    boolean(attr_dim_summation, "attr_dim_summation")
     xb, single, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args,
                                          ranks=(4, 2), attribute_to_layer_input=attribute_to_layer_input)
     return unbatch(_gradcam_maps(s, A, xb, relu, upsample, interpolate_mode, attr_dim_summation), single)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from minigrad import Tensor, capture
-from minigrad.argument_checks import array
+from minigrad.argument_checks import array, boolean
 
 
 def as_batch(x, name="x"):
@@ -148,13 +148,6 @@ def layer_output(model, xt, target, layer, additional_forward_args=None):
         raise ValueError(f"layer: expected a layer with (N, K, h, w) outputs, got "
                          f"{None if A is None else A.shape}")
     return s, A
-
-
-def check_flag(value, name):
-    """``value`` if it is True or False (not 0, 1 or None: a misspelt option fails loudly)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {value!r}")
-    return bool(value)
 
 
 def layer_tensor(acts, layer, attribute_to_layer_input):

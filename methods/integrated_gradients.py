@@ -4,7 +4,7 @@ import numpy as np
 
 from methods.inputs_and_targets import (as_batch, broadcast_baseline, copies_of, follow_batch, repeat_target,
                                         run_model, scores, unbatch)
-from minigrad.argument_checks import array, function, integer, number
+from minigrad.argument_checks import array, boolean, function, integer, number
 from methods.gradients import input_gradient
 from minigrad import Tensor, no_grad
 
@@ -59,8 +59,7 @@ def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gau
     alphas, weights = path_points(n_steps, method)
     if internal_batch_size is not None:
         integer(internal_batch_size, "internal_batch_size", low=1)
-    if not isinstance(multiply_by_inputs, (bool, np.bool_)):
-        raise TypeError(f"multiply_by_inputs: expected True or False, got {multiply_by_inputs!r}")
+    boolean(multiply_by_inputs, "multiply_by_inputs")
     n = len(xb)
     per_pass = max(1, (internal_batch_size or n * n_steps) // n)
     total = np.zeros_like(xb)

@@ -10,10 +10,11 @@ from contextlib import nullcontext
 import numpy as np
 
 import minigrad
-from methods.inputs_and_targets import (as_batch, check_flag, check_layer, layer_output, layer_tensor, run_model,
+from methods.inputs_and_targets import (as_batch, check_layer, layer_output, layer_tensor, run_model,
                                         scores, unbatch)
 from methods.upsample import bilinear_resize
 from minigrad import Tensor
+from minigrad.argument_checks import boolean
 from minigrad.relevance import epsilon as epsilon_rule, excitation, relevance_rules
 
 
@@ -87,7 +88,7 @@ def _relevance(model, x, target, layer, attribute_to_layer_input, layer_rules, e
     The reverse pass always runs down to x, so that every layer rule is taken (and checked) and an
     op without a rule below ``layer`` raises as it would in ``lrp``."""
     table = relevance_rules(_check_rules(model, layer_rules), epsilon_rule(epsilon))
-    check_flag(attribute_to_layer_input, "attribute_to_layer_input")
+    boolean(attribute_to_layer_input, "attribute_to_layer_input")
     xb, single = as_batch(x)
     xt = Tensor(xb, requires_grad=True)
     with minigrad.capture(layer) if layer is not None else nullcontext() as acts:

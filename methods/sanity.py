@@ -4,7 +4,7 @@ import numpy as np
 
 from layers import Conv2d, Linear
 from layers.init import default_weight_and_bias
-from minigrad.argument_checks import array, function, integer
+from minigrad.argument_checks import array, boolean, function, integer
 
 
 def rank_correlation(a, b):
@@ -75,8 +75,7 @@ def model_randomization(method, model, x, target, cascade=True, seed=0, return_m
     """
     function(method, "method")
     x = array(x, "x", ndim=4)
-    if not isinstance(cascade, bool):
-        raise TypeError(f"cascade: expected True or False, got {cascade!r}")
+    boolean(cascade, "cascade")
     named = [(name, m) for name, m in model.named_modules() if isinstance(m, (Conv2d, Linear))][::-1]
     if not named:
         raise ValueError("model: has no Conv2d or Linear layer to randomise")

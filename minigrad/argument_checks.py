@@ -56,6 +56,13 @@ def one_of(value, name, options):
     return value
 
 
+def boolean(value, name):
+    """True or False (not 0, 1 or None: a misspelt option fails loudly)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {_shown(value)}")
+    return bool(value)
+
+
 def function(value, name, allow_none=False):
     """A callable (or None when allowed)."""
     if value is None and allow_none:

@@ -138,6 +138,7 @@ TABLE = [
     ("fooling clip one number", lambda: methods.fooling_image(NET, X, 1, clip=1.0), "clip"),
     ("fooling clip NaN", lambda: methods.fooling_image(NET, X, 1, clip=(0.0, float("nan"))), "clip"),
     ("fooling x outside clip", lambda: methods.fooling_image(NET, X + 1.0, 1), "clip"),
+    ("fooling shrink not a bool", lambda: methods.fooling_image(NET, X, 1, shrink=1), "shrink"),
     ("fgsm eps -0.1", lambda: methods.fgsm(NET, X, 1, eps=-0.1), "eps"),
     ("fgsm eps nan", lambda: methods.fgsm(NET, X, 1, eps=float("nan")), "eps"),
     ("pgd step negative", lambda: methods.pgd(NET, X, 1, eps=0.1, step=-0.01, steps=3), "step"),

@@ -14,6 +14,7 @@ from methods.upsample import INTERPOLATE_MODES, resize
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "reference"))
 import make_captum_fixtures as ref  # noqa: E402
+from gapnet_twins import gapnet_twins  # noqa: E402
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -87,9 +88,7 @@ def _captum():
 
 @pytest.fixture(scope="module")
 def nets():
-    theirs = ref.torch_gapnet()
-    ours = L.GAPNet(in_channels=3, num_classes=4, widths=(6, 8))
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    theirs, ours = gapnet_twins()
     x = np.random.default_rng(3).standard_normal((3, 3, 12, 12))
     return ours, theirs, x
 

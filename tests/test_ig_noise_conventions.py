@@ -20,6 +20,7 @@ from minigrad import Tensor
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "reference"))
 import make_captum_fixtures as ref  # noqa: E402
+from gapnet_twins import minigrad_twin  # noqa: E402
 
 TARGET = [1, 3, 0]
 
@@ -28,10 +29,7 @@ def _x(shape=(3, 3, 12, 12), seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-def _ours(torch_net):
-    net = L.GAPNet(in_channels=3, num_classes=4, widths=(6, 8))
-    net.load_state_dict({k: v.detach().numpy() for k, v in torch_net.state_dict().items()})
-    return net
+_ours = minigrad_twin
 
 
 @pytest.fixture(scope="module")

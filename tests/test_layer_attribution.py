@@ -14,6 +14,7 @@ import minigrad
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "reference"))
 import make_captum_fixtures as ref  # noqa: E402
+from gapnet_twins import gapnet_twins  # noqa: E402
 
 TOL = 1e-8
 X = np.random.default_rng(3).standard_normal((3, 3, 12, 12))
@@ -30,9 +31,7 @@ def twins():
     """(Captum's attribution classes, the torch network, the same network in minigrad)."""
     pytest.importorskip("torch")
     attr = pytest.importorskip("captum.attr")
-    theirs = ref.torch_gapnet()
-    ours = L.GAPNet(in_channels=3, num_classes=4, widths=(6, 8))
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    theirs, ours = gapnet_twins()
     return attr, theirs, ours
 
 

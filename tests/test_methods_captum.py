@@ -12,6 +12,7 @@ import methods
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "reference"))
 import make_captum_fixtures as ref  # noqa: E402
+from gapnet_twins import gapnet_twins  # noqa: E402
 
 TOL = 1e-8
 
@@ -167,9 +168,7 @@ def test_occlusion_refuses_a_stride_larger_than_the_window_as_captum_does():
 
 def test_guided_gradcam_without_upsampling_equals_captums_at_a_full_resolution_layer():
     torch, attr = _captum()
-    theirs = ref.torch_gapnet()
-    net = L.GAPNet(in_channels=3, num_classes=4, widths=(6, 8))
-    net.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    theirs, net = gapnet_twins()
     x = np.random.default_rng(1).standard_normal((3, 3, 12, 12))
     # Captum always interpolates (nearest by default), the identity at a layer of the input's size
     with warnings.catch_warnings():
@@ -181,9 +180,7 @@ def test_guided_gradcam_without_upsampling_equals_captums_at_a_full_resolution_l
 
 def test_a_one_element_target_as_captums_one_element_tensor():
     torch, attr = _captum()
-    theirs = ref.torch_gapnet()
-    net = L.GAPNet(in_channels=3, num_classes=4, widths=(6, 8))
-    net.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    theirs, net = gapnet_twins()
     x = np.random.default_rng(2).standard_normal((3, 3, 12, 12))
     expected = attr.Saliency(theirs).attribute(_leaf(x), target=torch.tensor([2]), abs=False)
     close(methods.gradient(net, x, [2]), expected.detach().numpy())
