@@ -6,13 +6,15 @@ resized to the input, as Captum and the Grad-CAM paper do. The resize is ``inter
 ``interpolate(align_corners=False)`` (see ``methods.upsample``).
 
 Each method takes ``additional_forward_args``: extra arguments of the model's forward, passed after
-x as they are (Captum's; see ``methods.inputs_and_targets``).
+x as they are (Captum's; see ``methods.inputs_and_targets``). Grad-CAM, Grad-CAM++ and Guided Grad-CAM
+also take x as Captum's tuple of inputs: the Grad-CAM maps are resized to the first input's height and width,
+Guided Grad-CAM multiplies each input's guided gradient by the map resized to that input.
 """
 import numpy as np
 
 import minigrad
 from layers import AdaptiveAvgPool2d, GlobalAvgPool2d, Linear
-from methods.inputs_and_targets import as_batch, check_layer, layer_tensor, run_model, scores, unbatch
+from methods.inputs_and_targets import Inputs, as_batch, check_layer, layer_tensor, run_model, scores, unbatch
 from methods.upsample import INTERPOLATE_MODES, resize
 from minigrad import Tensor
 from minigrad.argument_checks import boolean, one_of
@@ -22,25 +24,34 @@ _LAYER_SHAPES = {4: "(N, K, h, w)", 2: "(N, K)"}  # a layer output's rank -> its
 
 def _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args, ranks=(4,),
                    attribute_to_layer_input=False):
-    """One forward pass: (x batch, single, x tensor, scores, A = the layer's output, or its input with
-    ``attribute_to_layer_input``), after checking every argument. ``ranks``: the ranks of layer
-    tensor the method accepts."""
+    """One forward pass: (``Inputs`` of x, the input tensors, scores, A = the layer's output, or its
+    input with ``attribute_to_layer_input``), after checking every argument. ``ranks``: the ranks of
+    layer tensor the method accepts."""
     one_of(interpolate_mode, "interpolate_mode", INTERPOLATE_MODES)  # before the forward pass
     boolean(attribute_to_layer_input, "attribute_to_layer_input")
     check_layer(model, layer)
-    xb, single = as_batch(x)
-    xt = Tensor(xb, requires_grad=True)
+    inputs = Inputs(x)
+    xts = inputs.tensors()
     with minigrad.capture(layer) as acts:
-        s = scores(run_model(model, xt, additional_forward_args), target)
+        s = scores(run_model(model, xts, additional_forward_args), target)
     A = layer_tensor(acts, layer, attribute_to_layer_input)
     if A.ndim not in ranks:
         which = "inputs" if attribute_to_layer_input else "outputs"
         raise ValueError(f"layer: expected a layer with {' or '.join(_LAYER_SHAPES[r] for r in ranks)} "
                          f"{which}, got {A.shape}")
-    return xb, single, xt, s, A
+    return inputs, xts, s, A
 
 
-def _weighted_maps(weights, A, xb, relu, upsample, interpolate_mode, summed=True):
+def _image_size(inputs):
+    """(H, W) of the (first) input, the size the maps are resized to."""
+    a = inputs.arrays[0]
+    if a.ndim != 4:
+        raise ValueError(f"upsample: resizing the map needs an image batch (N, C, H, W) as the first input, got "
+                         f"{a.shape}; use upsample=False")
+    return a.shape[2:]
+
+
+def _weighted_maps(weights, A, size, relu, upsample, interpolate_mode, summed=True):
     """sum_k weights[n, k] A[n, k, ...], (N, h, w) (or (N,) for (N, K) outputs), the ReLU applied at
     the layer's resolution and only then resized to the input (as Captum and the Grad-CAM paper do).
     A map without spatial axes has nothing to resize: it is one value per sample.
@@ -50,16 +61,16 @@ def _weighted_maps(weights, A, xb, relu, upsample, interpolate_mode, summed=True
     if relu:
         maps = np.maximum(maps, 0)
     spatial = A.ndim == 4  # maps of an (N, K) layer have no height and width to resize
-    return resize(maps, xb.shape[2:], interpolate_mode) if upsample and spatial else maps
+    return resize(maps, size(), interpolate_mode) if upsample and spatial else maps
 
 
-def _gradcam_maps(s, A, xb, relu, upsample, interpolate_mode, summed=True):
+def _gradcam_maps(s, A, size, relu, upsample, interpolate_mode, summed=True):
     """Grad-CAM's maps from the scores s and the layer tensor A of one forward pass. A layer the
     scores do not depend on has gradient 0 (``minigrad.grad``'s zeros, Captum's with
     ``materialize_grads``), so its map is 0."""
     gA, = minigrad.grad(s, [A])
     weights = gA.mean(axis=tuple(range(2, gA.ndim)))  # over no axis at all for (N, K) outputs
-    return _weighted_maps(weights, A.data, xb, relu, upsample, interpolate_mode, summed)
+    return _weighted_maps(weights, A.data, size, relu, upsample, interpolate_mode, summed)
 
 
 def gradcam(model, x, target, layer, relu=True, upsample=True, interpolate_mode="bilinear",
@@ -82,9 +93,10 @@ def gradcam(model, x, target, layer, relu=True, upsample=True, interpolate_mode=
         there instead of its output, as Captum's ``attribute_to_layer_input``.
     """
     boolean(attr_dim_summation, "attr_dim_summation")
-    xb, single, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args,
-                                         ranks=(4, 2), attribute_to_layer_input=attribute_to_layer_input)
-    return unbatch(_gradcam_maps(s, A, xb, relu, upsample, interpolate_mode, attr_dim_summation), single)
+    inputs, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args,
+                                     ranks=(4, 2), attribute_to_layer_input=attribute_to_layer_input)
+    maps = _gradcam_maps(s, A, lambda: _image_size(inputs), relu, upsample, interpolate_mode, attr_dim_summation)
+    return unbatch(maps, inputs.single)
 
 
 def gradcam_plus_plus(model, x, target, layer, upsample=True, interpolate_mode="bilinear",
@@ -94,13 +106,14 @@ def gradcam_plus_plus(model, x, target, layer, upsample=True, interpolate_mode="
     alpha^k_ij = g^2 / (2 g^2 + sum_ab A^k_ab g^3) (0 where that is 0/0),
     w_k = sum_ij alpha^k_ij relu(g), map = ReLU(sum_k w_k A^k). -> (N, H, W).
     ``interpolate_mode``: "bilinear" (the default), "nearest" or "bicubic"."""
-    xb, single, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args)
+    inputs, _, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args)
     g, = minigrad.grad(s, [A])
     a = A.data
     denom = 2 * g ** 2 + a.sum(axis=(2, 3), keepdims=True) * g ** 3
     alpha = np.divide(g ** 2, denom, out=np.zeros_like(g), where=denom != 0)
     weights = (alpha * np.maximum(g, 0)).sum(axis=(2, 3))
-    return unbatch(_weighted_maps(weights, a, xb, True, upsample, interpolate_mode), single)
+    return unbatch(_weighted_maps(weights, a, lambda: _image_size(inputs), True, upsample, interpolate_mode),
+                   inputs.single)
 
 
 def guided_gradcam(model, x, target, layer, upsample=True, interpolate_mode="bilinear",
@@ -114,16 +127,25 @@ def guided_gradcam(model, x, target, layer, upsample=True, interpolate_mode="bil
     for such a layer leaves the map as it is, so both agree there.
 
     ``interpolate_mode``: "bilinear" (the paper's, our default), "nearest" (Captum's
-    ``GuidedGradCam`` default) or "bicubic". The layer must have (N, K, h, w) outputs."""
-    xb, single, xt, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args)
-    if not upsample and A.shape[2:] != xb.shape[2:]:
-        raise ValueError(f"upsample: upsample=False needs a layer whose output has the input's size "
-                         f"{xb.shape[2]}x{xb.shape[3]} (guided backprop is multiplied pixel by pixel), got a "
-                         f"{A.shape[2]}x{A.shape[3]} output from {type(layer).__name__}; use upsample=True")
-    maps = _gradcam_maps(s, A, xb, True, upsample, interpolate_mode)
+    ``GuidedGradCam`` default) or "bicubic". The layer must have (N, K, h, w) outputs.
+
+    For a tuple of inputs (Captum's form) each input, an image batch (N, C, H, W), gets its guided
+    gradient times the map resized to its own height and width; the result is a tuple."""
+    inputs, xts, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args)
+    for i, a in enumerate(inputs.arrays):
+        name = f"x[{i}]" if inputs.is_tuple else "x"
+        if a.ndim != 4:
+            raise ValueError(f"{name}: Guided Grad-CAM multiplies an image's guided gradient by the map, so every "
+                             f"input must be an image batch (N, C, H, W), got {a.shape}")
+        if not upsample and A.shape[2:] != a.shape[2:]:
+            raise ValueError(f"upsample: upsample=False needs a layer whose output has the input's size "
+                             f"{a.shape[2]}x{a.shape[3]} (guided backprop is multiplied pixel by pixel), got a "
+                             f"{A.shape[2]}x{A.shape[3]} output from {type(layer).__name__}; use upsample=True")
+    maps = _gradcam_maps(s, A, None, True, False, interpolate_mode)  # at the layer's resolution
     with minigrad.rules(relu="guided", relu6="guided"):
-        g, = minigrad.grad(s, [xt])
-    return unbatch(g * maps[:, None], single)
+        grads = minigrad.grad(s, xts)
+    return inputs.restore([g * (resize(maps, g.shape[2:], interpolate_mode) if upsample else maps)[:, None]
+                           for g in grads])
 
 
 def _is_global_average(m):
@@ -158,4 +180,5 @@ def cam(model, x, target, upsample=True, interpolate_mode="bilinear", additional
     scores(out, target)  # validates the target
     A = acts.inputs[gap].data  # the maps that entered the pooling: (N, K, h, w)
     idx = np.broadcast_to(np.asarray(target), (len(xb),))
-    return unbatch(_weighted_maps(fc.weight.data[idx], A, xb, False, upsample, interpolate_mode), single)
+    return unbatch(_weighted_maps(fc.weight.data[idx], A, lambda: xb.shape[2:], False, upsample, interpolate_mode),
+                   single)

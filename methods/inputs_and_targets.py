@@ -14,31 +14,94 @@ copies, occlusion's perturbed copies), every array among them of one or more axe
 along its first axis, as Captum expands every tensor with ``_expand_additional_forward_args``.
 ``run_model`` is the one place a method calls the model, ``follow_batch`` the one place args follow
 a new batch.
+
+``x`` may also be Captum's **tuple of inputs** ``(x_1, ..., x_m)``: arrays of any shape
+(N, ...) with one batch axis N in common, the model called as ``model(x_1, ..., x_m, *args)``, and
+the attributions returned as a tuple of the same shapes (``Inputs`` reads both forms). A tuple is
+never a single image, so (N, F) vectors and (N,) scalars pass as they are: write ``(x,)`` for a
+single input of another shape than an image batch.
 """
 from contextlib import contextmanager
 
 import numpy as np
 
 from minigrad import Tensor, capture
-from minigrad.argument_checks import array, boolean
+from minigrad.argument_checks import array
+
+
+def _float_array(x, name):
+    """x as a float32/float64 array (other numbers as float64): a TypeError for non-numbers and
+    complex numbers, a ValueError for NaN or inf."""
+    arr = np.asarray(x.data if isinstance(x, Tensor) else x)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
+    arr = arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return arr
 
 
 def as_batch(x, name="x"):
     """x (N, C, H, W) or a single image (C, H, W) -> (float array (N, C, H, W), whether it was single).
     ``name`` is the argument named in errors."""
-    arr = np.asarray(x.data if isinstance(x, Tensor) else x)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if isinstance(x, (tuple, list)) and any(isinstance(a, (np.ndarray, Tensor)) for a in x):
+        raise TypeError(f"{name}: this method takes one batch of images, got a {type(x).__name__} of "
+                        f"{len(x)} arrays (tuples of inputs are taken by the gradient methods, integrated "
+                        f"gradients, SmoothGrad, occlusion, Grad-CAM, Guided Grad-CAM and LRP)")
+    arr = _float_array(x, name)
     single = arr.ndim == 3
     arr = arr[None] if single else arr
     if arr.ndim != 4:
         raise ValueError(f"{name}: expected a batch (N, C, H, W) or an image (C, H, W), got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name}: the batch is empty (shape {arr.shape})")
-    arr = arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name}: contains NaN or inf")
     return arr, single
+
+
+class Inputs:
+    """What a method was given as ``x``: one image batch (N, C, H, W), a single image (C, H, W), or
+    Captum's tuple of inputs, each (N, ...) with the same N. ``arrays`` holds the float arrays (one
+    for the first two forms), ``n`` the batch size; ``restore`` gives results back in the form x
+    came in (the batch axis dropped for a single image, a tuple for a tuple)."""
+
+    def __init__(self, x, name="x"):
+        self.is_tuple = isinstance(x, tuple)
+        if not self.is_tuple:
+            arr, self.single = as_batch(x, name)
+            self.arrays = [arr]
+        else:
+            self.single = False
+            if not x:
+                raise ValueError(f"{name}: expected a tuple of one or more input arrays, got ()")
+            self.arrays = [_float_array(a, f"{name}[{i}]") for i, a in enumerate(x)]
+            for i, a in enumerate(self.arrays):
+                if a.ndim == 0 or a.shape[0] == 0:
+                    raise ValueError(f"{name}[{i}]: expected an array (N, ...) with a non-empty batch axis, "
+                                     f"got shape {a.shape}")
+                if a.shape[0] != self.arrays[0].shape[0]:
+                    raise ValueError(f"{name}[{i}]: every input needs the batch size of {name}[0], "
+                                     f"{self.arrays[0].shape[0]}, got shape {a.shape}")
+        self.n = len(self.arrays[0])
+
+    def tensors(self, requires_grad=True):
+        """The inputs as graph leaves, one Tensor per array."""
+        return [Tensor(a, requires_grad=requires_grad) for a in self.arrays]
+
+    def per_input(self, value, name):
+        """``value`` given per input: a tuple of one entry per input for a tuple x (any other value
+        is shared by every input), the value itself (in a list of one) otherwise."""
+        if not self.is_tuple:
+            return [value]
+        if isinstance(value, tuple):
+            if len(value) != len(self.arrays):
+                raise ValueError(f"{name}: expected one entry per input ({len(self.arrays)}), got a tuple of "
+                                 f"{len(value)}")
+            return list(value)
+        return [value] * len(self.arrays)
+
+    def restore(self, results):
+        """One result per input -> a tuple for a tuple x, the one result (unbatched) otherwise."""
+        return tuple(results) if self.is_tuple else unbatch(results[0], self.single)
 
 
 def forward_args(additional_forward_args):
@@ -50,8 +113,10 @@ def forward_args(additional_forward_args):
 
 
 def run_model(model, x, additional_forward_args=None):
-    """The model's output for the batch ``x``: ``model(x, *additional_forward_args)``."""
-    return model(x, *forward_args(additional_forward_args))
+    """The model's output for the batch ``x``: ``model(x, *additional_forward_args)``, or for a list
+    of inputs (Captum's tuple) ``model(x_1, ..., x_m, *additional_forward_args)``."""
+    inputs = tuple(x) if isinstance(x, list) else (x,)
+    return model(*inputs, *forward_args(additional_forward_args))
 
 
 def copies_of(n, copies):
@@ -83,7 +148,14 @@ def unbatch(result, single):
 
 
 def scores(output, target):
-    """One scalar per sample, as a Tensor of shape (N,), from the model's output and ``target``."""
+    """One scalar per sample, as a Tensor of shape (N,), from the model's output and ``target``.
+
+    As Captum: ``None`` takes an output of one value per sample, (N,) or (N, 1), as it is; a tuple
+    of ints indexes an output of more axes, (N, d_1, ..., d_k) -> output[:, i_1, ..., i_k]; a list
+    of such tuples gives one per sample."""
+    if not isinstance(output, Tensor) or output.ndim == 0:
+        raise ValueError(f"target: the model must return a Tensor with a batch axis, got "
+                         f"{getattr(output, 'shape', type(output).__name__)}")
     n = output.shape[0]
     if callable(target):
         s = target(output)
@@ -91,9 +163,16 @@ def scores(output, target):
             raise ValueError(f"target: a callable target must return a Tensor of shape ({n},), "
                              f"got {getattr(s, 'shape', type(s).__name__)}")
         return s
+    if target is None:
+        if output.size != n:
+            raise ValueError(f"target: None takes an output of one value per sample, (N,) or (N, 1), got "
+                             f"{output.shape}; give a class index")
+        return output.reshape(n)
+    if _is_index_tuple(target) or (isinstance(target, list) and target and all(map(_is_index_tuple, target))):
+        return _scores_at(output, target)
     if output.ndim != 2:
         raise ValueError(f"target: an index target needs outputs of shape (N, classes), got {output.shape}; "
-                         f"pass a callable for other outputs")
+                         f"pass a tuple of indices or a callable for other outputs")
     idx = np.asarray(target)
     if idx.shape in ((), (1,)):  # one index for the whole batch, also written [c] (Captum's, for a tensor)
         idx = np.full(n, idx.reshape(()), dtype=idx.dtype)
@@ -104,22 +183,53 @@ def scores(output, target):
     return output[np.arange(n), idx]
 
 
-def broadcast_baseline(baseline, shape, dtype):
+def _is_index_tuple(t):
+    return isinstance(t, tuple) and all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in t)
+
+
+def _scores_at(output, target):
+    """output[n, *t_n] for one index tuple t (every sample) or a list of N tuples."""
+    n = output.shape[0]
+    per_sample = target if isinstance(target, list) else [target] * n
+    if len(per_sample) != n:
+        raise ValueError(f"target: expected one index tuple per sample ({n}), got {len(per_sample)}")
+    if any(len(t) != output.ndim - 1 for t in per_sample):
+        raise ValueError(f"target: an index tuple needs one index per output axis after the batch, "
+                         f"{output.shape[1:]}, got {target!r}")
+    idx = np.array(per_sample, dtype=np.int64).reshape(n, output.ndim - 1)
+    if (idx < 0).any() or (idx >= np.array(output.shape[1:])).any():
+        raise ValueError(f"target: indices must lie inside the output's axes {output.shape[1:]}, got {target!r}")
+    return output[(np.arange(n),) + tuple(idx.T)]
+
+
+def broadcast_baseline(baseline, shape, dtype, name="baseline"):
     """``baseline`` (a number or an array broadcastable to ``shape``) as a read-only array of ``shape``."""
-    base = array(baseline, "baseline", min_size=1)
+    base = array(baseline, name, min_size=1)
     try:
         return np.broadcast_to(base.astype(dtype, copy=False), shape)
     except ValueError:
-        raise ValueError(f"baseline: expected a number or an array broadcastable to {shape}, "
+        raise ValueError(f"{name}: expected a number or an array broadcastable to {shape}, "
                          f"got shape {base.shape}") from None
 
 
 def repeat_target(target, n, copies):
     """``target`` for ``copies`` stacked copies of a batch of n samples (copy-major order): an
-    index or n indices tiled ``copies`` times; a callable target is returned as it is."""
-    if callable(target):
+    index or n indices tiled ``copies`` times, a list of n index tuples repeated; a callable, None
+    or one index tuple is returned as it is."""
+    if callable(target) or target is None or _is_index_tuple(target):
         return target
+    if isinstance(target, list) and target and all(map(_is_index_tuple, target)):
+        return target * copies
     return np.tile(np.broadcast_to(np.asarray(target), (n,)), copies)
+
+
+def sample_target(target, n, i):
+    """The target of sample i of a batch of n, for a batch made of copies of that sample alone."""
+    if isinstance(target, list) and target and all(map(_is_index_tuple, target)):
+        return target[i]
+    if callable(target) or target is None or _is_index_tuple(target):
+        return target
+    return repeat_target(target, n, 1)[i]
 
 
 @contextmanager

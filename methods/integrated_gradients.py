@@ -1,11 +1,12 @@
 """Integrated gradients (Sundararajan et al. 2017) and SmoothGrad (Smilkov et al. 2017): both
-average gradients over inputs built around x, so both reuse ``input_gradient``."""
+average gradients over inputs built around x, so both reuse ``input_gradients``. Both take x as one
+image batch or as Captum's tuple of inputs (see ``methods.inputs_and_targets``)."""
 import numpy as np
 
-from methods.inputs_and_targets import (as_batch, broadcast_baseline, copies_of, follow_batch, repeat_target,
-                                        run_model, scores, unbatch)
+from methods.inputs_and_targets import (Inputs, broadcast_baseline, copies_of, follow_batch, repeat_target,
+                                        run_model, scores)
 from minigrad.argument_checks import array, boolean, function, integer, number
-from methods.gradients import input_gradient
+from methods.gradients import input_gradients
 from minigrad import Tensor, no_grad
 
 _RULES = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
@@ -52,60 +53,82 @@ def integrated_gradients(model, x, target, baseline=0.0, n_steps=50, method="gau
         Captum's ``_expand_additional_forward_args``); one without n rows is refused (see
         ``methods.inputs_and_targets.follow_batch``).
 
+    x may be a tuple of inputs (Captum's form): ``baseline`` is then one entry per input (a tuple) or
+    one number for all, the attributions a tuple, and the delta sums the attributions of every input.
+
     Returns x's shape (and the (N,) deltas).
     """
-    xb, single = as_batch(x)
-    base = broadcast_baseline(baseline, xb.shape, xb.dtype)
+    inputs = Inputs(x)
+    bases = [broadcast_baseline(b, a.shape, a.dtype, _name("baseline", inputs, i))
+             for i, (a, b) in enumerate(zip(inputs.arrays, inputs.per_input(baseline, "baseline")))]
     alphas, weights = path_points(n_steps, method)
     if internal_batch_size is not None:
         integer(internal_batch_size, "internal_batch_size", low=1)
     boolean(multiply_by_inputs, "multiply_by_inputs")
-    n = len(xb)
+    n = inputs.n
     per_pass = max(1, (internal_batch_size or n * n_steps) // n)
-    total = np.zeros_like(xb)
+    totals = [np.zeros_like(a) for a in inputs.arrays]
     for k in range(0, n_steps, per_pass):
-        a = alphas[k:k + per_pass].astype(xb.dtype)
-        points = (base[None] + a[:, None, None, None, None] * (xb - base)[None]).reshape((-1,) + xb.shape[1:])
-        g, _, _ = input_gradient(model, points, repeat_target(target, n, len(a)),
-                                 follow_batch(additional_forward_args, n, copies_of(n, len(a))))
-        total += np.tensordot(weights[k:k + per_pass], g.reshape((len(a),) + xb.shape), axes=1)
-    attributions = (xb - base) * total if multiply_by_inputs else total
+        steps = alphas[k:k + per_pass]
+        points = [_path_points(a, base, steps) for a, base in zip(inputs.arrays, bases)]
+        grads, _ = input_gradients(model, tuple(points) if inputs.is_tuple else points[0],
+                                   repeat_target(target, n, len(steps)),
+                                   follow_batch(additional_forward_args, n, copies_of(n, len(steps))))
+        for total, g in zip(totals, grads):
+            total += np.tensordot(weights[k:k + per_pass], g.reshape((len(steps),) + total.shape), axes=1)
+    attributions = [(a - base) * total if multiply_by_inputs else total
+                    for a, base, total in zip(inputs.arrays, bases, totals)]
     if not return_convergence_delta:
-        return unbatch(attributions, single)
+        return inputs.restore(attributions)
     with no_grad():
-        ends = scores(run_model(model, Tensor(np.concatenate([xb, base])),
-                                follow_batch(additional_forward_args, n, copies_of(n, 2))),
+        ends = [Tensor(np.concatenate([a, base])) for a, base in zip(inputs.arrays, bases)]
+        ends = scores(run_model(model, ends, follow_batch(additional_forward_args, n, copies_of(n, 2))),
                       repeat_target(target, n, 2)).data
-    delta = ends[:n] - ends[n:] - attributions.reshape(n, -1).sum(axis=1)
-    return unbatch(attributions, single), (delta[0] if single else delta)
+    delta = ends[:n] - ends[n:] - sum(r.reshape(n, -1).sum(axis=1) for r in attributions)
+    return inputs.restore(attributions), (delta[0] if inputs.single else delta)
 
 
-def _noise_sigma(xb, noise_level, stdevs):
+def _name(argument, inputs, i):
+    """An argument's name in errors: ``baseline``, or ``baseline[i]`` for input i of a tuple."""
+    return f"{argument}[{i}]" if inputs.is_tuple else argument
+
+
+def _path_points(a, base, steps):
+    """The points base + alpha (a - base) for each alpha in ``steps``, stacked step-major: (S * N, ...)."""
+    alpha = steps.astype(a.dtype).reshape((-1,) + (1,) * a.ndim)
+    return (base[None] + alpha * (a - base)[None]).reshape((-1,) + a.shape[1:])
+
+
+def _noise_sigma(xb, noise_level, stdevs, name="stdevs"):
     """The noise's standard deviation per sample, (N,): ``noise_level`` times the sample's range
     (Smilkov et al.'s relative noise, 15% when neither is given) or ``stdevs`` as it is (Captum's
     absolute noise). Giving both is refused: one would silently override the other."""
     if stdevs is None:
         level = 0.15 if noise_level is None else number(noise_level, "noise_level", low=0)
-        return level * (xb.max(axis=(1, 2, 3)) - xb.min(axis=(1, 2, 3)))
+        axes = tuple(range(1, xb.ndim))
+        return level * (xb.max(axis=axes) - xb.min(axis=axes))
     if noise_level is not None:
         raise ValueError(f"stdevs: give either stdevs (absolute) or noise_level (relative to the input's "
                          f"range), not both; got stdevs={stdevs!r} and noise_level={noise_level!r}")
     if np.ndim(stdevs) == 0:
-        return np.full(len(xb), number(stdevs, "stdevs", low=0))
-    sd = array(stdevs, "stdevs", ndim=1, shape=(len(xb),))
+        return np.full(len(xb), number(stdevs, name, low=0))
+    sd = array(stdevs, name, ndim=1, shape=(len(xb),))
     if sd.min() < 0:
-        raise ValueError(f"stdevs: expected standard deviations >= 0, got {stdevs!r}")
+        raise ValueError(f"{name}: expected standard deviations >= 0, got {stdevs!r}")
     return sd.astype(np.float64)
 
 
-def _tile_baseline(options, n, copies):
-    """``options`` with a per-sample baseline (n, C, H, W) tiled for ``copies`` stacked copies of the
-    batch (copy-major, as ``repeat_target``); a shared baseline broadcasts as it is. Captum's
-    NoiseTunnel expands its baselines the same way (``_expand_partial``)."""
-    base = options.get("baseline")
-    if copies == 1 or np.ndim(base) != 4 or np.shape(base)[0] != n or n == 1:
+def _tile_baseline(options, inputs, copies):
+    """``options`` with each per-sample baseline (one row per sample, the input's rank) tiled for
+    ``copies`` stacked copies of the batch (copy-major, as ``repeat_target``); a shared baseline
+    broadcasts as it is. Captum's NoiseTunnel expands its baselines the same way (``_expand_partial``)."""
+    if "baseline" not in options or copies == 1 or inputs.n == 1:
         return options
-    return dict(options, baseline=np.tile(np.asarray(getattr(base, "data", base)), (copies, 1, 1, 1)))
+    bases = inputs.per_input(options["baseline"], "baseline")
+    tiled = [np.tile(np.asarray(getattr(b, "data", b)), (copies,) + (1,) * (a.ndim - 1))
+             if np.ndim(b) == a.ndim and np.shape(b)[0] == inputs.n else b
+             for a, b in zip(inputs.arrays, bases)]
+    return dict(options, baseline=tuple(tiled) if inputs.is_tuple else tiled[0])
 
 
 def smoothgrad(method, model, x, target, n_samples=50, noise_level=None, kind="smoothgrad", seed=0, *,
@@ -128,6 +151,11 @@ def smoothgrad(method, model, x, target, n_samples=50, noise_level=None, kind="s
         row per sample follows the noisy copies, as in Captum's NoiseTunnel; one without n rows is
         refused (see ``methods.inputs_and_targets.follow_batch``).
 
+    x may be a tuple of inputs (Captum's form) for a method that takes one: each input gets its own
+    noise (input i's from ``np.random.default_rng([seed, i])``, input 0's from
+    ``default_rng(seed)``), ``stdevs`` may be a tuple of one entry per input, and the result is a
+    tuple.
+
     With ``return_convergence_delta=True`` among the options (integrated gradients) it returns
     (result, deltas), deltas (N, n_samples): the delta of each noisy copy. Captum returns them
     flattened, ``deltas.reshape(-1)`` in its order when it runs all samples at once.
@@ -138,31 +166,35 @@ def smoothgrad(method, model, x, target, n_samples=50, noise_level=None, kind="s
     n_samples = integer(n_samples, "n_samples", low=1)
     per_call = n_samples if nt_samples_batch_size is None else integer(nt_samples_batch_size,
                                                                        "nt_samples_batch_size", low=1)
-    xb, single = as_batch(x)
-    sigma = _noise_sigma(xb, noise_level, stdevs).astype(xb.dtype)[:, None, None, None]
+    inputs = Inputs(x)
+    sigmas = [_noise_sigma(a, noise_level, sd, _name("stdevs", inputs, i)).astype(a.dtype).reshape((-1,) + (1,) * (a.ndim - 1))
+              for i, (a, sd) in enumerate(zip(inputs.arrays, inputs.per_input(stdevs, "stdevs")))]
     with_delta = bool(options.get("return_convergence_delta", False))
-    n = len(xb)
-    rng = np.random.default_rng(seed)
-    first = second = 0.0
+    n = inputs.n
+    rngs = [np.random.default_rng(seed if i == 0 else [seed, i]) for i in range(len(inputs.arrays))]
+    first = [0.0] * len(inputs.arrays)
+    second = [0.0] * len(inputs.arrays)
     deltas = []
     for k in range(0, n_samples, per_call):
         b = min(per_call, n_samples - k)
-        noisy = xb[None] + rng.standard_normal((b,) + xb.shape).astype(xb.dtype) * sigma
+        noisy = [(a[None] + rng.standard_normal((b,) + a.shape).astype(a.dtype) * sigma).reshape((b * n,) + a.shape[1:])
+                 for a, rng, sigma in zip(inputs.arrays, rngs, sigmas)]
         # None is not passed on at all, so a method without the parameter still works
         args = ({} if additional_forward_args is None else
                 {"additional_forward_args": follow_batch(additional_forward_args, n, copies_of(n, b))})
-        out = method(model, noisy.reshape((b * n,) + xb.shape[1:]), repeat_target(target, n, b),
-                     **_tile_baseline(options, n, b), **args)
+        out = method(model, tuple(noisy) if inputs.is_tuple else noisy[0], repeat_target(target, n, b),
+                     **_tile_baseline(options, inputs, b), **args)
         m, d = out if with_delta else (out, None)
-        m = m.reshape((b, n) + m.shape[1:])
-        first = first + m.sum(axis=0)
-        second = second + (m * m).sum(axis=0)
+        for i, mi in enumerate(m if inputs.is_tuple else [m]):
+            mi = mi.reshape((b, n) + mi.shape[1:])
+            first[i] = first[i] + mi.sum(axis=0)
+            second[i] = second[i] + (mi * mi).sum(axis=0)
         if with_delta:
             deltas.append(np.asarray(d).reshape(b, n).T)
-    mean = first / n_samples
-    result = unbatch({"smoothgrad": mean, "smoothgrad_sq": second / n_samples,
-                      "vargrad": second / n_samples - mean * mean}[kind], single)
+    means = [f / n_samples for f in first]
+    result = inputs.restore([{"smoothgrad": mean, "smoothgrad_sq": sq / n_samples,
+                              "vargrad": sq / n_samples - mean * mean}[kind] for mean, sq in zip(means, second)])
     if not with_delta:
         return result
     deltas = np.concatenate(deltas, axis=1)
-    return result, unbatch(deltas, single)
+    return result, (deltas[0] if inputs.single else deltas)

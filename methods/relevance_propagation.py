@@ -10,7 +10,7 @@ from contextlib import nullcontext
 import numpy as np
 
 import minigrad
-from methods.inputs_and_targets import (as_batch, check_layer, layer_output, layer_tensor, run_model,
+from methods.inputs_and_targets import (Inputs, as_batch, check_layer, layer_output, layer_tensor, run_model,
                                         scores, unbatch)
 from methods.upsample import bilinear_resize
 from minigrad import Tensor
@@ -56,7 +56,8 @@ def lrp(model, x, target, layer_rules=None, epsilon=1e-9, return_convergence_del
     op_rules : dict op name -> rule(ctx, relevance) -> one relevance array per input, for ops
         without a relevance rule, e.g. ``{"softplus": minigrad.relevance.pass_through}``.
 
-    x (N, C, H, W) or (C, H, W) -> relevance of x's shape (and the (N,) deltas).
+    x (N, C, H, W) or (C, H, W) -> relevance of x's shape (and the (N,) deltas). For Captum's tuple
+    of inputs, a tuple of relevances, the delta taken over all of them.
     """
     return _relevance(model, x, target, None, False, layer_rules, epsilon, return_convergence_delta, op_rules,
                       additional_forward_args)
@@ -89,16 +90,17 @@ def _relevance(model, x, target, layer, attribute_to_layer_input, layer_rules, e
     op without a rule below ``layer`` raises as it would in ``lrp``."""
     table = relevance_rules(_check_rules(model, layer_rules), epsilon_rule(epsilon))
     boolean(attribute_to_layer_input, "attribute_to_layer_input")
-    xb, single = as_batch(x)
-    xt = Tensor(xb, requires_grad=True)
+    inputs = Inputs(x)
+    xts = inputs.tensors()
     with minigrad.capture(layer) if layer is not None else nullcontext() as acts:
-        s = scores(run_model(model, xt, additional_forward_args), target)
-    at = [xt] if layer is None else [xt, layer_tensor(acts, layer, attribute_to_layer_input)]
+        s = scores(run_model(model, xts, additional_forward_args), target)
+    at = xts if layer is None else xts + [layer_tensor(acts, layer, attribute_to_layer_input)]
     with minigrad.rules(**_with_op_rules(table, op_rules)):
-        r = minigrad.grad(s, at, seed=s.data)[-1]
+        rs = minigrad.grad(s, at, seed=s.data)
     table.check_every_rule_taken()
-    delta = s.data - r.reshape(len(xb), -1).sum(axis=1)
-    r = unbatch(r, single)
+    rs = rs[:len(xts)] if layer is None else [rs[-1]]
+    delta = s.data - sum(r.reshape(inputs.n, -1).sum(axis=1) for r in rs)
+    r = inputs.restore(rs) if layer is None else unbatch(rs[0], inputs.single)
     return (r, delta) if return_convergence_delta else r
 
 
