@@ -1,7 +1,8 @@
 """Visualization methods built on minigrad's swappable backward rules.
 
 Every attribution method has the signature ``method(model, x, target, **options) -> np.ndarray``
-with x (N, C, H, W) or a single (C, H, W) image, and ``target`` a class index, one index per
+with x (N, C, H, W) or a single (C, H, W) image (several methods also take Captum's tuple of
+inputs, see ``methods.inputs_and_targets``), and ``target`` a class index, one index per
 sample, or a callable mapping the model's output to one scalar per sample. The methods that
 optimise an image share one loop, ``optimize_input``, with objectives (``methods.objectives``),
 regularisers (``methods.regularizers``), transforms (``methods.image_transforms``) and
