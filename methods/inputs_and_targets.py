@@ -254,9 +254,9 @@ def layer_output(model, xt, target, layer, additional_forward_args=None):
     with capture(layer) as acts:
         s = scores(run_model(model, xt, additional_forward_args), target)
     A = acts.get(layer)
-    if A is None or A.ndim != 4:
+    if not isinstance(A, Tensor) or A.ndim != 4:
         raise ValueError(f"layer: expected a layer with (N, K, h, w) outputs, got "
-                         f"{None if A is None else A.shape}")
+                         f"{getattr(A, 'shape', type(A).__name__)}")
     return s, A
 
 
@@ -267,7 +267,11 @@ def layer_tensor(acts, layer, attribute_to_layer_input):
     if layer not in acts:
         raise ValueError(f"layer: {type(layer).__name__} did not run in the model's forward pass")
     if not attribute_to_layer_input:
-        return acts[layer]
+        A = acts[layer]
+        if not isinstance(A, Tensor):
+            raise ValueError(f"layer: {type(layer).__name__} returns {type(A).__name__}, not one tensor; attribute at a "
+                             f"layer with one output (for a layer with several, at the module that makes each)")
+        return A
     A = acts.inputs[layer]
     if not isinstance(A, Tensor) or not A.requires_grad:
         raise ValueError(f"layer: attribute_to_layer_input=True needs a layer called with a tensor that depends "

@@ -131,10 +131,11 @@ def _tile_baseline(options, inputs, copies):
     return dict(options, baseline=tuple(tiled) if inputs.is_tuple else tiled[0])
 
 
-def smoothgrad(method, model, x, target, n_samples=50, noise_level=None, kind="smoothgrad", seed=0, *,
+def smoothgrad(method, model, /, x, target, n_samples=50, noise_level=None, kind="smoothgrad", seed=0, *,
                stdevs=None, nt_samples_batch_size=1, additional_forward_args=None, **options):
     """Average ``method`` over noisy copies x + N(0, sigma^2) (Smilkov et al. 2017, eq. 3), Captum's
-    ``NoiseTunnel``. ``options`` go to ``method``. Returns ``method``'s shape.
+    ``NoiseTunnel``. ``options`` go to ``method``, its own ``method=`` too (integrated gradients'
+    quadrature rule: ``method`` and ``model`` are positional-only here). Returns ``method``'s shape.
 
     noise_level : sigma = noise_level * (max x - min x) per sample; default 0.15, the paper's 15%
     stdevs : sigma given absolutely instead, a float or one per sample (Captum's ``stdevs``; its

@@ -34,10 +34,11 @@ def run_module(module, forward, *args, **kwargs):
         out = forward(*args, **kwargs)
     for store in _CAPTURES.get():
         if id(module) in store.wanted:
-            if is_grad_enabled() and not out.requires_grad:
-                # a graph tensor even when nothing upstream wants a gradient, so that
-                # grad(..., [acts[layer]]) works (Grad-CAM on a model with frozen weights)
-                out.requires_grad = True
+            for t in out if isinstance(out, (tuple, list)) else (out,):  # a layer may return several tensors
+                if is_grad_enabled() and hasattr(t, "requires_grad") and not t.requires_grad:
+                    # a graph tensor even when nothing upstream wants a gradient, so that
+                    # grad(..., [acts[layer]]) works (Grad-CAM on a model with frozen weights)
+                    t.requires_grad = True
             store[module] = out
             store.inputs[module] = args[0] if args else None
             if store.stop and len(store) == len(store.wanted):

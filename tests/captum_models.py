@@ -1,5 +1,6 @@
-"""The toy models of Captum's unit tests (captum tests/attr/helpers/basic_models.py), written in
-minigrad, with the same weights where Captum fixes them. The tests that reproduce Captum's cases
+"""The toy models of Captum's unit tests (captum tests/attr/helpers/basic_models.py and
+classification_models.py), written in minigrad, with the same weights where Captum fixes them, and
+Captum's comparison, ``assert_almost_equal``. The tests that reproduce Captum's cases
 (tests/test_captum_*.py) run on these, so their hand-computed expected values apply unchanged.
 
 Models whose weights Captum leaves to torch's random initialisation take an ``rng`` here; the cases
@@ -8,7 +9,20 @@ that use them compare methods with each other or with an identity, never with a 
 import numpy as np
 
 import layers as L
-from minigrad import as_tensor, concatenate, relu, softmax, stack, tanh
+from minigrad import as_tensor, concatenate, relu, sigmoid, softmax, stack, tanh
+
+
+def assert_almost_equal(actual, expected, delta=1e-4, mode="sum"):
+    """Captum's ``assertTensorAlmostEqual``: the same shape, and the sum (mode "sum") or the largest
+    (mode "max") of the absolute differences at most ``delta``, in the dtype of ``actual`` (so that
+    Captum's exact float32 comparisons stay exact)."""
+    actual = np.asarray(actual)
+    dtype = actual.dtype if actual.dtype.kind == "f" else np.float64
+    actual, expected = actual.astype(dtype), np.asarray(expected, dtype=dtype)
+    assert actual.shape == expected.shape, f"expected shape {expected.shape}, got {actual.shape}"
+    diff = np.abs(actual - expected)
+    worst = diff.sum() if mode == "sum" else (diff.max() if diff.size else 0.0)
+    assert worst <= delta, f"{mode} of |actual - expected| = {worst} > {delta}\n{actual}\n{expected}"
 
 
 def _set(layer, weight, bias=None):
@@ -140,12 +154,12 @@ class BasicModel_MultiLayer_MultiInput(L.Module):
 
 class BasicModel_ConvNet_One_Conv(L.Module):
     """relu2(fc1(relu1(conv1(x + x2)).view(-1, 8))): conv1 3x3 all ones, bias (-50, -75); fc1's
-    rows are five ones and three minus ones. For 1x4x4 inputs."""
+    rows are five ones and three minus ones, its bias 0. For 1x4x4 inputs."""
 
     def __init__(self, inplace=False):
         self.conv1 = _set(L.Conv2d(1, 2, 3, 1), np.ones((2, 1, 3, 3)), [-50.0, -75.0])
         self.relu1 = L.ReLU(inplace=inplace)
-        self.fc1 = _set(L.Linear(8, 4), np.concatenate([np.ones((4, 5)), -np.ones((4, 3))], axis=1))
+        self.fc1 = _set(L.Linear(8, 4), np.concatenate([np.ones((4, 5)), -np.ones((4, 3))], axis=1), np.zeros(4))
         self.relu2 = L.ReLU(inplace=inplace)
 
     def forward(self, x, x2=None):
@@ -177,3 +191,30 @@ class BasicModel_ConvNet(L.Module):
         x = self.pool2(self.relu2(self.conv2(x)))
         x = self.relu3(self.fc1(x.reshape(-1, 4)))
         return softmax(self.fc2(x), axis=1)
+
+
+class SigmoidModel(L.Module):
+    """Captum's SigmoidModel: sigmoid(lin2(relu(lin1(x)))); random weights (torch's default
+    initialisation in Captum), from ``rng`` here."""
+
+    def __init__(self, num_in, num_hidden, num_out, rng=0):
+        rng = np.random.default_rng(rng)
+        self.lin1 = L.Linear(num_in, num_hidden, rng=rng)
+        self.lin2 = L.Linear(num_hidden, num_out, rng=rng)
+
+    def forward(self, x):
+        return sigmoid(self.lin2(relu(self.lin1(x))))
+
+
+class SoftmaxModel(L.Module):
+    """Captum's SoftmaxModel: softmax(lin3(relu(lin2(relu(lin1(x)))))) over classes; random weights
+    from ``rng``."""
+
+    def __init__(self, num_in, num_hidden, num_out, rng=0):
+        rng = np.random.default_rng(rng)
+        self.lin1 = L.Linear(num_in, num_hidden, rng=rng)
+        self.lin2 = L.Linear(num_hidden, num_hidden, rng=rng)
+        self.lin3 = L.Linear(num_hidden, num_out, rng=rng)
+
+    def forward(self, x):
+        return softmax(self.lin3(relu(self.lin2(relu(self.lin1(x))))), axis=1)
