@@ -117,7 +117,7 @@ def gradcam_plus_plus(model, x, target, layer, upsample=True, interpolate_mode="
 
 
 def guided_gradcam(model, x, target, layer, upsample=True, interpolate_mode="bilinear",
-                   additional_forward_args=None):
+                   additional_forward_args=None, attribute_to_layer_input=False):
     """Guided Grad-CAM (Selvaraju et al. 2017, sec. 3): guided backprop * upsampled Grad-CAM, from
     one forward pass and two reverse passes with different rule tables. -> x's shape.
 
@@ -130,8 +130,10 @@ def guided_gradcam(model, x, target, layer, upsample=True, interpolate_mode="bil
     ``GuidedGradCam`` default) or "bicubic". The layer must have (N, K, h, w) outputs.
 
     For a tuple of inputs (Captum's form) each input, an image batch (N, C, H, W), gets its guided
-    gradient times the map resized to its own height and width; the result is a tuple."""
-    inputs, xts, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args)
+    gradient times the map resized to its own height and width; the result is a tuple.
+    ``attribute_to_layer_input``: the Grad-CAM map from what entered ``layer``, as in ``gradcam``."""
+    inputs, xts, s, A = _gradcam_parts(model, x, target, layer, interpolate_mode, additional_forward_args,
+                                       attribute_to_layer_input=attribute_to_layer_input)
     for i, a in enumerate(inputs.arrays):
         name = f"x[{i}]" if inputs.is_tuple else "x"
         if a.ndim != 4:

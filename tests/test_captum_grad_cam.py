@@ -9,9 +9,6 @@ Captum's LayerGradCam is ``gradcam(..., upsample=False)`` with ``relu=`` its ``r
 and (N, 1) at an (N, K) layer, ours (N,) (README, "Differences from Captum"): the expected values
 are Captum's with that channel axis dropped. GuidedGradCam's default ``interpolate_mode`` is
 "nearest", so every guided case passes it.
-
-Not ported: GuidedGradCam's test_simple_multi_input_relu_input (``guided_gradcam`` has no
-``attribute_to_layer_input``).
 """
 import os
 import sys
@@ -196,6 +193,16 @@ class TestGuidedGradCam:
         net = BasicModel_ConvNet_One_Conv()
         got = methods.guided_gradcam(net, (conv_input(), np.ones((1, 1, 4, 4))), 0, net.conv1,
                                      interpolate_mode="nearest")
+        assert isinstance(got, tuple) and len(got) == 2
+        for g in got:
+            assert_almost_equal(g, GUIDED_MULTI, DELTA)
+
+    def test_simple_multi_input_relu_input(self):
+        """Captum tests/attr/test_guided_grad_cam.py::Test::test_simple_multi_input_relu_input: the map
+        from what enters relu1 (conv1's output), the same numbers as at conv1."""
+        net = BasicModel_ConvNet_One_Conv(inplace=False)
+        got = methods.guided_gradcam(net, (conv_input(), np.ones((1, 1, 4, 4))), 0, net.relu1,
+                                     interpolate_mode="nearest", attribute_to_layer_input=True)
         assert isinstance(got, tuple) and len(got) == 2
         for g in got:
             assert_almost_equal(g, GUIDED_MULTI, DELTA)
