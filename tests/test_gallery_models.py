@@ -66,8 +66,11 @@ def test_the_shipped_small_networks_are_what_their_recipe_trains(tmp_path, name)
     shipped = gallery_model(name)
     for (k, a), (k2, b) in zip(fresh.model.state_dict().items(), shipped.model.state_dict().items()):
         assert k == k2
-        # the same seeded run; only a thread count that splits a sum differently may change the last bits
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=f"{name} {k}")
+        # the same seeded run; only a sum split differently may change the last bits, and ten epochs
+        # carry them on: LeNet's weights were made while the compiled weight gradient was split per
+        # thread; with fixed parts (issue 30) retraining lands up to 1.7e-6 off them on any Numba thread
+        # count (2.1e-6 with OPENBLAS_NUM_THREADS=1, whose single-threaded GEMM driver sums differently)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=f"{name} {k}")
 
 
 def test_the_shipped_shapes_network_starts_as_its_recipe_trains(tmp_path):
