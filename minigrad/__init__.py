@@ -18,6 +18,7 @@ from minigrad import relevance  # noqa: E402
 from minigrad import tensor_operators as _tensor_operators  # noqa: E402,F401  (Tensor's + - @ ...)
 from minigrad.backward import grad  # noqa: E402
 from minigrad.capture import capture  # noqa: E402
+from minigrad.draw_graph import draw_graph  # noqa: E402
 from minigrad.gradcheck import gradcheck  # noqa: E402
 from minigrad.graph import OPS, Node, Op, is_grad_enabled, no_grad  # noqa: E402
 from minigrad.ops import *  # noqa: E402,F401,F403  (the op functions: conv2d, relu, ...)
@@ -26,5 +27,5 @@ from minigrad.rules import ALTERNATIVES, current_rules, deconvnet, guided, rules
 from minigrad.tensor import Tensor, as_tensor  # noqa: E402
 
 __all__ = ["ALTERNATIVES", "OPS", "Node", "Op", "Tensor", "as_tensor", "capture", "current_rules",
-           "deconvnet", "grad", "gradcheck", "guided", "is_grad_enabled", "no_grad", "relevance",
+           "deconvnet", "draw_graph", "grad", "gradcheck", "guided", "is_grad_enabled", "no_grad", "relevance",
            "rules"] + list(_op_names)
