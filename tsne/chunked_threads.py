@@ -9,14 +9,25 @@ afterwards, in item order, never per chunk. Numba's ``parallel=True``
 would do the same work, but each parallel kernel costs about a second more to compile (parfor
 lowering), and a first ``TSNE().fit`` in a fresh environment spent 31 s compiling before any work
 (issue 13: at most 10 s). Threads are Numba's count (``numba.get_num_threads``, which ``TSNE``
-sets from ``n_jobs``).
+sets from ``n_jobs``). The pool is kept between calls; a forked child, which inherits the pool but
+not its threads (work submitted to it would wait forever), starts a new one.
 """
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
 _CHUNKS_PER_THREAD = 4  # uneven chunks (Barnes-Hut blocks differ in cost) balance out
 _pool, _pool_threads = None, 0
+
+
+def _forget_pool():
+    global _pool, _pool_threads
+    _pool, _pool_threads = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def run_in_chunks(kernel, n, *args):

@@ -27,14 +27,27 @@ wins), and each was measured on the 2-core VMs this project is developed on (PER
    spin cannot be changed, so ``workqueue`` is kept, as it is without a loadable OpenMP pool.
    Numba switches nested parallelism on when its pool starts; that made PyTorch's float64
    convolutions sharing the runtime 2x slower, so the pool is started here and nesting is
-   switched off again (Numba's kernels do not nest). GNU OpenMP is not fork-safe: a process
-   forked after ``import minigrad`` must not run a parallel kernel (use the ``spawn`` start
-   method, or NUMBA_THREADING_LAYER=workqueue).
+   switched off again (Numba's kernels do not nest).
+4. GNU OpenMP is not fork-safe. A child forked after its pool started (``multiprocessing``'s
+   default start method on Linux, DataLoader-style workers) finds the pool's bookkeeping but not
+   its threads: a parallel region with two threads waits for them forever, and Numba therefore
+   kills such a child (SIGTERM, "fork() called from a process already using GNU OpenMP") on its
+   first ``parallel=True`` kernel, whatever ``numba.set_num_threads`` says. With the ``omp``
+   layer chosen here, an at-fork handler (``run_parallel_kernels_serially``) makes every Numba
+   ``parallel=True`` function in the child, minigrad's, t-SNE's and the user's, compile again as
+   plain serial code (loops from the same source; its own on-disk cache files, ``*__serial-*``)
+   before it runs. The child never enters OpenMP, its results equal the parent's bit for bit
+   (``numba.get_num_threads`` keeps the parent's count, so work split by it is split alike;
+   tests/test_fork.py), and the parent is untouched: the handler runs in children only. A forked
+   worker costs a ~20 ms scan of the heap for compiled functions, then one load (or, the first
+   time, one compilation) of each serial kernel it calls. ``workqueue``, which Numba restarts
+   after fork, keeps children parallel: NUMBA_THREADING_LAYER=workqueue opts out of 3 and 4.
 """
 import ctypes
 import ctypes.util
 import os
 import sys
+import types
 
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -2, -3, -4
 freed_memory_kept = False  # set by keep_freed_memory: glibc now reuses freed blocks without faults
@@ -70,7 +83,8 @@ def keep_freed_memory():
 
 def choose_numba_threading_layer(spin_count="3000"):
     """Select Numba's OpenMP layer with a short spin (else ``workqueue``) unless
-    NUMBA_THREADING_LAYER is set; the layer chosen, or None when the user chose."""
+    NUMBA_THREADING_LAYER is set; the layer chosen, or None when the user chose. With ``omp``,
+    forked children run Numba's parallel functions serially (``run_parallel_kernels_serially``)."""
     if "NUMBA_THREADING_LAYER" in os.environ:
         return None
     import numba  # here, not at the top: this module must load before NumPy does
@@ -94,7 +108,59 @@ def choose_numba_threading_layer(spin_count="3000"):
         ctypes.CDLL("libgomp.so.1").omp_set_max_active_levels(1)
     except (OSError, AttributeError):
         pass
+    global _fork_handler_registered
+    if hasattr(os, "register_at_fork") and not _fork_handler_registered:
+        os.register_at_fork(after_in_child=run_parallel_kernels_serially)
+        _fork_handler_registered = True
     return "omp"
+
+
+_fork_handler_registered = False
+forked_serial = False  # set in a forked child: Numba's parallel=True functions now compile serially
+
+
+def run_parallel_kernels_serially():
+    """Make every Numba ``parallel=True`` function in this process compile and run as serial code.
+
+    Called after fork in the child (item 4 of the module's docstring): the compiled parallel code
+    is dropped, the option switched off, and the function recompiles (or loads its serial build
+    from its own cache files) at its next call; functions compiled later are switched as they
+    compile. The serial loops read the same source, and ``numba.get_num_threads()`` is unchanged.
+    """
+    global forked_serial
+    import gc
+
+    from numba.core import caching, dispatcher
+
+    cls = dispatcher.Dispatcher
+    if not getattr(cls.compile, "_serial_after_fork", False):
+        parallel_compile = cls.compile
+
+        def compile(self, sig):
+            if self.targetoptions.get("parallel"):
+                _serial(self, caching)
+            return parallel_compile(self, sig)
+
+        compile._serial_after_fork = True
+        cls.compile = compile
+    for f in gc.get_objects():
+        if isinstance(f, cls) and f.targetoptions.get("parallel"):
+            _serial(f, caching)
+    forked_serial = True
+
+
+def _serial(f, caching):
+    """Switch one dispatcher ``f`` to serial code, with cache files of its own."""
+    f.targetoptions["parallel"] = False
+    f._reset_overloads()
+    if isinstance(f._cache, caching.FunctionCache):
+        # Numba's cache index does not tell serial from parallel builds: a differently named twin
+        # of the function gets files of its own (same code, module and globals)
+        py = f.py_func
+        twin = types.FunctionType(py.__code__, py.__globals__, py.__name__, py.__defaults__, py.__closure__)
+        twin.__qualname__ = py.__qualname__ + "__serial"
+        twin.__kwdefaults__ = py.__kwdefaults__
+        f._cache = caching.FunctionCache(twin)
 
 
 def _openmp_loaded():
