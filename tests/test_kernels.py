@@ -10,9 +10,9 @@ from minigrad.kernels.scatter_add import scatter_add
 
 
 @pytest.fixture(params=[True, False], ids=["fast 2x2", "general"])
-def pool_path(request, monkeypatch):
-    monkeypatch.setattr(pool, "FAST_2X2", request.param)
-    return request.param
+def pool_path(request):
+    with mg.kernels(fast_2x2=request.param):
+        yield request.param
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 1, 7, 9), (3, 16, 6, 5), (1, 2, 2, 2)])
@@ -24,11 +24,8 @@ def test_fast_2x2_max_pool_equals_the_general_kernel(shape, dtype):
     size = ((shape[2] - 2) // 2 + 1, (shape[3] - 2) // 2 + 1)
     results = []
     for fast in (True, False):
-        pool.FAST_2X2 = fast
-        try:
+        with mg.kernels(fast_2x2=fast):
             results.append(pool.max_pool_forward(x, (2, 2), (2, 2), (0, 0), size))
-        finally:
-            pool.FAST_2X2 = True
     (out_fast, arg_fast), (out_ref, arg_ref) = results
     np.testing.assert_array_equal(out_fast, out_ref)
     np.testing.assert_array_equal(arg_fast, arg_ref)
@@ -90,12 +87,13 @@ CONV_SHAPES = [((1, 3, 50, 49), 8, 3, 1, 1), ((1, 1, 7, 9), 3, 3, 1, 0), ((2, 3,
                ((2, 64, 9, 11), 32, 3, 1, 2), ((1, 32, 13, 7), 64, 3, 1, 0), ((3, 32, 16, 16), 32, 3, 1, 1)]
 
 
-# (PER_SAMPLE, SMALL_WEIGHT_GRADIENT, COLUMN_ENTRIES, WINOGRAD): the reference path first (im2col,
-# one GEMM over the whole batch, BLAS weight gradient); COLUMN_ENTRIES = 1 takes the batch one sample
-# at a time; WINOGRAD = True takes F(4x4, 3x3) wherever it applies (3x3, stride 1)
+# minigrad.kernels(per_sample, small_weight_gradient, column_entries, winograd): the plainest fast
+# path first (im2col, one GEMM over the whole batch, BLAS weight gradient); column_entries = 1 takes the
+# batch one sample at a time; winograd = True takes F(4x4, 3x3) wherever it applies (3x3, stride 1)
 KERNEL_PATHS = [(False, False, 0, False), (True, False, 0, False), (False, True, 0, False),
-                (None, None, conv.COLUMN_ENTRIES, None), (False, False, 1, False), (True, True, 1, False),
+                (None, None, 1 << 19, None), (False, False, 1, False), (True, True, 1, False),
                 (None, None, 0, True), (None, None, 1, True)]
+_NAMES = ("per_sample", "small_weight_gradient", "column_entries", "winograd")
 
 
 @pytest.mark.parametrize("reuse_buffers", [False, True], ids=["fresh temporaries", "scratch buffers"])
@@ -113,17 +111,12 @@ def test_every_kernel_path_equals_the_reference_path(shape, O, k, s, p, dtype, t
     b = rng.standard_normal(O).astype(dtype)
     seed = None
     results = {}
-    default = conv.COLUMN_ENTRIES
     for path in KERNEL_PATHS:
-        conv.PER_SAMPLE, conv.SMALL_WEIGHT_GRADIENT, conv.COLUMN_ENTRIES, conv.WINOGRAD = path
-        try:
+        with mg.kernels(**dict(zip(_NAMES, path))):
             ts = [mg.Tensor(a, requires_grad=True) for a in (x, w, b)]
             y = mg.conv2d(*ts, stride=s, padding=p)
             seed = rng.standard_normal(y.shape).astype(dtype) if seed is None else seed
             results[path] = [y.data] + list(mg.grad(y, ts, seed=seed))
-        finally:
-            conv.PER_SAMPLE = conv.SMALL_WEIGHT_GRADIENT = conv.WINOGRAD = None
-            conv.COLUMN_ENTRIES = default
     for path in KERNEL_PATHS[1:]:
         for got, ref in zip(results[path], results[KERNEL_PATHS[0]]):
             assert got.dtype == dtype
@@ -159,3 +152,130 @@ def test_scatter_add_equals_np_add_at_bit_for_bit(dtype, index):
     np.testing.assert_array_equal(got, want)
     with pytest.raises(ValueError, match="out"):
         scatter_add(np.zeros((7, 9, 3, 2), dtype).T, idx, values)
+
+
+# --- the reference loops (minigrad/kernels/reference.py) against every fast path -----------------
+
+# (x shape, filters, kernel, stride, padding, dilation, groups): strides 1 and 2, padding 0-2, kernels
+# 1-5, batch 1-3; the last rows take Winograd (>= 32 channels), the depthwise kernels and groups
+REFERENCE_CONV_SHAPES = [((1, 2, 6, 7), 3, 1, 1, 0, 1, 1), ((2, 3, 7, 7), 4, 3, 1, 1, 1, 1),
+                         ((3, 2, 9, 8), 2, 3, 2, 2, 1, 1), ((2, 1, 8, 8), 3, 5, 1, 2, 1, 1),
+                         ((1, 3, 11, 10), 2, 5, 2, 0, 1, 1), ((2, 2, 9, 9), 4, 3, 1, 2, 2, 1),
+                         ((1, 4, 7, 6), 4, 2, 2, 1, 1, 2), ((2, 3, 8, 8), 3, 3, 2, 1, 1, 3),
+                         ((1, 32, 6, 6), 32, 3, 1, 1, 1, 1)]
+FAST_PATHS = [dict(), dict(per_sample=True), dict(per_sample=False, small_weight_gradient=True),
+              dict(small_weight_gradient=False, column_entries=1), dict(winograd=True), dict(depthwise=False)]
+
+
+def _conv_results(x, w, b, s, p, d, groups, seed):
+    ts = [mg.Tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = mg.conv2d(*ts, stride=s, padding=p, dilation=d, groups=groups)
+    return [y.data] + list(mg.grad(y, ts, seed=seed))
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+@pytest.mark.parametrize("shape, O, k, s, p, d, groups", REFERENCE_CONV_SHAPES)
+def test_every_fast_convolution_path_equals_the_reference_loops(shape, O, k, s, p, d, groups, dtype, tol):
+    """Forward, input, weight and bias gradients of each fast path against the readable loops,
+    relative to the largest entry of each result."""
+    rng = np.random.default_rng(sum(shape) + O + k)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((O, shape[1] // groups, k, k)).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype)
+    with mg.kernels("reference"):
+        y = mg.conv2d(x, w, b, stride=s, padding=p, dilation=d, groups=groups)
+    seed = rng.standard_normal(y.shape).astype(dtype)
+    with mg.kernels("reference"):
+        reference = _conv_results(x, w, b, s, p, d, groups, seed)
+    for forced in FAST_PATHS:
+        with mg.kernels(**forced):
+            for got, ref in zip(_conv_results(x, w, b, s, p, d, groups, seed), reference):
+                assert got.dtype == ref.dtype == dtype
+                assert np.max(np.abs(got - ref)) <= tol * np.max(np.abs(ref)), forced
+
+
+# (x shape, kernel, stride, padding, dilation): 2x2 stride 2 takes the fast 2x2 kernel
+REFERENCE_POOL_SHAPES = [((2, 3, 8, 8), 2, 2, 0, 1), ((1, 2, 7, 9), 3, 2, 1, 1), ((3, 1, 6, 6), 3, 1, 1, 1),
+                         ((1, 2, 9, 8), 5, 2, 2, 1), ((2, 2, 9, 9), 3, 2, 1, 2), ((1, 1, 5, 5), 1, 1, 0, 1)]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+@pytest.mark.parametrize("shape, k, s, p, d", REFERENCE_POOL_SHAPES)
+def test_every_fast_pooling_path_equals_the_reference_loops(shape, k, s, p, d, dtype, tol):
+    rng = np.random.default_rng(sum(shape) + k)
+    x = rng.integers(-3, 4, shape).astype(dtype)  # ties: the first maximum must win on every path
+
+    def run():
+        t = mg.Tensor(x, requires_grad=True)
+        pooled = [mg.max_pool2d(t, k, s, p, dilation=d)] + ([mg.avg_pool2d(t, k, s, p)] if d == 1 else [])
+        seeds = [np.linspace(-1, 1, q.size).reshape(q.shape).astype(dtype) for q in pooled]
+        return [q.data for q in pooled] + [mg.grad(q, [t], seed=e)[0] for q, e in zip(pooled, seeds)]
+
+    with mg.kernels("reference"):
+        reference = run()
+    for fast_2x2 in (True, False):
+        with mg.kernels(fast_2x2=fast_2x2):
+            for got, ref in zip(run(), reference):
+                assert got.dtype == dtype
+                assert np.max(np.abs(got - ref)) <= tol * max(np.max(np.abs(ref)), 1e-300)
+
+
+def test_the_reference_block_runs_other_code_and_only_inside_it(monkeypatch):
+    from minigrad.kernels import reference
+
+    calls = []
+    for name in ("conv2d_forward", "conv2d_input_grad", "max_pool_forward", "avg_pool_backward"):
+        original = getattr(reference, name)
+        monkeypatch.setattr(reference, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    x = mg.Tensor(np.ones((1, 1, 4, 4)), requires_grad=True)
+    w = np.ones((1, 1, 3, 3))
+    mg.grad(mg.avg_pool2d(mg.max_pool2d(mg.conv2d(x, w, padding=1), 2), 1), [x])
+    assert calls == []
+    with mg.kernels("reference"):
+        mg.grad(mg.avg_pool2d(mg.max_pool2d(mg.conv2d(x, w, padding=1), 2), 1), [x])
+    assert sorted(set(calls)) == ["avg_pool_backward", "conv2d_forward", "conv2d_input_grad", "max_pool_forward"]
+
+
+def test_the_kernel_choice_is_scoped_per_thread_and_per_block():
+    import threading
+
+    from minigrad.kernels.choice import current
+
+    seen = {}
+    inside = threading.Event()
+    release = threading.Event()
+
+    def other_thread():
+        with mg.kernels("reference", winograd=False):
+            seen["other, inside"] = current()
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    inside.wait(10)
+    seen["main, meanwhile"] = current()  # the other thread's block is not ours
+    release.set()
+    t.join()
+    assert seen["other, inside"].reference and seen["other, inside"].winograd is False
+    assert not seen["main, meanwhile"].reference and seen["main, meanwhile"].winograd is None
+    with mg.kernels("reference"):
+        with mg.kernels(per_sample=True):  # nested: keeps the outer choice, adds its own
+            assert current().reference and current().per_sample
+        with mg.kernels("fast"):
+            assert not current().reference
+        assert current().reference and current().per_sample is None
+    assert not current().reference
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: mg.kernels("slow"), ValueError, r"path: expected one of 'fast', 'reference', got 'slow'"),
+    (lambda: mg.kernels(winogard=True), ValueError, r"winogard: not a kernel choice"),
+    (lambda: mg.kernels(per_sample=1), TypeError, r"per_sample: expected True, False or None, got 1"),
+    (lambda: mg.kernels(fast_2x2=None), TypeError, r"fast_2x2: expected True, False, got None"),
+    (lambda: mg.kernels(column_entries=-1), ValueError, r"column_entries: expected an int >= 0"),
+])
+def test_a_bad_kernel_choice_is_refused_naming_it(call, error, match):
+    with pytest.raises(error, match=match):
+        with call():
+            pass

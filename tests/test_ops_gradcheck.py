@@ -122,21 +122,14 @@ def conv_case(draw):
                          ids=["chosen", "GEMM per sample, BLAS dW", "one GEMM, BLAS dW", "a sample at a time"])
 @given(case=conv_case(), seed=st.integers(0, 2**31 - 1))
 def test_conv2d(per_sample, small_weight_gradient, column_entries, case, seed):
-    from minigrad.kernels import conv
-
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((case["n"], case["c"]) + case["hw"])
     w = rng.standard_normal((case["o"], case["c"]) + case["k"])
     args = [x, w] + ([rng.standard_normal(case["o"])] if case["bias"] else [])
     fn = lambda *t: mg.conv2d(*t, stride=case["s"], padding=case["p"])  # noqa: E731
-    default = conv.COLUMN_ENTRIES
-    conv.PER_SAMPLE, conv.SMALL_WEIGHT_GRADIENT = per_sample, small_weight_gradient
-    conv.COLUMN_ENTRIES = default if column_entries is None else column_entries
-    try:
+    forced = {} if column_entries is None else {"column_entries": column_entries}
+    with mg.kernels(per_sample=per_sample, small_weight_gradient=small_weight_gradient, **forced):
         assert mg.gradcheck(fn, args, seed=seed) < TOL
-    finally:
-        conv.PER_SAMPLE = conv.SMALL_WEIGHT_GRADIENT = None
-        conv.COLUMN_ENTRIES = default
 
 
 
@@ -145,18 +138,13 @@ def test_conv2d(per_sample, small_weight_gradient, column_entries, case, seed):
        bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
 def test_conv2d_winograd(column_entries, n, c, o, p, data, bias, seed):
     """F(4x4, 3x3) forced (3x3, stride 1, padding 0-2), on maps from 1x1 outputs to several tiles."""
-    from minigrad.kernels import conv
-
     h, w = (data.draw(st.integers(max(3 - 2 * p, 1), 10)) for _ in range(2))
     rng = np.random.default_rng(seed)
     args = [rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, 3, 3))]
     args += [rng.standard_normal(o)] if bias else []
-    default = conv.COLUMN_ENTRIES
-    conv.WINOGRAD, conv.COLUMN_ENTRIES = True, default if column_entries is None else column_entries
-    try:
+    forced = {} if column_entries is None else {"column_entries": column_entries}
+    with mg.kernels(winograd=True, **forced):
         assert mg.gradcheck(lambda *t: mg.conv2d(*t, padding=p), args, seed=seed) < TOL
-    finally:
-        conv.WINOGRAD, conv.COLUMN_ENTRIES = None, default
 
 
 def test_conv2d_bias_gradient_alone_and_with_the_weights():

@@ -41,12 +41,12 @@ def vjp(fn, inputs, seed):
                          ids=["chosen", "GEMM per sample, BLAS dW", "one GEMM, BLAS dW", "one GEMM, compiled dW",
                               "Winograd where it applies"])
 @pytest.mark.parametrize("i", range(len(make_fixtures.CONV_CONFIGS)))
-def test_conv2d(cases, i, per_sample, small_weight_gradient, winograd, monkeypatch):
-    from minigrad.kernels import conv
+def test_conv2d(cases, i, per_sample, small_weight_gradient, winograd):
+    with mg.kernels(per_sample=per_sample, small_weight_gradient=small_weight_gradient, winograd=winograd):
+        _check_conv2d(cases, i)
 
-    monkeypatch.setattr(conv, "PER_SAMPLE", per_sample)
-    monkeypatch.setattr(conv, "SMALL_WEIGHT_GRADIENT", small_weight_gradient)
-    monkeypatch.setattr(conv, "WINOGRAD", winograd)
+
+def _check_conv2d(cases, i):
     k = f"conv2d.{i}"
     _, _, stride, padding, bias = make_fixtures.CONV_CONFIGS[i]
     inputs = [cases[f"{k}.x"], cases[f"{k}.w"]] + ([cases[f"{k}.b"]] if bias else [])
@@ -56,9 +56,22 @@ def test_conv2d(cases, i, per_sample, small_weight_gradient, winograd, monkeypat
         assert rel_err(g, cases[f"{k}.{name}"]) < TOL, name
 
 
+@pytest.mark.parametrize("i", range(len(make_fixtures.CONV_CONFIGS)))
+def test_conv2d_reference_loops(cases, i):
+    """The readable loops of minigrad/kernels/reference.py against PyTorch, as the fast paths are."""
+    with mg.kernels("reference"):
+        _check_conv2d(cases, i)
+
+
+@pytest.mark.parametrize("path", ["fast", "reference"])
 @pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
 @pytest.mark.parametrize("i", range(len(make_fixtures.POOL_CONFIGS)))
-def test_pooling(cases, name, i):
+def test_pooling(cases, name, i, path):
+    with mg.kernels(path):
+        _check_pooling(cases, name, i)
+
+
+def _check_pooling(cases, name, i):
     k = f"{name}.{i}"
     _, kernel, stride, padding = make_fixtures.POOL_CONFIGS[i]
     fn = getattr(mg, name)

@@ -5,12 +5,15 @@ the ops in ``minigrad/ops`` call them. Read the ops first; come here for how the
 
     process_settings  OpenBLAS, glibc and Numba settings made once on import (read it first:
                       it must run before NumPy loads)
+    reference         convolution and pooling as plain loops, written to be read: start here
+    choice            ``minigrad.kernels(...)``: the scoped choice of reference or fast kernels
     conv              which path a convolution takes (im2col + GEMM layouts, or Winograd)
-    im2col            patches <-> columns (the reference convolution path)
+    im2col            patches <-> columns (the plainest fast convolution path)
     pool              max and average pooling
     relu              ReLU and its backward as single parallel passes
     scatter_add       np.add.at for fancy indexing's gradient, as one compiled loop
     scratch           reusable buffers (one per slot) for large temporaries
+    depthwise         direct loops for depthwise convolutions (one input channel per group)
     weight_gradient   a convolution's weight gradient when it is small (few filters, small kernel)
     winograd          3x3 stride-1 convolutions by Winograd's F(4x4, 3x3)
 """

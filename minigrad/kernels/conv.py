@@ -13,21 +13,21 @@ and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_
   multiply-adds per sample (VGG-like layers at 64x64 and 32x32). On smaller maps (a 32x32
   image's second and third stages, 16x16 and 8x8) the per-sample GEMMs are too small for BLAS,
   and one large GEMM plus the copy measured 1.6-3x faster (GAPNet's training step at batch 128
-  ~30% faster). ``PER_SAMPLE`` forces either layout (the tests run both).
+  ~30% faster). ``minigrad.kernels(per_sample=...)`` forces either layout (the tests run both).
 - **Winograd F(4x4, 3x3)** (``winograd.py``) for 3x3 stride-1 convolutions with at least 32
   channels on both sides, forward and input gradient: 4x fewer multiplies than im2col's GEMM.
   Measured against this module's im2col paths per layer (VGG-like and GAPNet shapes, batch
   4-128, float32 and float64): 0.45-0.9x the time from 32 channels up (one exception, 1.06x:
   64 -> 128 channels on 16x16 maps at batch 4 in float32), but 0.9-1.2x at 16 channels, where
-  its transforms cost more than the GEMM saves. ``WINOGRAD`` forces it or im2col.
+  its transforms cost more than the GEMM saves. ``kernels(winograd=...)`` forces it or im2col.
   The weight gradient stays on im2col (a Winograd weight gradient needs its own transforms of g).
 - The input gradient is col2im of W^T g. (Correlating g with the flipped kernel, a gather
   instead of a scatter-add, was 15-30% faster for stride 1 and O <= C until col2im's rows were
   vectorised; then it measured 0.86-0.97x as fast in float32, 0.6-1.2x in float64: removed.)
 - **Small weight gradients** (M * K <= 512: few filters, a small kernel, e.g. a first layer)
   are one compiled pass over g and the columns (``weight_gradient.py``), 1.2-2.9x faster than
-  BLAS, which splits the tiny output instead of the long sum. ``SMALL_WEIGHT_GRADIENT`` forces
-  either.
+  BLAS, which splits the tiny output instead of the long sum. ``kernels(small_weight_gradient=...)``
+  forces either.
 - **Groups**: a grouped convolution is ``groups`` ordinary ones on slices of the channels
   (``_by_group``), except depthwise ones (one input channel per group, MobileNet's), which take
   direct loops (``depthwise.py``) instead of hundreds of one-channel GEMMs. **Dilation** spaces
@@ -36,7 +36,7 @@ and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_
   rows, a GEMM's output or g transposed for one, in slot 1; a zero-padded input in slot 2;
   plain fresh arrays where glibc keeps freed memory). The weight gradient builds the columns
   again instead of keeping them from the forward pass, and every pass takes the batch in
-  chunks of at most ``COLUMN_ENTRIES`` (2^19) column entries, so no temporary grows with the
+  chunks of at most ``column_entries`` (2^19, ``minigrad.kernels``) column entries, so no temporary grows with the
   batch. Peak RSS growth of GAPNet's float32 training step at batch 32 / 128: 33 / 131 MiB with
   kept whole-batch columns, 14 / 50 now (torch: 9-12 / 32-46). Each chunk costs a BLAS <-> Numba
   hand-over (a thread wake-up): against whole-batch GEMMs, steps took 1.0-1.08x the time with
@@ -46,14 +46,9 @@ and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_
 import numpy as np
 
 from minigrad.kernels import depthwise, weight_gradient, winograd
+from minigrad.kernels.choice import current
 from minigrad.kernels.im2col import col2im, im2col, zero_pad
 from minigrad.kernels.scratch import scratch
-
-PER_SAMPLE = None  # None: chosen per shape (_per_sample); True / False force one GEMM layout
-SMALL_WEIGHT_GRADIENT = None  # None: per shape (weight_gradient.applies); True / False force it or BLAS
-COLUMN_ENTRIES = 1 << 19  # each GEMM takes as many samples as have at most this many column entries (0: all)
-WINOGRAD = None  # None: per shape (_winograd); True / False force F(4x4, 3x3) or im2col where it applies
-DEPTHWISE = None  # None / True: depthwise convolutions take depthwise.py; False: im2col one group at a time
 
 
 def forward(x, w, b, stride, padding, size, dilation=(1, 1), groups=1):
@@ -125,7 +120,7 @@ def input_grad(g, x_shape, w, stride, padding, size, dilation=(1, 1), groups=1):
 
 def _depthwise(channels, groups):
     """Whether a grouped convolution takes the direct depthwise kernels: one input channel per group."""
-    return groups == channels and DEPTHWISE is not False
+    return groups == channels and current().depthwise is not False
 
 
 def _by_group(run, groups, join_axis, *arrays):
@@ -141,8 +136,9 @@ def _by_group(run, groups, join_axis, *arrays):
 
 
 def _chunks(N, entries_per_sample):
-    """Slices of the batch whose columns have at most ``COLUMN_ENTRIES`` entries (one sample at least)."""
-    step = max(1, COLUMN_ENTRIES // entries_per_sample) if COLUMN_ENTRIES else N
+    """Slices of the batch whose columns have at most ``column_entries`` entries (one sample at least)."""
+    entries = current().column_entries
+    step = max(1, entries // entries_per_sample) if entries else N
     return [slice(n, min(N, n + step)) for n in range(0, N, step)]
 
 
@@ -165,21 +161,20 @@ def _winograd(w_shape, stride, padding, dilation=(1, 1)):
     if (tuple(w_shape[2:]) != (3, 3) or tuple(stride) != (1, 1) or tuple(dilation) != (1, 1)
             or not 0 <= min(padding) <= max(padding) <= 2):
         return False
-    if WINOGRAD is not None:
-        return WINOGRAD
-    return min(w_shape[:2]) >= 32
+    forced = current().winograd
+    return min(w_shape[:2]) >= 32 if forced is None else forced
 
 
 def _tiles(w_shape):
     """Tiles per Winograd chunk: its transformed input and output (36 entries per tile and channel)
-    hold at most 4 ``COLUMN_ENTRIES`` each."""
-    return max(1, 4 * COLUMN_ENTRIES // (36 * max(w_shape[:2]))) if COLUMN_ENTRIES else 1 << 62
+    hold at most 4 ``column_entries`` each."""
+    entries = current().column_entries
+    return max(1, 4 * entries // (36 * max(w_shape[:2]))) if entries else 1 << 62
 
 
 def _per_sample(m, k, size):
-    if PER_SAMPLE is not None:
-        return PER_SAMPLE
-    return size[0] * size[1] >= 1024 and m * k * size[0] * size[1] >= 1 << 20
+    forced = current().per_sample
+    return size[0] * size[1] >= 1024 and m * k * size[0] * size[1] >= 1 << 20 if forced is None else forced
 
 
 def _by_sample(cols, N):
@@ -208,7 +203,8 @@ def _matmul_to_nchw(a, cols, out):
 def _matmul_nchw_cols_t(g, cols):
     """sum_n g[n] (O, Ho*Wo) @ cols_n^T (Ho*Wo, K) -> (O, K): the weight gradient."""
     N, O = g.shape[:2]
-    small = weight_gradient.applies(O, cols.shape[0]) if SMALL_WEIGHT_GRADIENT is None else SMALL_WEIGHT_GRADIENT
+    forced = current().small_weight_gradient
+    small = weight_gradient.applies(O, cols.shape[0]) if forced is None else forced
     if small:
         return weight_gradient.weight_gradient(g.reshape(N, O, -1), cols)
     if _per_sample(O, cols.shape[0], g.shape[2:]):

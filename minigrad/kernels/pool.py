@@ -5,13 +5,13 @@ kernels take PyTorch's bins. The 2x2 stride-2 unpadded
 window of most networks has its own kernel with the four comparisons written out as selects:
 ~10x faster on a 128x16x32x32 float32 map (12 -> 1.0-1.3 ms), because loops of runtime length
 over a 2x2 window, and data-dependent branches, do not vectorise. A plane holding a NaN is redone
-in order. Same results bit for bit, ties and NaN included (tests/test_kernels.py); set
-``FAST_2X2 = False`` to use the general kernel everywhere.
+in order. Same results bit for bit, ties and NaN included (tests/test_kernels.py);
+``minigrad.kernels(fast_2x2=False)`` takes the general kernel everywhere.
 """
 import numpy as np
 from numba import njit, prange
 
-FAST_2X2 = True
+from minigrad.kernels.choice import current
 
 
 @njit(cache=True, inline="always")
@@ -236,7 +236,7 @@ def max_pool_forward(x, kernel, stride, padding, out_size, dilation=(1, 1)):
     N, C = x.shape[:2]
     out = np.empty((N, C) + tuple(out_size), dtype=x.dtype)
     argmax = np.empty((N, C) + tuple(out_size), dtype=_index_dtype(x))
-    if (FAST_2X2 and tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
+    if (current().fast_2x2 and tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
             and tuple(dilation) == (1, 1) and x.shape[2] >= 2 * out_size[0] and x.shape[3] >= 2 * out_size[1]):
         _max_pool_2x2(np.ascontiguousarray(x), out, argmax)
     else:

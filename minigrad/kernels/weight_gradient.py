@@ -13,7 +13,7 @@ and the parts are added at the end in part order. The parts are fixed by the sha
 the thread count (the threads share the parts out), so the result is bit-identical for any
 NUMBA_NUM_THREADS (with one part per thread, LeNet's training epoch on 1 and 2 threads differed by
 1.2e-7). Used when
-M * K <= ``SMALL_OUTPUT`` (``conv.py``). Measured against the BLAS path it replaces (interleaved,
+M * K <= ``_SMALL_OUTPUT`` (``conv.py``; ``minigrad.kernels(small_weight_gradient=...)`` forces it or BLAS). Measured against the BLAS path it replaces (interleaved,
 2 threads): LeNet's first layer (6 x 26, batch 64) 1.55x faster in float32 and 1.44x in float64,
 GAPNet's (16 x 28, batch 32 and 128) 1.2-2.9x. Above the threshold BLAS wins: a VGG-like first
 layer (32 x 28 at 64x64, batch 4) ran 0.3-0.46x, LeNet's second layer (16 x 151) 0.5-0.9x.
@@ -21,7 +21,7 @@ layer (32 x 28 at 64x64, batch 4) ran 0.3-0.46x, LeNet's second layer (16 x 151)
 import numpy as np
 from numba import njit, prange
 
-SMALL_OUTPUT = 512  # the largest M * K this kernel takes (0: never)
+_SMALL_OUTPUT = 512  # the largest M * K the per-shape rule gives this kernel
 _BLOCK = 1024  # positions per block: 2 + 2 rows of this many stay in the L1/L2 cache
 _PARTS = 24  # partial sums, whatever the thread count: 1, 2, 3, 4, 6, 8, 12 threads get equal shares
 
@@ -75,7 +75,7 @@ def _weight_gradient(g, cols, zero):
 
 def applies(m, k):
     """Whether ``weight_gradient`` takes an (m, k) weight gradient rather than BLAS."""
-    return m * k <= SMALL_OUTPUT
+    return m * k <= _SMALL_OUTPUT
 
 
 def weight_gradient(g, cols):

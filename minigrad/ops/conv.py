@@ -1,10 +1,12 @@
 """2-D convolution as a single op, so that a backward rule acts on a whole layer.
 
-The kernel work (im2col + GEMM, the layout chosen per shape) is in ``minigrad/kernels/conv.py``.
+The kernel work (im2col + GEMM, the layout chosen per shape) is in ``minigrad/kernels/conv.py``; inside
+``minigrad.kernels("reference")`` the readable loops of ``minigrad/kernels/reference.py`` run instead.
 """
 from minigrad.argument_checks import integer
 from minigrad.graph import Op
-from minigrad.kernels import conv as kernel
+from minigrad.kernels import conv as fast, reference
+from minigrad.kernels.choice import current
 from minigrad.ops.sliding_window import check_4d, output_size, pair
 from minigrad.tensor import as_tensor
 
@@ -15,15 +17,18 @@ class Conv2d(Op):
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
         ctx.size = output_size(x.shape[2:], w.shape[2:], stride, padding, "conv2d", dilation)
-        return kernel.forward(x, w, b, stride, padding, ctx.size, dilation, groups)
+        run = reference.conv2d_forward if current().reference else fast.forward
+        return run(x, w, b, stride, padding, ctx.size, dilation, groups)
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.arrays[:2]
         need, has_bias = ctx.needs_input_grad, len(ctx.arrays) == 3
-        gw, gb = kernel.parameter_grads(g, x, w.shape, has_bias, need[1], has_bias and need[2], **ctx.kwargs,
-                                        size=ctx.size)
-        gx = kernel.input_grad(g, x.shape, w, **ctx.kwargs, size=ctx.size) if need[0] else None
+        ref = current().reference
+        parameter_grads = reference.conv2d_parameter_grads if ref else fast.parameter_grads
+        gw, gb = parameter_grads(g, x, w.shape, has_bias, need[1], has_bias and need[2], **ctx.kwargs, size=ctx.size)
+        input_grad = reference.conv2d_input_grad if ref else fast.input_grad
+        gx = input_grad(g, x.shape, w, **ctx.kwargs, size=ctx.size) if need[0] else None
         return (gx, gw, gb) if has_bias else (gx, gw)
 
 
@@ -37,7 +42,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     convolution of g with the weight (col2im of W^T g), dW = sum_n g_n cols_n^T, db = sum of g
     over (N, Ho, Wo), each per group.
     """
-    x, weight = as_tensor(x), as_tensor(weight)
+    x, weight = as_tensor(x, "conv2d: argument x"), as_tensor(weight, "conv2d: argument weight")
     check_4d(x, "conv2d")
     if weight.ndim != 4:
         raise ValueError(f"conv2d: expected weight of shape (O, C / groups, kh, kw), got shape {weight.shape}")

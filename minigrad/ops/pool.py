@@ -1,11 +1,18 @@
 """Max and average pooling, fixed-window and adaptive, as single ops; the loops are in
-``minigrad/kernels/pool.py``."""
+``minigrad/kernels/pool.py`` (and, inside ``minigrad.kernels("reference")``, the fixed windows'
+readable loops in ``minigrad/kernels/reference.py``)."""
 from minigrad.graph import Op
-from minigrad.kernels.pool import (adaptive_avg_pool_backward, adaptive_avg_pool_forward,
-                                   adaptive_max_pool_forward, avg_pool_backward, avg_pool_forward,
-                                   max_pool_backward, max_pool_forward)
+from minigrad.kernels import pool as fast, reference
+from minigrad.kernels.choice import current
+from minigrad.kernels.pool import adaptive_avg_pool_backward, adaptive_avg_pool_forward, adaptive_max_pool_forward
 from minigrad.ops.sliding_window import check_4d, output_size, pair
+from minigrad.argument_checks import size_pair_or_none
 from minigrad.tensor import as_tensor
+
+
+def _kernels():
+    """The module whose pooling loops run now (both name their functions alike)."""
+    return reference if current().reference else fast
 
 
 class MaxPool2d(Op):
@@ -14,12 +21,12 @@ class MaxPool2d(Op):
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding, dilation=(1, 1), ceil_mode=False):
         size = output_size(x.shape[2:], kernel_size, stride, padding, "max_pool2d", dilation, ceil_mode)
-        out, ctx.argmax = max_pool_forward(x, kernel_size, stride, padding, size, dilation)
+        out, ctx.argmax = _kernels().max_pool_forward(x, kernel_size, stride, padding, size, dilation)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return (max_pool_backward(g, ctx.argmax, ctx.arrays[0].shape),)
+        return (_kernels().max_pool_backward(g, ctx.argmax, ctx.arrays[0].shape),)
 
 
 class AvgPool2d(Op):
@@ -28,11 +35,11 @@ class AvgPool2d(Op):
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding):
         size = output_size(x.shape[2:], kernel_size, stride, padding, "avg_pool2d")
-        return avg_pool_forward(x, kernel_size, stride, padding, size)
+        return _kernels().avg_pool_forward(x, kernel_size, stride, padding, size)
 
     @staticmethod
     def backward(ctx, g):
-        return (avg_pool_backward(g, ctx.arrays[0].shape, **ctx.kwargs),)
+        return (_kernels().avg_pool_backward(g, ctx.arrays[0].shape, **ctx.kwargs),)
 
 
 class AdaptiveMaxPool2d(Op):
@@ -53,7 +60,7 @@ class AdaptiveAvgPool2d(Op):
 
 
 def _pool_args(x, kernel_size, stride, padding, what):
-    x = as_tensor(x)
+    x = as_tensor(x, f"{what}: argument x")
     check_4d(x, what)
     k = pair(kernel_size, "kernel_size", 1)
     s = k if stride is None else pair(stride, "stride", 1)
@@ -74,11 +81,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 
 def _adaptive_args(x, output_size, what):
-    x = as_tensor(x)
+    x = as_tensor(x, f"{what}: argument x")
     check_4d(x, what)
-    size = (output_size, output_size) if output_size is None or isinstance(output_size, int) else output_size
-    if len(size) != 2:
-        raise ValueError(f"{what}: output_size: expected an int or a pair, got {output_size!r}")
+    size = size_pair_or_none(output_size, f"{what}: output_size")
     size = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(size))  # None keeps the input's size
     return x, pair(size, "output_size", 1)
 
