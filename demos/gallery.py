@@ -14,7 +14,7 @@ import traceback
 import numpy as np
 
 import layers as L
-from demos import (figures_activations, figures_animation, figures_attribution, figures_dissection,
+from demos import (figure_code, figures_activations, figures_animation, figures_attribution, figures_dissection,
                    figures_embedding, figures_network, figures_optimization, figures_sanity, figures_texture,
                    figures_weights, gallery_models, page)
 from layers import progress
@@ -102,6 +102,7 @@ def run(out="gallery", mnist_dir=None, seed=0, mode="default", progress_bar=True
                 traceback.print_exc(file=sys.stderr)
                 continue
             fig.numbers["seconds"] = f"{time.perf_counter() - t:.1f}"
+            fig.code, fig.notebook = figure_code.library_calls(fn), figure_code.notebook_for(fn)
             figures.append(fig)
         sections.append((title, lectures, figures, errors))
     summary["total time"] = f"{time.perf_counter() - start:.0f} s"
