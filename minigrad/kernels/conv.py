@@ -1,47 +1,31 @@
 """How a convolution is computed: im2col + GEMM, with the GEMM layout chosen per shape.
 
-The reference path (``im2col.py``): unfold x into columns (C*kh*kw, N*Ho*Wo), then one GEMM
-W (O, C*kh*kw) @ cols. The choices made here, each measured faster on this project's machines
-and tested against that path (tests/test_ops_gradcheck.py, tests/test_reference_torch.py):
+The plainest fast path (``im2col.py``): unfold x into columns (C*kh*kw, N*Ho*Wo), then one GEMM
+W (O, C*kh*kw) @ cols. The per-shape choices, each tested against ``reference.py``'s loops and
+forced with ``minigrad.kernels(...)`` (docs/performance.md has the measurements):
 
 - **The bias trick**: with a bias the columns get a row of ones and W gets b as one more
-  column, so no separate pass adds b (or, backward, sums g): ~2% of a VGG-like step.
-- **One GEMM per sample**: the columns' index runs over (n, oh, ow) while activations are NCHW.
-  Viewed as (N, K, Ho*Wo), the columns let one GEMM per sample read and write NCHW directly
-  (BLAS takes the strided view) instead of one large GEMM and a transposing copy. That pays only
-  when each sample's product is large in every dimension: maps of >= 1024 positions and >= 2^20
-  multiply-adds per sample (VGG-like layers at 64x64 and 32x32). On smaller maps (a 32x32
-  image's second and third stages, 16x16 and 8x8) the per-sample GEMMs are too small for BLAS,
-  and one large GEMM plus the copy measured 1.6-3x faster (GAPNet's training step at batch 128
-  ~30% faster). ``minigrad.kernels(per_sample=...)`` forces either layout (the tests run both).
+  column, so no separate pass adds b (or, backward, sums g).
+- **One GEMM per sample** when each sample's product is large in every dimension (maps of
+  >= 1024 positions, >= 2^20 multiply-adds per sample): viewed as (N, K, Ho*Wo), the columns let
+  one GEMM per sample write NCHW directly. Smaller products are too small for BLAS one sample at a
+  time, so they take one GEMM for the batch and a transposing copy (``per_sample``).
 - **Winograd F(4x4, 3x3)** (``winograd.py``) for 3x3 stride-1 convolutions with at least 32
-  channels on both sides, forward and input gradient: 4x fewer multiplies than im2col's GEMM.
-  Measured against this module's im2col paths per layer (VGG-like and GAPNet shapes, batch
-  4-128, float32 and float64): 0.45-0.9x the time from 32 channels up (one exception, 1.06x:
-  64 -> 128 channels on 16x16 maps at batch 4 in float32), but 0.9-1.2x at 16 channels, where
-  its transforms cost more than the GEMM saves. ``kernels(winograd=...)`` forces it or im2col.
-  The weight gradient stays on im2col (a Winograd weight gradient needs its own transforms of g).
-- The input gradient is col2im of W^T g. (Correlating g with the flipped kernel, a gather
-  instead of a scatter-add, was 15-30% faster for stride 1 and O <= C until col2im's rows were
-  vectorised; then it measured 0.86-0.97x as fast in float32, 0.6-1.2x in float64: removed.)
-- **Small weight gradients** (M * K <= 512: few filters, a small kernel, e.g. a first layer)
-  are one compiled pass over g and the columns (``weight_gradient.py``), 1.2-2.9x faster than
-  BLAS, which splits the tiny output instead of the long sum. ``kernels(small_weight_gradient=...)``
-  forces either.
+  channels on both sides, forward and input gradient: 4x fewer multiplies; with fewer channels its
+  transforms cost more than the GEMM saves (``winograd``).
+- The input gradient is col2im of W^T g (the transposed convolution).
+- **Small weight gradients** (M * K <= 512: few filters, a small kernel) are one compiled pass
+  over g and the columns (``weight_gradient.py``): BLAS splits their tiny output instead of the
+  long sum (``small_weight_gradient``).
 - **Groups**: a grouped convolution is ``groups`` ordinary ones on slices of the channels
-  (``_by_group``), except depthwise ones (one input channel per group, MobileNet's), which take
-  direct loops (``depthwise.py``) instead of hundreds of one-channel GEMMs. **Dilation** spaces
+  (``_by_group``), except depthwise ones (one input channel per group), which take direct loops
+  (``depthwise.py``) instead of hundreds of one-channel GEMMs (``depthwise``). **Dilation** spaces
   the kernel's taps in im2col and col2im (Winograd takes only undilated kernels).
 - **Memory**: temporaries that never leave a function come from ``scratch`` (columns in slot 0;
-  rows, a GEMM's output or g transposed for one, in slot 1; a zero-padded input in slot 2;
-  plain fresh arrays where glibc keeps freed memory). The weight gradient builds the columns
-  again instead of keeping them from the forward pass, and every pass takes the batch in
-  chunks of at most ``column_entries`` (2^19, ``minigrad.kernels``) column entries, so no temporary grows with the
-  batch. Peak RSS growth of GAPNet's float32 training step at batch 32 / 128: 33 / 131 MiB with
-  kept whole-batch columns, 14 / 50 now (torch: 9-12 / 32-46). Each chunk costs a BLAS <-> Numba
-  hand-over (a thread wake-up): against whole-batch GEMMs, steps took 1.0-1.08x the time with
-  2 MiB chunks in float32, but up to 1.13x in float64 (hence entries, not bytes), 1.0-1.4x
-  with 1 MiB.
+  rows, a GEMM's output or g transposed for one, in slot 1; a zero-padded input in slot 2). The
+  weight gradient builds the columns again instead of keeping them from the forward pass, and
+  every pass takes the batch in chunks of at most ``column_entries`` (2^19) column entries, so no
+  temporary grows with the batch.
 """
 import numpy as np
 

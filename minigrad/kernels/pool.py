@@ -2,9 +2,9 @@
 
 The general max-pool kernel handles any window, stride, padding and dilation; the adaptive
 kernels take PyTorch's bins. The 2x2 stride-2 unpadded
-window of most networks has its own kernel with the four comparisons written out as selects:
-~10x faster on a 128x16x32x32 float32 map (12 -> 1.0-1.3 ms), because loops of runtime length
-over a 2x2 window, and data-dependent branches, do not vectorise. A plane holding a NaN is redone
+window of most networks has its own kernel with the four comparisons written out as selects,
+because loops of runtime length over a 2x2 window, and data-dependent branches, do not vectorise
+(docs/performance.md: ~10x faster). A plane holding a NaN is redone
 in order. Same results bit for bit, ties and NaN included (tests/test_kernels.py);
 ``minigrad.kernels(fast_2x2=False)`` takes the general kernel everywhere.
 """

@@ -2,17 +2,14 @@
 
 im2col columns can be 100+ MB. Allocators hand blocks that large out as fresh pages (glibc
 above 32 MiB, unless mmap is switched off as ``process_settings.py`` does where it may), and
-every first touch of a page costs a fault (~2 us in the VMs measured here): a float64
-VGG-like forward+backward took ~4,200 faults and 30-50 ms of system time per step. Temporaries
-that never leave the function that asked for them are written into this buffer instead, which
-stays mapped (and warm) for the life of the thread, whatever the allocator does.
+every first touch of a page costs a fault. Temporaries that never leave the function that asked
+for them are written into this buffer instead, which stays mapped (and warm) for the life of the
+thread, whatever the allocator does.
 
 When ``process_settings`` has told glibc to keep freed memory (the default on Linux), a plain
 ``np.empty`` is as fast (the block comes back from the heap, already mapped) and shares its
 memory with the step's other temporaries, which a buffer held for the life of the thread does
-not: ``scratch`` then returns ``np.empty``. Measured on training steps (interleaved): 0.91-0.99x
-the time, peak memory of GAPNet's float32 step at batch 32 20.5 -> 16.2 MiB (batch 128: 61 -> 50).
-Without those settings the buffer stays: there ``np.empty`` made the batch-32 step 1.5x slower.
+not: ``scratch`` then returns ``np.empty`` (docs/performance.md has the measurements).
 """
 import threading
 

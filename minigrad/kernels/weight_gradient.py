@@ -4,19 +4,15 @@ dW (M, K) = sum over n and p of g[n, m, p] cols[k, n*P + p]: M filters (rows of 
 patch entries (C*kh*kw, plus the bias's row of ones), and a summed dimension N*P of every
 position of every sample (50,176 for LeNet's first layer at batch 64). BLAS splits such a
 product badly: its threads divide the tiny M x K output, not the long sum, and it packs both
-operands first. Measured on this machine kind, OpenBLAS ran these at 6-40 GFLOP/s.
+operands first.
 
 Here the positions are cut into blocks of ``_BLOCK`` (per sample), and the blocks into ``_PARTS``
 contiguous parts; each part sums its blocks, holding a 2 x 2 tile of the output in registers while
 it streams two rows of g and two of cols (vectorised: ``fastmath`` lets the sums be reassociated),
 and the parts are added at the end in part order. The parts are fixed by the shape alone, never by
 the thread count (the threads share the parts out), so the result is bit-identical for any
-NUMBA_NUM_THREADS (with one part per thread, LeNet's training epoch on 1 and 2 threads differed by
-1.2e-7). Used when
-M * K <= ``_SMALL_OUTPUT`` (``conv.py``; ``minigrad.kernels(small_weight_gradient=...)`` forces it or BLAS). Measured against the BLAS path it replaces (interleaved,
-2 threads): LeNet's first layer (6 x 26, batch 64) 1.55x faster in float32 and 1.44x in float64,
-GAPNet's (16 x 28, batch 32 and 128) 1.2-2.9x. Above the threshold BLAS wins: a VGG-like first
-layer (32 x 28 at 64x64, batch 4) ran 0.3-0.46x, LeNet's second layer (16 x 151) 0.5-0.9x.
+NUMBA_NUM_THREADS. Used when M * K <= ``_SMALL_OUTPUT`` (``conv.py``; above it BLAS is faster;
+``minigrad.kernels(small_weight_gradient=...)`` forces either; docs/performance.md).
 """
 import numpy as np
 from numba import njit, prange

@@ -20,19 +20,15 @@ transforms are the price: V is 2.25x the input and M 2.25x the output, against i
 
 Channels last inside (V and M are (36, T, C) and (36, T, O)): every transform step is a loop
 over a contiguous block of channels, so it vectorises at any map size (at 16x16 a row holds only
-4 tiles), and V[ij] (T, C) @ U[ij] measured up to 1.3x faster than U^T V^T, the (C, T) orientation, at
-32-64 channels. The input is moved to channels last one row of tiles at a time, inside the transform,
+4 tiles), and V[ij] (T, C) @ U[ij] is faster than U^T V^T, the (C, T) orientation. The input is moved to channels last one row of tiles at a time, inside the transform,
 and the output back likewise: no whole-batch layout copies.
 
-Accuracy: float64 agrees with im2col to ~1e-14 of the largest output; float32 to 2e-6 - 8e-6
-(im2col: 3e-7), measured for 32 to 1024 input channels: within the 1e-5 the tests hold every
-kernel path to, but about 20x im2col's rounding. F(2x2, 3x3), tried first, is as accurate as
-im2col but cuts the multiplies only 2.25x and writes 4x the input: integrated gradients on the
-VGG-like net went 1372 -> 1223-1327 ms with it, against ~0.65-0.85x im2col's time with F(4x4).
+Accuracy: float64 agrees with im2col to ~1e-14 of the largest output, float32 to a few 1e-6,
+within the 1e-5 every kernel path is tested to (docs/performance.md has the measurements).
 
 The input gradient of a 3x3 stride-1 convolution is the same kind of convolution (of g with the
 filters transposed over (O, C) and flipped, padding 2 - p), so it takes this path too. Which
-shapes do is decided in ``conv.py``; im2col stays the reference every path is tested against.
+shapes do is decided in ``conv.py``; ``reference.py``'s loops are what every path is tested against.
 """
 import numpy as np
 from numba import njit, prange
