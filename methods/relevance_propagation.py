@@ -132,7 +132,10 @@ def excitation_backprop(model, x, target, layer=None, contrastive=False, classif
     op_rules : dict op name -> rule for ops without a relevance rule, as in ``lrp``.
 
     The winning probabilities are a distribution when activations are non-negative: the values
-    at each layer sum to 1 (2 - 2 = 0 for the contrastive difference).
+    at each layer sum to 1 (2 - 2 = 0 for the contrastive difference), as long as every unit with
+    probability has an input that excites it. A unit driven by its bias alone (a first-layer unit
+    over a black patch) passes nothing down: the rule ignores biases, so at the pixels the sum can
+    fall below 1 by what such units held.
     """
     if layer is not None:
         check_layer(model, layer)

@@ -50,12 +50,14 @@ def _parameter_names(order):
 
 
 def _label(t, names):
-    """The text of one box: what made the tensor (or that it is a leaf), shape, dtype, rule, grad."""
+    """The text of one box: its name if given, what made the tensor (or that it is a leaf), shape,
+    dtype, rule, grad."""
     node = t._node
     if node is None:
         lines = [names.get(id(t), "leaf") + (" (requires_grad)" if t.requires_grad else "")]
     else:
-        lines = [node.op.name + (f"  in {type(node.module).__name__}" if node.module is not None else "")]
+        lines = ([names[id(t)]] if id(t) in names else []) + \
+            [node.op.name + (f"  in {type(node.module).__name__}" if node.module is not None else "")]
     lines.append(f"{tuple(t.shape)} {t.dtype}")
     if node is not None:
         rule = rule_for(node.op)
@@ -67,20 +69,26 @@ def _label(t, names):
     return "\n".join(lines)
 
 
-def draw_graph(tensor, path=None):
+def draw_graph(tensor, path=None, names=None):
     """Draw the graph that made ``tensor``: one box per tensor (op name, layer, shape, dtype, the
     backward rule in force if swapped, a leaf's ``.grad`` once computed), arrows from each op's
     inputs to its output, leaves on the left.
+
+    The rule shown is the one ``backward`` would use now: call it inside a ``minigrad.rules`` block
+    to see that block's rules.
 
     Parameters
     ----------
     tensor : Tensor, the output whose graph is drawn (e.g. a loss or a class score)
     path : None, or a file name ending in .svg or .png to write the figure to (written to a
         temporary name first, then renamed, so an interrupted call leaves no partial file)
+    names : optional dict Tensor -> label, shown on those tensors' boxes (``{x: "x", y: "loss"}``);
+        parameters of a layer are named by it already ("Conv2d.weight")
 
     Returns
     -------
-    matplotlib.figure.Figure
+    matplotlib.figure.Figure (not managed by pyplot: display it as a notebook cell's last value,
+    or save it with ``path`` or ``fig.savefig``)
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"tensor: expected a minigrad.Tensor, got {type(tensor).__name__}")
@@ -90,6 +98,8 @@ def draw_graph(tensor, path=None):
     from matplotlib import rc_context  # here: importing minigrad stays free of matplotlib
     from matplotlib.figure import Figure
 
+    if names is not None and (not isinstance(names, dict) or not all(isinstance(k, Tensor) for k in names)):
+        raise TypeError(f"names: expected a dict Tensor -> label, got {type(names).__name__}")
     order, edges = _graph(tensor)
     depth = {}
     for t in order:  # inputs come first, so each depth is final when its tensor is reached
@@ -100,7 +110,7 @@ def draw_graph(tensor, path=None):
         if a in leaves:
             first_use[a] = min(first_use.get(a, depth[b]), depth[b])
     depth.update({a: d - 1 for a, d in first_use.items()})  # a leaf sits just before its first use
-    names = _parameter_names(order)
+    names = {**_parameter_names(order), **{id(k): str(v) for k, v in (names or {}).items()}}
     columns = {}
     for t in order:
         columns.setdefault(depth[id(t)], []).append(t)

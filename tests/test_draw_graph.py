@@ -53,6 +53,15 @@ def test_a_freed_graph_and_bad_arguments_are_refused(tmp_path):
         mg.draw_graph(y)
 
 
+def test_names_label_leaves_and_results():
+    x, y = _small_graph()
+    texts = [t.get_text() for t in mg.draw_graph(y, names={x: "image", y: "loss"}).axes[0].texts]
+    assert any(t.startswith("image (requires_grad)") for t in texts)
+    assert any(t.startswith("loss\nsum") for t in texts)
+    with pytest.raises(TypeError, match="names: expected a dict Tensor -> label"):
+        mg.draw_graph(y, names={"x": "image"})
+
+
 def test_without_a_path_it_returns_the_figure_and_writes_nothing():
     _, y = _small_graph()
     buf = io.BytesIO()
