@@ -153,19 +153,6 @@ class ClipContribution(Regularizer):
         return _clip_below(x, np.abs(((x - self.center) * g).sum(axis=1, keepdims=True)), self.percentile, self.center)
 
 
-class BlurGradient(Regularizer):
-    """Blur the gradient with a Gaussian of std ``sigma`` before each step (Øygard 2015): the
-    image only changes at low frequencies."""
-
-    name, acts_on_pixels = "blur_gradient", True
-
-    def __init__(self, sigma):
-        self.sigma = _positive(sigma, "sigma")
-
-    def on_gradient(self, g, step):
-        return gaussian_blur(g, self.sigma)
-
-
 class Clamp(Regularizer):
     """Clip pixels to [low, high] after every step (the valid image range; cs231n's recipe)."""
 

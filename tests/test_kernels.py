@@ -163,7 +163,7 @@ REFERENCE_CONV_SHAPES = [((1, 2, 6, 7), 3, 1, 1, 0, 1, 1), ((2, 3, 7, 7), 4, 3, 
                          ((1, 3, 11, 10), 2, 5, 2, 0, 1, 1), ((2, 2, 9, 9), 4, 3, 1, 2, 2, 1),
                          ((1, 4, 7, 6), 4, 2, 2, 1, 1, 2), ((2, 3, 8, 8), 3, 3, 2, 1, 1, 3),
                          ((1, 32, 6, 6), 32, 3, 1, 1, 1, 1)]
-FAST_PATHS = [dict(), dict(per_sample=True), dict(per_sample=False, small_weight_gradient=True),
+FAST_PATHS = [dict(), dict(path="im2col"), dict(per_sample=True), dict(per_sample=False, small_weight_gradient=True),
               dict(small_weight_gradient=False, column_entries=1), dict(winograd=True), dict(depthwise=False)]
 
 
@@ -266,10 +266,12 @@ def test_the_kernel_choice_is_scoped_per_thread_and_per_block():
             assert not current().reference
         assert current().reference and current().per_sample is None
     assert not current().reference
+    with mg.kernels("im2col", per_sample=True):  # the named path, one choice overridden
+        assert (current().winograd, current().small_weight_gradient, current().per_sample) == (False, False, True)
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: mg.kernels("slow"), ValueError, r"path: expected one of 'fast', 'reference', got 'slow'"),
+    (lambda: mg.kernels("slow"), ValueError, r"path: expected one of 'fast', 'reference', 'im2col', got 'slow'"),
     (lambda: mg.kernels(winogard=True), ValueError, r"winogard: not a kernel choice"),
     (lambda: mg.kernels(per_sample=1), TypeError, r"per_sample: expected True, False or None, got 1"),
     (lambda: mg.kernels(fast_2x2=None), TypeError, r"fast_2x2: expected True, False, got None"),

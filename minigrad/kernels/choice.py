@@ -52,13 +52,18 @@ def current():
 
 @contextmanager
 def kernels(path=None, **forced):
-    """Run the block with the kernels named: ``path`` "fast" (per-shape rules) or "reference" (the
-    readable loops of ``minigrad/kernels/reference.py``; None keeps the enclosing block's), and
-    fast-path choices forced by name (``per_sample``, ``small_weight_gradient``, ``winograd``,
-    ``depthwise``: True, False or None for the rule; ``fast_2x2``: True or False;
-    ``column_entries``: an int >= 0). Choices not named stay as the enclosing block has them."""
+    """Run the block with the kernels named: ``path`` "fast" (per-shape rules), "reference" (the
+    readable loops of ``minigrad/kernels/reference.py``) or "im2col" (the plainest fast path: im2col
+    and one GEMM for every convolution, no Winograd, no per-sample GEMMs, BLAS weight gradients, no
+    depthwise loops); None keeps the enclosing block's. Fast-path choices are forced by name
+    (``per_sample``, ``small_weight_gradient``, ``winograd``, ``depthwise``: True, False or None
+    for the rule; ``fast_2x2``: True or False; ``column_entries``: an int >= 0). Choices not named
+    stay as the enclosing block has them.
+
+    A graph remembers no kernel choice: its backward pass runs the kernels chosen where
+    ``backward`` or ``grad`` is called, so put both passes inside the block."""
     if path is not None:
-        one_of(path, "path", ("fast", "reference"))
+        one_of(path, "path", ("fast", "reference", "im2col"))
     for name, value in forced.items():
         if name not in _FORCED:
             raise ValueError(f"{name}: not a kernel choice; expected one of {', '.join(_FORCED)}")
@@ -67,6 +72,8 @@ def kernels(path=None, **forced):
         elif not (value is True or value is False or (value is None and name != "fast_2x2")):
             raise TypeError(f"{name}: expected True, False{'' if name == 'fast_2x2' else ' or None'}, got {value!r}")
     reference = _CHOICE.get().reference if path is None else path == "reference"
+    if path == "im2col":
+        forced = {**dict(per_sample=False, small_weight_gradient=False, winograd=False, depthwise=False), **forced}
     token = _CHOICE.set(replace(_CHOICE.get(), reference=reference, **forced))
     try:
         yield _CHOICE.get()
