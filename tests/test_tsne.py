@@ -311,3 +311,24 @@ def test_get_and_set_params_follow_sklearn():
     assert est.set_params(angle=0.3).angle == 0.3
     with pytest.raises(ValueError, match="unknown parameter 'angel'"):
         est.set_params(angel=0.3)
+
+
+def test_sparse_affinities_from_a_dense_matrix_give_the_same_kl_and_a_dense_p_is_refused_clearly():
+    """A learner holding joint_probabilities' dense P can still try Barnes-Hut and the FFT on it:
+    with angle 0 Barnes-Hut is exact for the same P."""
+    from tsne.barnes_hut import kl_divergence_bh
+    from tsne.fft_interpolation import kl_divergence_fft
+    from tsne.kl import kl_divergence
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 4))
+    P = tsne.joint_probabilities(((X[:, None] - X[None]) ** 2).sum(-1), 10.0)
+    Y = rng.standard_normal((50, 2))
+    S = tsne.SparseAffinities.from_dense(P)
+    np.testing.assert_array_equal(S.toarray(), P)
+    exact = kl_divergence(P, Y)[0]
+    assert abs(kl_divergence_bh(S, Y, angle=0)[0] - exact) < 1e-12
+    assert abs(kl_divergence_fft(S, Y)[0] - exact) < 1e-3 * exact
+    for fn in (kl_divergence_bh, kl_divergence_fft):
+        with pytest.raises(TypeError, match=r"P: kl_divergence_.* takes the sparse affinities .* got ndarray"):
+            fn(P, Y)

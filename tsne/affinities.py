@@ -28,6 +28,25 @@ class SparseAffinities(NamedTuple):
     def scaled(self, factor):
         return self._replace(data=self.data * factor)
 
+    @classmethod
+    def from_dense(cls, P):
+        """The non-zeros of a dense (n, n) matrix, e.g. ``joint_probabilities``'s, in this form."""
+        P = np.asarray(P, dtype=np.float64)
+        if P.ndim != 2 or P.shape[0] != P.shape[1]:
+            raise ValueError(f"P: expected a square (n, n) matrix, got shape {P.shape}")
+        rows, cols = np.nonzero(P)
+        return cls(np.searchsorted(rows, np.arange(len(P) + 1)).astype(np.int64), cols.astype(np.int64),
+                   P[rows, cols], len(P))
+
+
+def check_sparse(P, who):
+    """``P`` if it is a ``SparseAffinities``; else a TypeError that says what to pass instead."""
+    if not isinstance(P, SparseAffinities):
+        raise TypeError(f"P: {who} takes the sparse affinities of joint_probabilities_nn (a SparseAffinities), "
+                        f"got {type(P).__name__}; for a dense (n, n) P use kl_divergence, or "
+                        f"SparseAffinities.from_dense(P)")
+    return P
+
 
 def joint_probabilities(distances, perplexity, squared=True, verbose=0):
     """Dense P: p_ij = (p_j|i + p_i|j) / sum, with sum = 2n (eq. 1 and sec. 3.1 of the paper).

@@ -17,6 +17,7 @@ result does not depend on the number of threads.
 import numpy as np
 from numba import njit
 
+from tsne.affinities import check_sparse
 from tsne.chunked_threads import run_in_chunks
 
 from tsne.kl import check_embedding, finish_gradient, kernel_shape, sparse_attraction, sparse_kl_rows
@@ -260,6 +261,7 @@ def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True, exponent=None
          (NaN when ``compute_error`` is False)
     grad : (n, n_components) float64
     """
+    P = check_sparse(P, "kl_divergence_bh")
     alpha, expo, factor = kernel_shape(dof, exponent)
     Y = check_embedding(Y, P.n)
     if Y.shape[1] not in (1, 2, 3):

@@ -28,6 +28,7 @@ import threading
 import numba
 import numpy as np
 
+from tsne.affinities import check_sparse
 from tsne.chunked_threads import run_in_chunks
 from tsne.kl import check_embedding, finish_gradient, kernel_shape, sparse_attraction, sparse_kl_rows
 
@@ -365,6 +366,7 @@ def kl_divergence_fft(P, Y, dof=1.0, compute_error=True, n_interpolation_points=
     Returns (kl, grad (n, d)): kl over the non-zeros of P with Z from the interpolation (NaN when
     ``compute_error`` is False).
     """
+    P = check_sparse(P, "kl_divergence_fft")
     alpha, expo, factor = kernel_shape(dof, exponent)
     Y = check_embedding(Y, P.n)
     if Y.shape[1] not in (1, 2):
