@@ -3,7 +3,6 @@ colormap, activation distributions, and the top-9 patches of units with their re
 import os
 
 import numpy as np
-from matplotlib.patches import Rectangle
 
 import layers as L
 import methods
@@ -34,8 +33,8 @@ def activation_maps(ctx):
         for c in range(K):
             plots.signed(axes[r, c + 1], A[c], scale=s, title=f"channel {c}" if r == 0 else None)
         if r > 0:
-            axes[r, 0].axis("off")
-        axes[r, 0 if r == 0 else 1].set_ylabel(f"conv{r + 1}\n{A.shape[1]}x{A.shape[2]}", fontsize=7)
+            plots.blank(axes[r, 0])
+        plots.row_label(axes[r, 0 if r == 0 else 1], f"conv{r + 1}\n{A.shape[1]}x{A.shape[2]}")
     plots.save(fig, os.path.join(ctx.out, "activation_maps.png"))
     return Figure("activation_maps.png", "Activation maps, layer by layer",
                   "The first 8 feature maps of each convolution of the shapes network for one test image, before "
@@ -49,16 +48,16 @@ def activation_distributions(ctx):
     net, X = ctx.shapes.model, ctx.shapes.data["X_test"]
     convs = _convs(net)
     maps = methods.activations(net, X[:200], convs)
-    fig, axes = plots.plt.subplots(1, len(convs), figsize=(3.0 * len(convs), 2.4))
+    fig, axes = plots.charts(1, len(convs), 3.0, 2.4)
     numbers = {}
-    for ax, (r, conv) in zip(axes, enumerate(convs)):
+    for ax, (r, conv) in zip(axes[0], enumerate(convs)):
         a = maps[conv].ravel()
-        ax.hist(a, bins=80, color="0.35")
-        ax.axvline(0, color="#b2182b", lw=1)
+        plots.histogram(ax, a, bins=80)
+        plots.vline(ax, 0, "threshold")
         active = float((a > 0).mean())
-        ax.set_title(f"conv{r + 1}: {100 * active:.0f}% > 0 (active after ReLU)", fontsize=8)
+        plots.title(ax, f"conv{r + 1}: {100 * active:.0f}% > 0 (active after ReLU)")
         ax.set_yscale("log")
-        ax.tick_params(labelsize=7)
+        plots.tick_labels(ax)
         numbers[f"conv{r + 1} active"] = f"{active:.2f}"
     plots.save(fig, os.path.join(ctx.out, "activation_distributions.png"))
     return Figure("activation_distributions.png", "Activation distributions per layer",
@@ -80,9 +79,8 @@ def top_patches(ctx):
         img = X[n]
         plots.image(axes[r, 0], img, title="top image" if r == 0 else None)
         top, left = rf["offset"][0] + i * rf["stride"][0], rf["offset"][1] + j * rf["stride"][1]
-        axes[r, 0].add_patch(Rectangle((left - 0.5, top - 0.5), rf["size"][1], rf["size"][0], fill=False,
-                                       edgecolor="yellow", lw=1.2))
-        axes[r, 0].set_ylabel(f"unit {k}", fontsize=7)
+        plots.box(axes[r, 0], top, left, rf["size"][0], rf["size"][1])
+        plots.row_label(axes[r, 0], f"unit {k}")
         for c in range(9):
             plots.image(axes[r, c + 1], patches[c], title=f"{acts[c]:.1f}")
     plots.save(fig, os.path.join(ctx.out, "top_patches.png"))

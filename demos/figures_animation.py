@@ -24,7 +24,6 @@ from tsne.affinities import affinities_from_data
 _EVERY = 10  # iterations between frames
 _K = 5  # neighbours of the k-NN accuracy that measures how far the classes separate
 _FRAME_MS, _LAST_FRAME_MS = 100, 2500  # the final map stays on screen before the loop restarts
-_DPI = 100
 
 
 def _penultimate(model, X, batch_size=64):
@@ -89,28 +88,20 @@ class _Frames:
     def __init__(self, labels, iterations, kls, early_end, exaggeration):
         self.labels, self.classes = labels, np.unique(labels)
         self.early_end, self.exaggeration = early_end, exaggeration
-        self.fig = plots.plt.figure(figsize=(4.2, 4.9), dpi=_DPI)
+        self.fig = plots.figure(4.2, 4.9)
         self.ax = self.fig.add_axes([0.03, 0.27, 0.94, 0.63])
         plots.scatter(self.ax, np.zeros((len(labels), 2)), labels, names=CLASSES, s=6)
-        # below the map, in one row: loc="best" would move it from frame to frame
-        self.ax.legend(fontsize=6, markerscale=2, frameon=False, ncol=len(self.classes), loc="upper center",
-                       bbox_to_anchor=(0.5, 0.0), handletextpad=0.1, columnspacing=0.8)
-        self.title = self.fig.text(0.5, 0.955, "", ha="center", va="center", fontsize=8.5)
-        self.phase = self.ax.text(0.02, 0.98, "", transform=self.ax.transAxes, ha="left", va="top", fontsize=7.5,
-                                  color="#b2182b", fontweight="bold")
-        self.scale = self.ax.text(0.98, 0.02, "", transform=self.ax.transAxes, ha="right", va="bottom", fontsize=6,
-                                  color="0.4")
+        plots.legend_below(self.ax)
+        self.title = plots.headline(self.fig, 0.955)
+        self.phase = plots.corner_text(self.ax, "upper left", "alert")
+        self.scale = plots.corner_text(self.ax, "lower right", "note")
         curve = self.fig.add_axes([0.13, 0.07, 0.84, 0.13])
-        curve.axvspan(0, early_end, color="#b2182b", alpha=0.15, linewidth=0)
-        curve.text(early_end / 2, 0.92, f"P x {exaggeration:g}", transform=curve.get_xaxis_transform(),
-                   ha="center", va="top", fontsize=6, color="#b2182b")
-        curve.plot(iterations, kls, color="0.2", linewidth=1)
+        plots.shade(curve, 0, early_end, f"P x {exaggeration:g}")
+        plots.line(curve, iterations, kls)
         curve.set_xlim(0, iterations[-1] * 1.02)  # room for the cursor on the last frame
         curve.set_ylim(0, max(kls) * 1.08)
-        curve.set_xlabel("iteration", fontsize=6, labelpad=1)
-        curve.set_ylabel("KL(P||Q)", fontsize=6)
-        curve.tick_params(labelsize=5.5, length=2, pad=1)
-        self.cursor = curve.axvline(iterations[0], color="#2166ac", linewidth=1.2)
+        plots.strip_axes(curve, "iteration", "KL(P||Q)")
+        self.cursor = plots.vline(curve, iterations[0], "cursor")
         self.moving = list(self.ax.collections) + [self.phase, self.scale, self.title, self.cursor]
         for artist in self.moving:
             artist.set_animated(True)
@@ -139,30 +130,6 @@ class _Frames:
         plots.plt.close(self.fig)
 
 
-def _write_gif(path, frames, durations):
-    """An animated GIF, looping, through a temporary file (as ``plots.save``). All frames share one
-    palette made from the first and last frames, without dithering: per-frame palettes flicker and
-    dithered flat colours compress worse."""
-    from PIL import Image
-
-    colours = 48
-    palette = Image.fromarray(np.concatenate([frames[0], frames[-1]])).quantize(colors=colours)
-    # median cut leaves several near-whites (the background averaged with anti-aliased edges) and
-    # Pillow's approximate nearest-colour search then paints the background (252, 250, 253): merge
-    # them into the page's white
-    rgb = np.array(palette.getpalette()[:3 * colours]).reshape(-1, 3)
-    rgb[np.all(rgb >= 245, axis=1)] = 255
-    palette.putpalette(rgb.ravel().tolist())
-    images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def tsne_animation(ctx):
     X, y = ctx.shapes.data["X_test"], np.asarray(ctx.shapes.data["y_test"])
     n = min(len(X), 240 if ctx.quick else 600)
@@ -181,7 +148,7 @@ def tsne_animation(ctx):
     finally:
         frames.close()
     path = os.path.join(ctx.out, "tsne_animation.gif")
-    _write_gif(path, images, [_FRAME_MS] * (len(images) - 1) + [_LAST_FRAME_MS])
+    plots.save_gif(path, images, [_FRAME_MS] * (len(images) - 1) + [_LAST_FRAME_MS])
     early = sum(it <= early_end for it in iterations)  # frames drawn with P exaggerated
     halves = [_frame_limits(Y)[1] for _, Y in maps]
     knn_features = _knn_accuracy(F, y)

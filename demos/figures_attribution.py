@@ -67,7 +67,7 @@ def attribution_grid(ctx):
     fig, axes = plots.grid(len(x), len(columns) + 1, size=1.05)
     for r in range(len(x)):
         plots.image(axes[r, 0], x[r], title="input" if r == 0 else None)
-        axes[r, 0].set_ylabel(CLASSES[y[r]], fontsize=7)
+        plots.row_label(axes[r, 0], CLASSES[y[r]])
         for c, (name, maps, kind) in enumerate(columns):
             ax, title = axes[r, c + 1], name if r == 0 else None
             if kind == "signed":

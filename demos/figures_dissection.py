@@ -48,9 +48,9 @@ def dissection(ctx):
         for col, (i, m) in enumerate(zip(order, up)):
             ax = axes[r, col]
             plots.image(ax, X[i])
-            ax.contour(m > threshold, levels=[0.5], colors="yellow", linewidths=1)
-            ax.contour(concepts[i, c], levels=[0.5], colors="cyan", linewidths=0.6)
-        axes[r, 0].set_ylabel(f"ReLU {li + 1}, unit {k}\n{names[c]}\nIoU {iou:.2f}", fontsize=6)
+            plots.outline(ax, m > threshold)
+            plots.outline(ax, concepts[i, c], truth=True)
+        plots.row_label(axes[r, 0], f"ReLU {li + 1}, unit {k}\n{names[c]}\nIoU {iou:.2f}", small=True)
     plots.save(fig, os.path.join(ctx.out, "dissection.png"))
     best = units[0]
     return Figure("dissection.png", "Network dissection: units and their concepts",

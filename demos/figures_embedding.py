@@ -29,7 +29,7 @@ def layer_embeddings(ctx):
               ("fc1", net.classifier[2]), ("fc2", net.classifier[4])]
     acts = methods.activations(net, X, [m for _, m in stages if m is not None])
     feats = [X.reshape(n, -1) if m is None else acts[m].reshape(n, -1) for _, m in stages]
-    fig, axes = plots.plt.subplots(2, len(stages), figsize=(2.3 * len(stages), 4.6))
+    fig, axes = plots.charts(2, len(stages), 2.3, 2.3)
     numbers = {}
     for j, ((name, _), F) in enumerate(zip(stages, feats)):
         F = F.astype(np.float64)
@@ -51,12 +51,9 @@ def swiss_roll(ctx):
     t = 1.5 * np.pi * (1 + 2 * rng.uniform(0, 1, n))
     X = np.c_[t * np.cos(t), 21 * rng.uniform(0, 1, n), t * np.sin(t), 8 * rng.standard_normal(n)]
     Y, kl = _tsne(X, ctx, perplexity=30.0)
-    fig, axes = plots.plt.subplots(1, 2, figsize=(6, 2.8))
-    for ax, Z, title in ((axes[0], pca(X, 2), "PCA"), (axes[1], Y, f"t-SNE (KL {kl:.2f})")):
-        ax.scatter(Z[:, 0], Z[:, 1], c=t, cmap="viridis", s=4, linewidths=0)
-        ax.set_title(title, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+    fig, axes = plots.charts(1, 2, 3, 2.8)
+    for ax, Z, title in ((axes[0, 0], pca(X, 2), "PCA"), (axes[0, 1], Y, f"t-SNE (KL {kl:.2f})")):
+        plots.scatter_values(ax, Z, t, title=title)
     plots.save(fig, os.path.join(ctx.out, "swiss_roll.png"))
     return Figure("swiss_roll.png", "A swiss roll with a noise dimension: PCA vs t-SNE",
                   "A 2-D sheet rolled up in 3-D, plus a fourth dimension of pure noise with the largest variance "
@@ -70,9 +67,9 @@ def perplexity_sweep(ctx):
     n = 400 if ctx.quick else 600
     X, y = X[:n].reshape(n, -1).astype(np.float64), y[:n]
     perplexities = (5, 30, 100)
-    fig, axes = plots.plt.subplots(1, len(perplexities), figsize=(3 * len(perplexities), 3))
+    fig, axes = plots.charts(1, len(perplexities), 3, 3)
     numbers = {}
-    for ax, p in zip(axes, perplexities):
+    for ax, p in zip(axes[0], perplexities):
         Y, kl = _tsne(X, ctx, perplexity=float(p))
         plots.scatter(ax, Y, y, title=f"perplexity {p}: KL {kl:.2f}")
         numbers[f"KL at perplexity {p}"] = f"{kl:.3f}"

@@ -61,10 +61,9 @@ def class_model_grid(ctx):
         for c in classes:
             title = f"{name}\n{recognised[key]}/{len(classes)} recognised\n{100 * saturated[key]:.0f}% saturated"
             plots.image(axes[c, j], images[key][c], title=title if c == 0 else None)
-            axes[c, j].text(0.03, 0.97, f"{scores[key][c]:.1f}", transform=axes[c, j].transAxes, fontsize=6,
-                            va="top", color="white", bbox=dict(facecolor="black", alpha=0.5, pad=1, lw=0))
+            plots.badge(axes[c, j], f"{scores[key][c]:.1f}")
     for c in classes:
-        axes[c, 0].set_ylabel(CLASSES[c], fontsize=7)
+        plots.row_label(axes[c, 0], CLASSES[c])
     plots.save(fig, os.path.join(ctx.out, "class_models.png"))
     _save_arrays(os.path.join(ctx.out, "class_models.npz"), **images)
     mean_real = np.mean([real[y == c, c].mean() for c in classes])

@@ -21,25 +21,23 @@ def model_randomization(ctx):
     finally:
         net.float()
     names = results[0]["layers"]
-    fig = plots.plt.figure(figsize=(9, 3.4))
+    fig = plots.figure(9, 3.4)
     grid = fig.add_gridspec(2, len(names) + 3, width_ratios=[1] * (len(names) + 1) + [0.3, 3.2])
     numbers = {}
     curve = fig.add_subplot(grid[:, -1])
     for row, ((name, _), r) in enumerate(zip(cases, results)):
         for j, m in enumerate([r["original"][0]] + list(r["maps"][:, 0])):
             ax = fig.add_subplot(grid[row, j])
-            ax.imshow(np.abs(m), cmap="inferno")
-            plots.clean(ax, ("trained" if j == 0 else f"-> {names[j - 1]}") if row == 0 else None)
+            plots.heat(ax, np.abs(m), title=("trained" if j == 0 else f"-> {names[j - 1]}") if row == 0 else None)
             if j == 0:
-                ax.set_ylabel(name, fontsize=7)
+                plots.row_label(ax, name)
         rho = r["spearman_abs"].mean(axis=1)
-        curve.plot(range(len(rho) + 1), np.r_[1.0, rho], marker="o", label=name)
+        plots.line(curve, range(len(rho) + 1), np.r_[1.0, rho], kind="series", label=name)
         numbers[f"{name}: rank correlation after all layers"] = f"{rho[-1]:.2f}"
-    curve.set_xticks(range(len(names) + 1))
-    curve.set_xticklabels(["trained"] + names, rotation=30, fontsize=6)
-    curve.set_ylabel("Spearman rho of |maps|", fontsize=7)
-    curve.tick_params(labelsize=6)
-    curve.legend(fontsize=7)
+    plots.category_ticks(curve, ["trained"] + names, small=True)
+    plots.axis_labels(curve, y="Spearman rho of |maps|")
+    plots.tick_labels(curve, small=True)
+    plots.legend(curve)
     plots.save(fig, os.path.join(ctx.out, "sanity.png"))
     rhos = [r["spearman_abs"].mean(axis=1) for r in results]
     mid = len(names) // 2 - 1  # about half the layers randomised, from the top
@@ -82,16 +80,12 @@ def localization(ctx):
         names.append(name)
         hits.append(s["pointing_hit"].mean())
         energy.append(s["energy_inside"].mean())
-    fig, ax = plots.plt.subplots(figsize=(7.5, 2.8))
-    pos = np.arange(len(names))
-    ax.bar(pos - 0.2, hits, 0.4, label="pointing game: max inside the mask")
-    ax.bar(pos + 0.2, energy, 0.4, label="share of positive attribution inside")
-    ax.axhline(masks.mean(), color="k", lw=0.8, ls="--", label=f"mask area ({masks.mean():.2f})")
-    ax.set_xticks(pos)
-    ax.set_xticklabels(names, fontsize=7, rotation=20)
+    fig, ax = plots.chart(7.5, 2.8)
+    plots.bars(ax, names, {"pointing game: max inside the mask": hits, "share of positive attribution inside": energy})
+    plots.hline(ax, masks.mean(), "level", label=f"mask area ({masks.mean():.2f})")
     ax.set_ylim(0, 1)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6, loc="upper right")
+    plots.tick_labels(ax)
+    plots.legend(ax, small=True, loc="upper right")
     plots.save(fig, os.path.join(ctx.out, "localization.png"))
     best = names[int(np.argmax(hits))]
     return Figure("localization.png", "Do the maps point at the object?",

@@ -53,9 +53,9 @@ def linear_templates(ctx):
         plots.image(axes[0, d], means[d].reshape(1, 8, 8), title=str(d))
         plots.signed(axes[1, d], centred[d].reshape(8, 8), scale=np.abs(centred).max())
         plots.signed(axes[2, d], W[d].reshape(8, 8), scale=np.abs(W).max())
-        axes[2, d].set_xlabel(f"r = {r[d]:.2f}", fontsize=7)
+        plots.label_below(axes[2, d], f"r = {r[d]:.2f}")
     for row, name in enumerate(("class mean", "minus mean\nof all images", "template W_c")):
-        axes[row, 0].set_ylabel(name, fontsize=7)
+        plots.row_label(axes[row, 0], name)
     plots.save(fig, os.path.join(ctx.out, "linear_templates.png"))
     return Figure("linear_templates.png", "A linear classifier's weights are class templates",
                   "Rows of W in s = W x + b for a softmax classifier on the 8x8 digits, trained with L2 weight "
@@ -87,16 +87,15 @@ def mlp_lines(ctx):
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
     with no_grad():
         p = mlp(Tensor(np.c_[gx.ravel(), gy.ravel()])).softmax(axis=1).data[:, 1].reshape(gx.shape)
-    fig, ax = plots.plt.subplots(figsize=(4.2, 3.6))
-    ax.contourf(gx, gy, p, levels=20, cmap=plots.SIGNED, alpha=0.35)
-    ax.contour(gx, gy, p, levels=[0.5], colors="k", linewidths=1.2)
+    fig, ax = plots.chart(4.2, 3.6)
+    plots.decision_map(ax, gx, gy, p)
     plots.scatter(ax, X, y)
     t = np.linspace(lo[0], hi[0], 2)
     for k in range(len(w)):  # w0 x + w1 y + b = 0; the unit is active on the side its normal points to
         if abs(w[k, 1]) > 1e-9:
-            ax.plot(t, -(w[k, 0] * t + b[k]) / w[k, 1], color="0.3", lw=0.8, ls="--")
+            plots.line(ax, t, -(w[k, 0] * t + b[k]) / w[k, 1], kind="guide")
         else:
-            ax.axvline(-b[k] / w[k, 0], color="0.3", lw=0.8, ls="--")
+            plots.vline(ax, -b[k] / w[k, 0], "guide")
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     plots.save(fig, os.path.join(ctx.out, "mlp_lines.png"))
@@ -119,7 +118,7 @@ def filter_evolution(ctx):
         for c in range(K):
             plots.image(axes[r, c], plots.normalize(snaps[e][c]))
         label = f"epoch {e}\nsmooth. {smooth[r]:.2f}" + (f"\nchange {change[r - 1]:.2f}" if r else "")
-        axes[r, 0].set_ylabel(label, fontsize=6)
+        plots.row_label(axes[r, 0], label, small=True)
     plots.save(fig, os.path.join(ctx.out, "filter_evolution.png"))
     return Figure("filter_evolution.png", "Conv1 filters while the network trains",
                   "The first 8 filters of the shapes network's first layer at initialisation (epoch 0: PyTorch's "
