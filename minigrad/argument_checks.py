@@ -5,6 +5,8 @@ and raises ``ValueError`` (a wrong value) or ``TypeError`` (a wrong kind of valu
 names the argument, what is accepted and what was given. Imports only NumPy, so any package can
 use it without importing the autodiff core's ops.
 """
+import functools
+import inspect
 import numbers
 
 import numpy as np
@@ -73,14 +75,93 @@ def function(value, name, allow_none=False):
     return value
 
 
-def array(value, name, ndim=None, shape=None, finite=True, min_size=1):
-    """A numeric (not object, not string) ndarray; floats are kept, other numbers become float64.
-    ``ndim``: an int or a tuple of allowed ranks; ``shape``: the exact shape wanted."""
-    arr = np.asarray(getattr(value, "data", value))
+def real_array(value, name):
+    """``value`` as a real numeric ndarray (float32/float64 kept, other numbers -> float64).
+
+    Refuses, naming ``name``: None and other objects (``TypeError``), strings, and complex numbers
+    (``TypeError``: minigrad computes in real float32/float64, and dropping the imaginary part
+    with only NumPy's ComplexWarning would hide a mistake; pass ``x.real`` or ``abs(x)``)."""
+    if value is None:
+        raise TypeError(f"{name}: expected a real numeric array, got None")
+    try:
+        arr = np.asarray(getattr(value, "data", value))
+    except (TypeError, ValueError) as e:  # ragged lists and objects NumPy cannot read
+        raise TypeError(f"{name}: expected a real numeric array, got {type(value).__name__} ({e})") from None
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name}: expected real numbers, got complex dtype {arr.dtype} "
+                        f"(pass x.real or abs(x) to say which real array you mean)")
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+        raise TypeError(f"{name}: expected a real numeric array, got "
+                        f"{type(value).__name__ if arr.ndim == 0 and arr.dtype.kind in 'OUS' else 'dtype'} "
+                        f"{arr.dtype if arr.ndim or arr.dtype.kind not in 'OUS' else _shown(value)}")
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
+    return arr
+
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@functools.lru_cache(maxsize=None)
+def op_input_name(op, i):
+    """How errors name input ``i`` of an op class: its parameter in ``forward`` (a, b, x, weight)."""
+    try:
+        names = [p for p in inspect.signature(op.forward).parameters if p != "ctx"]
+    except (TypeError, ValueError):
+        names = []
+    return f"{op.name}: argument {names[i]!r}" if i < len(names) else f"{op.name}: input {i}"
+
+
+def dtype(value, name="dtype"):
+    """np.float32 or np.float64 (or their names) -> the ``numpy.dtype``. minigrad computes in these
+    two only: float16, integers (which would truncate the weights to zero), complex, strings and
+    objects are refused naming ``name``."""
+    if value is None or isinstance(value, bool):
+        raise TypeError(f"{name}: expected numpy.float32 or numpy.float64, got {_shown(value)}")
+    try:
+        dt = np.dtype(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected numpy.float32 or numpy.float64, got {_shown(value)}") from None
+    if dt not in FLOAT_DTYPES:
+        raise ValueError(f"{name}: expected numpy.float32 or numpy.float64 (minigrad computes in these two), "
+                         f"got {dt.name if dt.kind != 'U' else _shown(value)}")
+    return dt
+
+
+def seed(value, name="seed"):
+    """A seed as scikit-learn's ``random_state`` takes one: None, an int >= 0 or a
+    ``numpy.random.Generator`` (used as it is). Returns the value; ``rng`` gives the Generator."""
+    if value is None or isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected None, an int >= 0 or a numpy.random.Generator, "
+                        f"got {type(value).__name__} {_shown(value)}")
+    if value < 0:
+        raise ValueError(f"{name}: expected None, an int >= 0 or a numpy.random.Generator, got {value}")
+    return int(value)
+
+
+def rng(value, name="seed"):
+    """``numpy.random.default_rng`` of a checked ``seed``: a Generator is returned as it is."""
+    return np.random.default_rng(seed(value, name))
+
+
+def child_rng(value, name="seed", stream=1):
+    """A second, independent Generator derived from the same seed (``seed + stream`` for an int, as
+    the code did before Generators were accepted; a child of a Generator's bit generator otherwise)."""
+    value = seed(value, name)
+    if stream == 0:
+        return np.random.default_rng(value)
+    if isinstance(value, np.random.Generator):
+        return value.spawn(1)[0]
+    return np.random.default_rng(None if value is None else value + stream)
+
+
+def array(value, name, ndim=None, shape=None, finite=True, min_size=1):
+    """A real numeric (not object, not string, not complex) ndarray; floats are kept, other
+    numbers become float64. ``ndim``: an int or a tuple of allowed ranks; ``shape``: the exact
+    shape wanted."""
+    arr = real_array(value, name)
     if ndim is not None and arr.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
         raise ValueError(f"{name}: expected {ndim}-D array, got shape {arr.shape}")
     if shape is not None and arr.shape != tuple(shape):
@@ -94,7 +175,22 @@ def array(value, name, ndim=None, shape=None, finite=True, min_size=1):
 
 def size_pair(value, name, minimum=1):
     """An int or a pair of ints, each >= minimum -> (a, b)."""
+    if isinstance(value, str) or value is None or not (np.isscalar(value) or hasattr(value, "__len__")):
+        raise TypeError(f"{name}: expected an int or a pair of ints, got {type(value).__name__} {_shown(value)}")
     v = (value, value) if np.isscalar(value) else tuple(value)
     if len(v) != 2:
         raise ValueError(f"{name}: expected an int or a pair of ints, got {_shown(value)}")
     return integer(v[0], name, low=minimum), integer(v[1], name, low=minimum)
+
+
+def size_pair_or_none(value, name, minimum=1):
+    """An adaptive pooling's output size: an int, None, or a pair of (int or None) -> (a, b), where
+    None keeps that side of the input."""
+    if value is None:
+        return (None, None)
+    if isinstance(value, str) or not (np.isscalar(value) or hasattr(value, "__len__")):
+        raise TypeError(f"{name}: expected an int, None or a pair of them, got {type(value).__name__} {_shown(value)}")
+    v = (value, value) if np.isscalar(value) else tuple(value)
+    if len(v) != 2:
+        raise ValueError(f"{name}: expected an int, None or a pair of them, got {_shown(value)}")
+    return tuple(None if s is None else integer(s, name, low=minimum) for s in v)
