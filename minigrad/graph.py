@@ -10,6 +10,7 @@ time, so rules can be swapped after the forward pass.
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from minigrad.argument_checks import op_input_name
 from minigrad.tensor import Tensor, as_tensor
 
 #: Every op class by name; ``minigrad.rules`` uses it to reject unknown names.
@@ -92,7 +93,8 @@ class Op:
     @classmethod
     def apply(cls, *inputs, **kwargs):
         """Run ``forward`` on the inputs' arrays; record the node when a gradient may be asked for."""
-        ctx = Node(cls, tuple(as_tensor(t) for t in inputs), kwargs)
+        ctx = Node(cls, tuple(t if isinstance(t, Tensor) else as_tensor(t, op_input_name(cls, i))
+                              for i, t in enumerate(inputs)), kwargs)
         result = Tensor(cls.forward(ctx, *ctx.arrays, **kwargs), requires_grad=ctx.recorded)
         if ctx.recorded:
             ctx.output = result.data

@@ -7,19 +7,19 @@ in ``minigrad/tensor_operators.py`` once the ops exist, each one line over an op
 """
 import numpy as np
 
+from minigrad import argument_checks as _check
+
 _FLOATS = (np.float32, np.float64)
 
 
-def _to_array(data, dtype=None):
+def _to_array(data, dtype=None, name="Tensor data"):
+    """data as a real float32/float64 array: complex numbers, strings, None and other objects are
+    refused naming ``name`` (see ``argument_checks.real_array``); ``dtype`` must be float32/float64."""
     if isinstance(data, Tensor):
         data = data.data
+    arr = _check.real_array(data, name)
     if dtype is not None:
-        return np.asarray(data, dtype=dtype)
-    arr = np.asarray(data)
-    if arr.dtype not in _FLOATS:
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"Tensor data: expected a numeric array, got dtype {arr.dtype}")
-        arr = arr.astype(np.float64)
+        return arr.astype(_check.dtype(dtype, "dtype"), copy=False)
     return arr
 
 
@@ -32,8 +32,8 @@ class Tensor:
         Any numeric array; float32 and float64 are kept, everything else becomes float64.
     requires_grad : bool
         Whether the reverse pass should compute a gradient for this tensor.
-    dtype : numpy dtype, optional
-        Force a dtype.
+    dtype : np.float32 or np.float64, optional
+        Force a dtype (minigrad computes in these two; others raise naming ``dtype``).
 
     Attributes: ``data`` (the ndarray), ``requires_grad``, ``grad`` (filled by ``backward()``)
     and ``_node`` (the ``minigrad.graph.Node`` that made it; None for a leaf).
@@ -74,8 +74,8 @@ class Tensor:
         return Tensor(self.data)
 
     def astype(self, dtype):
-        """A new leaf with the data cast to ``dtype``."""
-        return Tensor(self.data.astype(dtype), requires_grad=self.requires_grad)
+        """A new leaf with the data cast to ``dtype`` (np.float32 or np.float64)."""
+        return Tensor(self.data.astype(_check.dtype(dtype, "dtype")), requires_grad=self.requires_grad)
 
     def zero_grad(self):
         """Forget the accumulated ``grad``."""
@@ -87,6 +87,6 @@ class Tensor:
     def __le__(self, o): return self.data <= _to_array(o)
 
 
-def as_tensor(x):
-    """``x`` itself if it is a Tensor, else a constant Tensor wrapping it."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+def as_tensor(x, name=None):
+    """``x`` itself if it is a Tensor, else a constant Tensor wrapping it (errors name ``name``)."""
+    return x if isinstance(x, Tensor) else Tensor(_to_array(x, name=name or "Tensor data"))
