@@ -2,7 +2,12 @@
 
 ``fooling_image`` is the cs231n recipe (gradient ascent on the target class until the network
 agrees; by default in sign steps, which keep the L-inf change small); ``fgsm`` is Goodfellow et
-al. (2015); ``pgd`` is Madry et al. (2018).
+al. (2015); ``pgd`` is Madry et al. (2018). All of them are one loop, ``_ascend``: steps
+x <- clip(x0 + Proj(x + step d(g) - x0)) with d the unit ascent direction of the gradient g in the
+norm that measures the change (sign(g) for L-inf, g / ||g||_2 for L2) and Proj onto a ball around
+x0 when the attack has one; each attack is its published step rule over it. (The loop is not
+``optimize_input``'s: an attack steps in sign or unit directions, projects onto a ball and stops
+each image on its own, where image optimisation takes an optimiser's step on a whole batch.)
 Each returns an ``AdversarialResult``: it unpacks as (x_adv, steps) and also carries the size of
 the change (``linf``, ``l2`` per image) and whether the attack reached its goal (``success``).
 """
@@ -12,6 +17,7 @@ import minigrad as mg
 from layers import cross_entropy
 from methods.inputs_and_targets import as_batch, evaluating, scores, unbatch
 from minigrad import Tensor, no_grad
+from minigrad import argument_checks as check
 from minigrad.argument_checks import boolean
 
 
@@ -25,18 +31,6 @@ class AdversarialResult(tuple):
         self.linf, self.l2 = unbatch(np.abs(d).max(axis=1), single), unbatch(np.sqrt((d * d).sum(axis=1)), single)
         self.prediction, self.success = unbatch(prediction, single), unbatch(success, single)
         return self
-
-
-def _number(v, name, low=0.0, strict=False):
-    if not np.isscalar(v) or isinstance(v, bool) or not np.isfinite(v) or v < low or (strict and v == low):
-        raise ValueError(f"{name}: expected a finite number {'>' if strict else '>='} {low:g}, got {v!r}")
-    return float(v)
-
-
-def _steps(v, name):
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-        raise ValueError(f"{name}: expected an int >= 1, got {v!r}")
-    return int(v)
 
 
 def _predict(model, x):
@@ -59,6 +53,31 @@ def _input_grad(model, x, loss_of_output):
     xt = Tensor(x, requires_grad=True)
     g, = mg.grad(loss_of_output(model(xt)), [xt])
     return g
+
+
+def _ascend(model, x0, start, gain, step, steps, norm, clip, radius=None, done=None):
+    """The one loop of every attack: from ``start``, ``steps`` times
+    x <- clip(x0 + Proj_radius(x + step * d(g) - x0)), with g the gradient of ``gain(output, rows)``
+    (a scalar Tensor; ``rows`` the indices of the images still moving) and d ``_ascent_direction``.
+    Without ``radius`` there is no projection. ``done(x, rows)`` -> a boolean per image: those stop
+    moving (checked at the start too). ``step`` and ``radius``: a number, or one per image
+    (N, 1, 1, 1). -> (x, steps taken per image)."""
+    x, taken = start.copy(), np.zeros(len(x0), dtype=np.int64)
+    active = np.ones(len(x0), bool) if done is None else ~done(x, np.arange(len(x0)))
+    per_image = lambda v, rows: v[rows] if np.ndim(v) else v  # noqa: E731
+    for _ in range(steps):
+        if not active.any():
+            break
+        rows = np.flatnonzero(active)
+        g = _input_grad(model, x[rows], lambda out: gain(out, rows))
+        moved = x[rows] + per_image(step, rows) * _ascent_direction(g, norm)
+        if radius is not None:
+            moved = x0[rows] + _project(moved - x0[rows], per_image(radius, rows), norm)
+        x[rows] = _clip(moved, clip).astype(x.dtype)
+        taken[rows] += 1
+        if done is not None:
+            active[rows] = ~done(x[rows], rows)
+    return x, taken
 
 
 def fooling_image(model, x, target, max_steps=255, lr=1 / 255, objective="log_probability", norm="inf",
@@ -100,28 +119,20 @@ def fooling_image(model, x, target, max_steps=255, lr=1 / 255, objective="log_pr
     x (N, C, H, W) or (C, H, W). Returns an ``AdversarialResult`` (x_fool, steps_taken):
     steps_taken = max_steps and success False for an image that never reached the target."""
     xb, single = as_batch(x)
-    if objective not in ("log_probability", "logit"):
-        raise ValueError(f"objective: expected 'log_probability' or 'logit', got {objective!r}")
-    if norm not in ("inf", "2"):
-        raise ValueError(f"norm: expected 'inf' or '2', got {norm!r}")
+    check.one_of(objective, "objective", ("log_probability", "logit"))
+    check.one_of(norm, "norm", ("inf", "2"))
     clip = _clip_range(clip, xb)
     shrink = boolean(shrink, "shrink")
+    max_steps = check.integer(max_steps, "max_steps", low=1)
+    lr = check.number(lr, "lr", low=0, low_open=True)
     with evaluating(model):
         t = _labels(model, xb, target)
-        max_steps = _steps(max_steps, "max_steps")
-        lr = _number(lr, "lr", strict=True)
-        xa, steps = xb.copy(), np.zeros(len(xb), dtype=np.int64)
-        active = _predict(model, xa) != t
+
         def loss_of_output(out, labels):
             return scores(mg.log_softmax(out, axis=1) if objective == "log_probability" else out, labels).sum()
 
-        for _ in range(max_steps):
-            if not active.any():
-                break
-            g = _input_grad(model, xa[active], lambda out: loss_of_output(out, t[active]))
-            xa[active] = _clip(xa[active] + lr * _ascent_direction(g, norm), clip).astype(xa.dtype)
-            steps[active] += 1
-            active &= _predict(model, xa) != t
+        xa, steps = _ascend(model, xb, xb, lambda out, rows: loss_of_output(out, t[rows]), lr, max_steps, norm, clip,
+                            done=lambda x, rows: _predict(model, x) == t[rows])
         if shrink:
             xa = _shrink(model, xb, xa, t, loss_of_output, clip, norm)
         pred = _predict(model, xa)
@@ -141,12 +152,11 @@ def _shrink(model, x, x_fooled, t, loss_of_output, clip, norm, levels=6, steps=1
         if not len(todo):
             break
         eps = ((lo + hi) / 2)[todo][:, None, None, None]
-        x0 = x[todo]
-        xa = _clip(x0 + _project(best[todo] - x0, eps, norm), clip).astype(x.dtype)
-        for _ in range(steps):
-            g = _input_grad(model, xa, lambda out: loss_of_output(out, t[todo]))
-            xa = _clip(x0 + _project(xa + eps / 4 * _ascent_direction(g, norm) - x0, eps, norm), clip).astype(x.dtype)
-        ok = _predict(model, xa) == t[todo]
+        x0, labels = x[todo], t[todo]
+        start = _clip(x0 + _project(best[todo] - x0, eps, norm), clip).astype(x.dtype)
+        xa, _ = _ascend(model, x0, start, lambda out, rows: loss_of_output(out, labels[rows]), eps / 4, steps, norm,
+                        clip, radius=eps)
+        ok = _predict(model, xa) == labels
         best[todo[ok]] = xa[ok]
         hi[todo[ok]], lo[todo[~ok]] = eps[ok, 0, 0, 0], eps[~ok, 0, 0, 0]
     return best
@@ -185,11 +195,11 @@ def fgsm(model, x, target, eps, targeted=False, clip=(0.0, 1.0)):
     wanted class ``target``. The result is clipped to ``clip`` (None: not clipped).
     Returns an ``AdversarialResult`` (x_adv, 1)."""
     xb, single = as_batch(x)
-    eps = _number(eps, "eps")
+    eps = check.number(eps, "eps", low=0)
+    clip = _clip_range(clip, xb)
     with evaluating(model):
         t = _labels(model, xb, target)
-        g = _input_grad(model, xb, lambda out: cross_entropy(out, t) * float(len(xb)))
-        xa = _clip(xb + (-eps if targeted else eps) * np.sign(g).astype(xb.dtype), clip)
+        xa, _ = _ascend(model, xb, xb, _cross_entropy_gain(t, targeted), eps, 1, "inf", clip)
         pred = _predict(model, xa)
     return AdversarialResult(xa, np.ones(len(xb), dtype=np.int64), xb, pred, (pred == t) if targeted else (pred != t),
                              single)
@@ -201,20 +211,24 @@ def pgd(model, x, target, eps, step, steps, norm="inf", targeted=False, seed=0, 
     dJ/dx / ||dJ/dx||_2 (norm='2'), Proj onto the eps-ball around x and the ``clip`` range. J is the
     cross-entropy with ``target`` (its negative when ``targeted``). Returns an ``AdversarialResult``."""
     xb, single = as_batch(x)
-    eps, step = _number(eps, "eps"), _number(step, "step")
-    steps = _steps(steps, "steps")
-    if norm not in ("inf", "2"):
-        raise ValueError(f"norm: expected 'inf' or '2', got {norm!r}")
-    rng = np.random.default_rng(seed)
+    eps, step = check.number(eps, "eps", low=0), check.number(step, "step", low=0)
+    steps = check.integer(steps, "steps", low=1)
+    check.one_of(norm, "norm", ("inf", "2"))
+    clip = _clip_range(clip, xb)
+    rng = check.rng(seed, "seed")
     with evaluating(model):
         t = _labels(model, xb, target)
-        xa = _clip(xb + _project(_ball_sample(rng, xb.shape, eps, norm), eps, norm).astype(xb.dtype), clip)
-        sign = -1.0 if targeted else 1.0
-        for _ in range(steps):
-            g = sign * _input_grad(model, xa, lambda out: cross_entropy(out, t) * float(len(xb)))
-            xa = _clip(xb + _project(xa + step * _ascent_direction(g, norm) - xb, eps, norm), clip).astype(xb.dtype)
+        start = _clip(xb + _project(_ball_sample(rng, xb.shape, eps, norm), eps, norm).astype(xb.dtype), clip)
+        xa, _ = _ascend(model, xb, start, _cross_entropy_gain(t, targeted), step, steps, norm, clip, radius=eps)
         pred = _predict(model, xa)
     return AdversarialResult(xa, np.full(len(xb), steps), xb, pred, (pred == t) if targeted else (pred != t), single)
+
+
+def _cross_entropy_gain(t, targeted):
+    """What FGSM and PGD climb: the summed cross-entropy with the true labels t, or its negative
+    for the wanted classes t of a targeted attack."""
+    sign = -1.0 if targeted else 1.0
+    return lambda out, rows: cross_entropy(out, t[rows]) * (sign * len(rows))
 
 
 def _ball_sample(rng, shape, eps, norm):

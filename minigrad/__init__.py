@@ -21,7 +21,8 @@ from minigrad.capture import capture  # noqa: E402
 from minigrad.draw_graph import draw_graph  # noqa: E402
 from minigrad.gradcheck import gradcheck  # noqa: E402
 from minigrad.graph import OPS, Node, Op, is_grad_enabled, no_grad  # noqa: E402
-from minigrad.kernels.choice import kernels  # noqa: E402  (replaces the name of the package minigrad.kernels)
+from minigrad import kernels  # noqa: E402  (the package, callable: kernels("reference") chooses kernels for a block)
+from minigrad.kernels import choice as _choice  # noqa: E402,F401  (so that kernels(...) finds it)
 from minigrad.ops import *  # noqa: E402,F401,F403  (the op functions: conv2d, relu, ...)
 from minigrad.ops import __all__ as _op_names  # noqa: E402
 from minigrad.rules import ALTERNATIVES, current_rules, deconvnet, guided, rules  # noqa: E402

@@ -6,28 +6,29 @@ minigrad imports another in a cycle (early tinygrad registered its ops on Tensor
 import numpy as np
 
 from minigrad import ops
+from minigrad.argument_checks import real_array
 from minigrad.backward import accumulate_into_leaves
 from minigrad.tensor import Tensor
 
 
 def _other(self, other):
-    # python scalars stay weak, so that a float32 tensor stays float32
-    return other if isinstance(other, Tensor) else Tensor(np.asarray(other, dtype=self.dtype))
+    # python scalars stay weak, so that a float32 tensor stays float32; None, strings, objects and
+    # complex numbers are refused (np.asarray(None, dtype=float) would be a silent NaN)
+    return other if isinstance(other, Tensor) else Tensor(real_array(other, "operand").astype(self.dtype, copy=False))
+
+
+def _binary(op):
+    """(t op o, o op t): the operator and its reflected form (``2 * t`` calls ``t.__rmul__(2)``)."""
+    return lambda self, o: op(self, _other(self, o)), lambda self, o: op(_other(self, o), self)
 
 
 Tensor.backward = accumulate_into_leaves
-Tensor.__add__ = lambda self, o: ops.add(self, _other(self, o))
-Tensor.__radd__ = lambda self, o: ops.add(_other(self, o), self)
-Tensor.__sub__ = lambda self, o: ops.sub(self, _other(self, o))
-Tensor.__rsub__ = lambda self, o: ops.sub(_other(self, o), self)
-Tensor.__mul__ = lambda self, o: ops.mul(self, _other(self, o))
-Tensor.__rmul__ = lambda self, o: ops.mul(_other(self, o), self)
-Tensor.__truediv__ = lambda self, o: ops.div(self, _other(self, o))
-Tensor.__rtruediv__ = lambda self, o: ops.div(_other(self, o), self)
-Tensor.__pow__ = lambda self, o: ops.pow(self, _other(self, o))
-Tensor.__rpow__ = lambda self, o: ops.pow(_other(self, o), self)
-Tensor.__matmul__ = lambda self, o: ops.matmul(self, _other(self, o))
-Tensor.__rmatmul__ = lambda self, o: ops.matmul(_other(self, o), self)
+Tensor.__add__, Tensor.__radd__ = _binary(ops.add)
+Tensor.__sub__, Tensor.__rsub__ = _binary(ops.sub)
+Tensor.__mul__, Tensor.__rmul__ = _binary(ops.mul)
+Tensor.__truediv__, Tensor.__rtruediv__ = _binary(ops.div)
+Tensor.__pow__, Tensor.__rpow__ = _binary(ops.pow)
+Tensor.__matmul__, Tensor.__rmatmul__ = _binary(ops.matmul)
 Tensor.__neg__ = ops.neg
 Tensor.__getitem__ = ops.getitem
 Tensor.sum, Tensor.mean, Tensor.max = ops.sum, ops.mean, ops.max

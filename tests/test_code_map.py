@@ -65,6 +65,15 @@ def test_the_autodiff_core_is_at_most_800_lines_of_code():
     assert sum(code_lines(p) for p in core) <= 800
 
 
+def test_every_op_has_a_named_forward_and_backward():
+    """Forward and backward side by side, as named functions a reader can follow (no lambdas)."""
+    for path in _modules(os.path.join(MINIGRAD, "ops")):
+        assert "staticmethod(lambda" not in open(path).read(), path
+    for name, op in mg.OPS.items():
+        for method in ("forward", "backward"):
+            assert getattr(op, method).__name__ == method, (name, method)  # a lambda is "<lambda>"
+
+
 def test_code_lines_skips_docstrings_comments_and_blank_lines(tmp_path):
     f = tmp_path / "m.py"
     f.write_text('"""doc\n\nmore"""\nimport os  # why\n\n\ndef f(x):\n    """doc"""\n    # c\n'

@@ -17,3 +17,17 @@ the ops in ``minigrad/ops`` call them. Read the ops first; come here for how the
     weight_gradient   a convolution's weight gradient when it is small (few filters, small kernel)
     winograd          3x3 stride-1 convolutions by Winograd's F(4x4, 3x3)
 """
+import sys
+import types
+
+
+class _CallableModule(types.ModuleType):
+    """This package, callable: ``minigrad.kernels("reference")`` is ``choice.kernels("reference")``,
+    the scoped choice of kernels for a ``with`` block, while ``minigrad.kernels.conv`` and every
+    ``import minigrad.kernels.<module>`` stay the modules they are."""
+
+    def __call__(self, path=None, **forced):
+        return self.choice.kernels(path, **forced)  # the submodule, imported by the ops before any call
+
+
+sys.modules[__name__].__class__ = _CallableModule

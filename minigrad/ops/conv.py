@@ -14,13 +14,11 @@ from minigrad.tensor import as_tensor
 class Conv2d(Op):
     name = "conv2d"
 
-    @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
         ctx.size = output_size(x.shape[2:], w.shape[2:], stride, padding, "conv2d", dilation)
         run = reference.conv2d_forward if current().reference else fast.forward
         return run(x, w, b, stride, padding, ctx.size, dilation, groups)
 
-    @staticmethod
     def backward(ctx, g):
         x, w = ctx.arrays[:2]
         need, has_bias = ctx.needs_input_grad, len(ctx.arrays) == 3

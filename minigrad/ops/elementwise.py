@@ -17,27 +17,40 @@ def _binary(ctx, ga, gb):
 
 class Add(Op):
     name = "add"
-    forward = staticmethod(lambda ctx, a, b: a + b)
-    backward = staticmethod(lambda ctx, g: _binary(ctx, g, g))
+
+    def forward(ctx, a, b):
+        return a + b
+
+    def backward(ctx, g):
+        return _binary(ctx, g, g)
 
 
 class Sub(Op):
     name = "sub"
-    forward = staticmethod(lambda ctx, a, b: a - b)
-    backward = staticmethod(lambda ctx, g: _binary(ctx, g, -g))
+
+    def forward(ctx, a, b):
+        return a - b
+
+    def backward(ctx, g):
+        return _binary(ctx, g, -g)
 
 
 class Mul(Op):
     name = "mul"
-    forward = staticmethod(lambda ctx, a, b: a * b)
-    backward = staticmethod(lambda ctx, g: _binary(ctx, g * ctx.arrays[1], g * ctx.arrays[0]))
+
+    def forward(ctx, a, b):
+        return a * b
+
+    def backward(ctx, g):
+        return _binary(ctx, g * ctx.arrays[1], g * ctx.arrays[0])
 
 
 class Div(Op):
     name = "div"
-    forward = staticmethod(lambda ctx, a, b: a / b)
 
-    @staticmethod
+    def forward(ctx, a, b):
+        return a / b
+
     def backward(ctx, g):
         a, b = ctx.arrays
         gb = -g * ctx.output / b if ctx.needs_input_grad[1] else g
@@ -46,9 +59,10 @@ class Div(Op):
 
 class Pow(Op):
     name = "pow"
-    forward = staticmethod(lambda ctx, a, b: a ** b)
 
-    @staticmethod
+    def forward(ctx, a, b):
+        return a ** b
+
     def backward(ctx, g):
         a, b = ctx.arrays
         ga = g * b * a ** (b - 1) if ctx.needs_input_grad[0] else g
@@ -58,63 +72,95 @@ class Pow(Op):
 
 class Neg(Op):
     name = "neg"
-    forward = staticmethod(lambda ctx, a: -a)
-    backward = staticmethod(lambda ctx, g: (-g,))
+
+    def forward(ctx, a):
+        return -a
+
+    def backward(ctx, g):
+        return (-g,)
 
 
 class Exp(Op):
     name = "exp"
-    forward = staticmethod(lambda ctx, a: np.exp(a))
-    backward = staticmethod(lambda ctx, g: (g * ctx.output,))
+
+    def forward(ctx, a):
+        return np.exp(a)
+
+    def backward(ctx, g):
+        return (g * ctx.output,)
 
 
 class Log(Op):
     name = "log"
-    forward = staticmethod(lambda ctx, a: np.log(a))
-    backward = staticmethod(lambda ctx, g: (g / ctx.arrays[0],))
+
+    def forward(ctx, a):
+        return np.log(a)
+
+    def backward(ctx, g):
+        return (g / ctx.arrays[0],)
 
 
 class Sqrt(Op):
     name = "sqrt"
-    forward = staticmethod(lambda ctx, a: np.sqrt(a))
-    backward = staticmethod(lambda ctx, g: (g / (2 * ctx.output),))
+
+    def forward(ctx, a):
+        return np.sqrt(a)
+
+    def backward(ctx, g):
+        return (g / (2 * ctx.output),)
 
 
 class Abs(Op):
     name = "abs"
-    forward = staticmethod(lambda ctx, a: np.abs(a))
-    backward = staticmethod(lambda ctx, g: (g * np.sign(ctx.arrays[0]),))
+
+    def forward(ctx, a):
+        return np.abs(a)
+
+    def backward(ctx, g):
+        return (g * np.sign(ctx.arrays[0]),)
 
 
 class ReLU(Op):
     """Both formulas run as single parallel passes (``minigrad/kernels/relu.py``)."""
 
     name = "relu"
-    forward = staticmethod(lambda ctx, a: relu_forward(a))
-    backward = staticmethod(lambda ctx, g: (relu_backward(g, ctx.arrays[0]),))
+
+    def forward(ctx, a):
+        return relu_forward(a)
+
+    def backward(ctx, g):
+        return (relu_backward(g, ctx.arrays[0]),)
 
 
 class ReLU6(Op):
     name = "relu6"
-    forward = staticmethod(lambda ctx, a: np.clip(a, 0, 6))
-    backward = staticmethod(lambda ctx, g: (g * ((ctx.arrays[0] > 0) & (ctx.arrays[0] < 6)),))
+
+    def forward(ctx, a):
+        return np.clip(a, 0, 6)
+
+    def backward(ctx, g):
+        return (g * ((ctx.arrays[0] > 0) & (ctx.arrays[0] < 6)),)
 
 
 class Sigmoid(Op):
     name = "sigmoid"
 
-    @staticmethod
     def forward(ctx, a):
         e = np.exp(-np.abs(a))  # split by sign so exp never overflows
         return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
-    backward = staticmethod(lambda ctx, g: (g * ctx.output * (1 - ctx.output),))
+    def backward(ctx, g):
+        return (g * ctx.output * (1 - ctx.output),)
 
 
 class Tanh(Op):
     name = "tanh"
-    forward = staticmethod(lambda ctx, a: np.tanh(a))
-    backward = staticmethod(lambda ctx, g: (g * (1 - ctx.output ** 2),))
+
+    def forward(ctx, a):
+        return np.tanh(a)
+
+    def backward(ctx, g):
+        return (g * (1 - ctx.output ** 2),)
 
 
 def add(a, b):

@@ -6,9 +6,10 @@ from minigrad.graph import Op
 
 class IRFFT2(Op):
     name = "irfft2"
-    forward = staticmethod(lambda ctx, re, im, size: np.fft.irfft2(re + 1j * im, s=size).astype(re.dtype))
 
-    @staticmethod
+    def forward(ctx, re, im, size):
+        return np.fft.irfft2(re + 1j * im, s=size).astype(re.dtype)
+
     def backward(ctx, g):
         # irfft2 = (irfft over the last axis) o (ifft over the one before), both linear: the adjoint
         # is fft o rfft with the same 1/(H W) scale, and the last axis's columns that stand for a

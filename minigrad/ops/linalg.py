@@ -2,15 +2,17 @@
 import numpy as np
 
 from minigrad.graph import Op, unbroadcast
+from minigrad.tensor import as_tensor
 
 
 class MatMul(Op):
     """NumPy's matmul: 1-D operands are promoted to matrices and the promotion undone after."""
 
     name = "matmul"
-    forward = staticmethod(lambda ctx, a, b: a @ b)
 
-    @staticmethod
+    def forward(ctx, a, b):
+        return a @ b
+
     def backward(ctx, g):
         a, b = ctx.arrays
         # promote 1-D operands (and g with them) the way np.matmul does; reshape undoes it
@@ -29,12 +31,10 @@ class Linear(Op):
 
     name = "linear"
 
-    @staticmethod
     def forward(ctx, x, w, b=None):
         y = x @ w.T
         return y if b is None else np.add(y, b, out=y)
 
-    @staticmethod
     def backward(ctx, g):
         x, w = ctx.arrays[:2]
         need = ctx.needs_input_grad
@@ -53,4 +53,5 @@ def matmul(a, b):
 def linear(x, weight, bias=None):
     """y = x W^T + b: x (..., in), weight (out, in), bias (out,) or None -> (..., out).
     Backward: (g W, g^T x, sum g)."""
-    return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
+    args = (x, weight) if bias is None else (x, weight, bias)
+    return Linear.apply(*(as_tensor(a, f"linear: argument {n}") for a, n in zip(args, ("x", "weight", "bias"))))

@@ -23,7 +23,6 @@ def _per_channel(v, ndim):
 class BatchNorm(Op):
     name = "batch_norm"
 
-    @staticmethod
     def forward(ctx, x, weight=None, bias=None, mean=None, var=None, eps=1e-5, batch_stats=False):
         invstd = 1 / np.sqrt(var + eps)
         scale = invstd if weight is None else weight * invstd
@@ -32,7 +31,6 @@ class BatchNorm(Op):
         ctx.mean, ctx.invstd = mean, invstd
         return (x * _per_channel(scale, x.ndim) + _per_channel(ctx.shift, x.ndim)).astype(x.dtype, copy=False)
 
-    @staticmethod
     def backward(ctx, g):
         x = ctx.arrays[0]
         axes = (0,) + tuple(range(2, x.ndim))
@@ -54,7 +52,7 @@ def batch_norm(x, mean, var, weight=None, bias=None, eps=1e-5, batch_stats=False
     but 1), so the gradient flows through them; otherwise they are constants (running statistics).
     Backward: dweight = sum g xhat, dbias = sum g, dx as in the module docstring.
     """
-    x = as_tensor(x)
+    x = as_tensor(x, "batch_norm: argument x")
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got shape {x.shape}")
     if (weight is None) != (bias is None):

@@ -18,13 +18,11 @@ def _kernels():
 class MaxPool2d(Op):
     name = "max_pool2d"
 
-    @staticmethod
     def forward(ctx, x, kernel_size, stride, padding, dilation=(1, 1), ceil_mode=False):
         size = output_size(x.shape[2:], kernel_size, stride, padding, "max_pool2d", dilation, ceil_mode)
         out, ctx.argmax = _kernels().max_pool_forward(x, kernel_size, stride, padding, size, dilation)
         return out
 
-    @staticmethod
     def backward(ctx, g):
         return (_kernels().max_pool_backward(g, ctx.argmax, ctx.arrays[0].shape),)
 
@@ -32,12 +30,10 @@ class MaxPool2d(Op):
 class AvgPool2d(Op):
     name = "avg_pool2d"
 
-    @staticmethod
     def forward(ctx, x, kernel_size, stride, padding):
         size = output_size(x.shape[2:], kernel_size, stride, padding, "avg_pool2d")
         return _kernels().avg_pool_forward(x, kernel_size, stride, padding, size)
 
-    @staticmethod
     def backward(ctx, g):
         return (_kernels().avg_pool_backward(g, ctx.arrays[0].shape, **ctx.kwargs),)
 
@@ -45,7 +41,6 @@ class AvgPool2d(Op):
 class AdaptiveMaxPool2d(Op):
     name = "adaptive_max_pool2d"
 
-    @staticmethod
     def forward(ctx, x, output_size):
         out, ctx.argmax = adaptive_max_pool_forward(x, output_size)
         return out
@@ -55,8 +50,12 @@ class AdaptiveMaxPool2d(Op):
 
 class AdaptiveAvgPool2d(Op):
     name = "adaptive_avg_pool2d"
-    forward = staticmethod(lambda ctx, x, output_size: adaptive_avg_pool_forward(x, output_size))
-    backward = staticmethod(lambda ctx, g: (adaptive_avg_pool_backward(g, ctx.arrays[0].shape),))
+
+    def forward(ctx, x, output_size):
+        return adaptive_avg_pool_forward(x, output_size)
+
+    def backward(ctx, g):
+        return (adaptive_avg_pool_backward(g, ctx.arrays[0].shape),)
 
 
 def _pool_args(x, kernel_size, stride, padding, what):

@@ -18,18 +18,20 @@ def _expand(g, ctx):
 
 class Sum(Op):
     name = "sum"
-    forward = staticmethod(lambda ctx, a, axis=None, keepdims=False: np.sum(a, axis=axis, keepdims=keepdims))
 
-    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        return np.sum(a, axis=axis, keepdims=keepdims)
+
     def backward(ctx, g):
         return (np.broadcast_to(_expand(g, ctx), ctx.arrays[0].shape).copy(),)
 
 
 class Mean(Op):
     name = "mean"
-    forward = staticmethod(lambda ctx, a, axis=None, keepdims=False: np.mean(a, axis=axis, keepdims=keepdims))
 
-    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        return np.mean(a, axis=axis, keepdims=keepdims)
+
     def backward(ctx, g):
         a = ctx.arrays[0]
         count = a.size // max(ctx.output.size, 1)
@@ -38,9 +40,10 @@ class Mean(Op):
 
 class Max(Op):
     name = "max"
-    forward = staticmethod(lambda ctx, a, axis=None, keepdims=False: np.max(a, axis=axis, keepdims=keepdims))
 
-    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        return np.max(a, axis=axis, keepdims=keepdims)
+
     def backward(ctx, g):
         mask = ctx.arrays[0] == _expand(ctx.output, ctx)
         count = mask.sum(axis=_axes(ctx.kwargs["axis"], mask.ndim), keepdims=True)
@@ -50,12 +53,10 @@ class Max(Op):
 class Softmax(Op):
     name = "softmax"
 
-    @staticmethod
     def forward(ctx, a, axis=-1):
         e = np.exp(a - a.max(axis=axis, keepdims=True))
         return e / e.sum(axis=axis, keepdims=True)
 
-    @staticmethod
     def backward(ctx, g):
         s = ctx.output
         return (s * (g - (g * s).sum(axis=ctx.kwargs["axis"], keepdims=True)),)
@@ -64,12 +65,10 @@ class Softmax(Op):
 class LogSoftmax(Op):
     name = "log_softmax"
 
-    @staticmethod
     def forward(ctx, a, axis=-1):
         shifted = a - a.max(axis=axis, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
-    @staticmethod
     def backward(ctx, g):
         return (g - np.exp(ctx.output) * g.sum(axis=ctx.kwargs["axis"], keepdims=True),)
 

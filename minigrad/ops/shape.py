@@ -8,15 +8,20 @@ from minigrad.tensor import Tensor
 
 class Reshape(Op):
     name = "reshape"
-    forward = staticmethod(lambda ctx, a, shape: a.reshape(shape))
-    backward = staticmethod(lambda ctx, g: (g.reshape(ctx.arrays[0].shape),))
+
+    def forward(ctx, a, shape):
+        return a.reshape(shape)
+
+    def backward(ctx, g):
+        return (g.reshape(ctx.arrays[0].shape),)
 
 
 class Transpose(Op):
     name = "transpose"
-    forward = staticmethod(lambda ctx, a, axes=None: np.transpose(a, axes))
 
-    @staticmethod
+    def forward(ctx, a, axes=None):
+        return np.transpose(a, axes)
+
     def backward(ctx, g):
         axes = ctx.kwargs["axes"]
         return (np.transpose(g, None if axes is None else np.argsort(axes)),)
@@ -29,9 +34,10 @@ def _is_fancy(idx):
 
 class GetItem(Op):
     name = "getitem"
-    forward = staticmethod(lambda ctx, a, idx: a[idx])
 
-    @staticmethod
+    def forward(ctx, a, idx):
+        return a[idx]
+
     def backward(ctx, g):
         idx = ctx.kwargs["idx"]
         out = np.zeros(ctx.arrays[0].shape, ctx.arrays[0].dtype)  # C order, as scatter_add needs
@@ -44,9 +50,10 @@ class GetItem(Op):
 
 class Concatenate(Op):
     name = "concatenate"
-    forward = staticmethod(lambda ctx, *arrays, axis=0: np.concatenate(arrays, axis=axis))
 
-    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        return np.concatenate(arrays, axis=axis)
+
     def backward(ctx, g):
         axis = ctx.kwargs["axis"]
         bounds = np.cumsum([a.shape[axis] for a in ctx.arrays])[:-1]
@@ -55,9 +62,10 @@ class Concatenate(Op):
 
 class Stack(Op):
     name = "stack"
-    forward = staticmethod(lambda ctx, *arrays, axis=0: np.stack(arrays, axis=axis))
 
-    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        return np.stack(arrays, axis=axis)
+
     def backward(ctx, g):
         axis = ctx.kwargs["axis"]
         return tuple(np.take(g, i, axis=axis) for i in range(len(ctx.arrays)))
