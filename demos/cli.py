@@ -318,7 +318,13 @@ def cmd_tsne(args):
     model = TSNE(perplexity=args.perplexity, method=args.method, random_state=args.seed, verbose=0)
     Y = model.fit_transform(X)
     prefix = args.out or os.path.splitext(args.file)[0] + "_tsne"
-    np.save(prefix + ".npy", Y)
+    tmp = f"{prefix}.{os.getpid()}.tmp.npy"  # written whole, then renamed: no half-written file
+    try:
+        np.save(tmp, Y)
+        os.replace(tmp, prefix + ".npy")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     fig, ax = plots.plt.subplots(figsize=(4, 4))
     ax.scatter(Y[:, 0], Y[:, 1], s=4, linewidths=0)
     ax.set_title(f"t-SNE, perplexity {args.perplexity:g}, KL {model.kl_divergence_:.3f}", fontsize=8)

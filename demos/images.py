@@ -3,6 +3,8 @@ a photograph shipped in matplotlib's sample data and procedurally drawn textures
 import numpy as np
 from PIL import Image
 
+from minigrad.argument_checks import rng as seed_rng
+
 
 def photograph(size=64):
     """Grace Hopper's portrait from matplotlib's sample data: float32 (3, size, size) in [0, 1]."""
@@ -27,7 +29,7 @@ def procedural_texture(size=64, kind="waves", seed=0):
     each pixel the mean of its two threads, under a 2/2 twill's diagonal shading)."""
     if not isinstance(size, (int, np.integer)) or size < 8:
         raise ValueError(f"size: expected an int >= 8, got {size!r}")
-    rng = np.random.default_rng(seed)
+    rng = seed_rng(seed, "seed")
     yy, xx = np.mgrid[0:size, 0:size] / size
     if kind == "waves":
         img = np.stack([0.5 + 0.5 * np.sin(2 * np.pi * (rng.uniform(2, 6) * xx + rng.uniform(1, 4) * yy)

@@ -56,4 +56,8 @@ def load_mnist(directory, split="train"):
         raise ValueError(f"{lab_path}: expected a 1-D label array, got shape {labels.shape}")
     if len(images) != len(labels):
         raise ValueError(f"{directory}: {len(images)} images but {len(labels)} labels")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        bad = np.flatnonzero((labels < 0) | (labels > 9))
+        raise ValueError(f"{lab_path}: MNIST labels are digits 0-9, got {len(bad)} outside (e.g. {int(labels[bad[0]])} "
+                         f"at item {int(bad[0])}): not an MNIST label file, or a corrupt one")
     return (images[:, None] / 255.0).astype(np.float32), labels.astype(np.int64)

@@ -16,6 +16,8 @@ dissection (Bau et al. 2017) needs: concepts of four kinds,
 """
 import numpy as np
 
+from minigrad.argument_checks import rng as seed_rng
+
 #: Changes whenever the rendering does, so that weights trained on other renderings are not reused.
 VERSION = 3
 CLASSES = ("disc", "square", "triangle", "cross", "ring", "bar")
@@ -119,7 +121,7 @@ def make_shapes(n, size=48, channels=3, seed=0, noise=0.03, labels_out=False):
     n : int >= 1
     size : int >= 12, image side in pixels
     channels : 1 or 3 (1: the colours' mean, the same images in grey)
-    seed : int, every random choice comes from ``numpy.random.default_rng(seed)``
+    seed : int >= 0 or a numpy.random.Generator; every random choice comes from ``numpy.random.default_rng(seed)``
     noise : standard deviation of the Gaussian pixel noise
     labels_out : also return the ``ShapeLabels`` (colour, background texture, edges) of each image
 
@@ -138,7 +140,7 @@ def make_shapes(n, size=48, channels=3, seed=0, noise=0.03, labels_out=False):
         raise ValueError(f"channels: expected 1 or 3, got {channels!r}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float, np.floating)) or not 0 <= noise < np.inf:
         raise ValueError(f"noise: expected a finite standard deviation >= 0, got {noise!r}")
-    rng = np.random.default_rng(seed)
+    rng = seed_rng(seed, "seed")
     labels = rng.permutation(np.arange(n) % len(CLASSES)).astype(np.int64)
     colour = rng.integers(0, len(COLOURS), n)
     texture = rng.integers(0, len(TEXTURES), n)

@@ -16,7 +16,7 @@ from layers.optim import SGD, Adam, NormalizedGradient
 from layers.pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from layers.progress import progress
 from layers.resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50
-from layers.train import accuracy, fit, predict
+from layers.train import TrainingDiverged, accuracy, fit, predict
 from layers.vgg import (VGG, AlexNet, alexnet, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19,
                         vgg19_bn)
 
@@ -24,7 +24,7 @@ __all__ = ["Adam", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AlexNet", "AvgPool
            "BatchNorm2d", "Bottleneck", "Buffer", "Conv2d", "Conv2dNormActivation", "Dropout", "Flatten", "GAPNet",
            "GlobalAvgPool2d", "Identity", "InvertedResidual", "LeNet", "Linear", "MLP", "MaxPool2d", "MobileNetV2",
            "Module", "NormalizedGradient", "Parameter", "RandomMultiScaleNet", "ReLU", "ReLU6", "ResNet", "SGD",
-           "Sequential", "Sigmoid", "Tanh", "VGG", "accuracy", "alexnet", "cross_entropy", "fit", "from_torch",
+           "Sequential", "Sigmoid", "Tanh", "TrainingDiverged", "VGG", "accuracy", "alexnet", "cross_entropy", "fit", "from_torch",
            "load_checkpoint", "manual_seed", "mobilenet_v2", "mse_loss", "predict", "progress", "resnet18",
            "resnet34", "resnet50", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
            "vgg19_bn"]

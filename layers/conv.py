@@ -2,7 +2,7 @@
 import numpy as np
 
 from layers.checks import check_size, layer_input
-from layers.init import default_weight_and_bias
+from layers.init import default_weight_and_bias, model_arguments
 from layers.module import Module, Parameter
 from minigrad import conv2d
 from minigrad.ops.sliding_window import pair
@@ -19,9 +19,7 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, rng=None, dtype=np.float64):
-        for name, v in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"Conv2d: {name} must be a positive int, got {v!r}")
+        rng, dtype = model_arguments(rng, dtype, in_channels=in_channels, out_channels=out_channels, groups=groups)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
                              f"divisible by groups ({groups})")

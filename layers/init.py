@@ -7,23 +7,31 @@ import math
 
 import numpy as np
 
+from minigrad import argument_checks as check
+
 _DEFAULT = np.random.default_rng(0)
 
 
 def manual_seed(seed):
     """Reseed the generator used when a layer is built without ``rng``."""
     global _DEFAULT
-    _DEFAULT = np.random.default_rng(seed)
+    _DEFAULT = check.rng(seed, "seed")
 
 
-def generator(rng=None):
-    if rng is None:
+def model_arguments(rng=None, dtype=np.float64, rng_name="rng", **sizes):
+    """A layer's or model's seed, dtype and size arguments, checked before any weight is drawn:
+    -> (Generator, numpy dtype). Each ``sizes`` entry must be an int >= 1 (``argument_checks``)."""
+    for name, value in sizes.items():
+        check.integer(value, name, low=1)
+    return generator(rng, rng_name), check.dtype(dtype)
+
+
+def generator(rng=None, name="rng"):
+    """The Generator for ``rng``: a Generator as it is, an int >= 0 seeds a new one, None is the
+    module-level generator; anything else raises naming ``name`` (``argument_checks.seed``)."""
+    if check.seed(rng, name) is None:
         return _DEFAULT
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"rng: expected a numpy Generator, an int seed or None, got {type(rng).__name__}")
+    return check.rng(rng, name)
 
 
 def fan_in_and_out(shape):
@@ -49,32 +57,30 @@ def _gain(nonlinearity, a=0.0):
 
 def kaiming_uniform(shape, a=0.0, nonlinearity="leaky_relu", rng=None, dtype=np.float64):
     """U(-b, b) with b = gain * sqrt(3 / fan_in) (He et al. 2015). PyTorch's layer default is a=sqrt(5)."""
+    dtype = check.dtype(dtype)
     bound = _gain(nonlinearity, a) * math.sqrt(3.0 / fan_in_and_out(shape)[0])
     return generator(rng).uniform(-bound, bound, size=shape).astype(dtype, copy=False)
 
 
 def kaiming_normal(shape, a=0.0, nonlinearity="relu", rng=None, dtype=np.float64):
     """N(0, std^2) with std = gain / sqrt(fan_in) (He et al. 2015)."""
+    dtype = check.dtype(dtype)
     std = _gain(nonlinearity, a) / math.sqrt(fan_in_and_out(shape)[0])
     return (generator(rng).standard_normal(shape) * std).astype(dtype)
 
 
 def xavier_uniform(shape, gain=1.0, rng=None, dtype=np.float64):
     """U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
+    dtype = check.dtype(dtype)
     fi, fo = fan_in_and_out(shape)
     bound = gain * math.sqrt(6.0 / (fi + fo))
     return generator(rng).uniform(-bound, bound, size=shape).astype(dtype)
 
 
-def xavier_normal(shape, gain=1.0, rng=None, dtype=np.float64):
-    """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
-    fi, fo = fan_in_and_out(shape)
-    return (generator(rng).standard_normal(shape) * gain * math.sqrt(2.0 / (fi + fo))).astype(dtype)
-
-
 def default_weight_and_bias(weight_shape, bias, rng, dtype):
     """PyTorch's default for Conv2d and Linear: kaiming_uniform(a=sqrt(5)) weights,
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias."""
+    dtype = check.dtype(dtype)
     rng = generator(rng)
     w = kaiming_uniform(weight_shape, a=math.sqrt(5), rng=rng, dtype=dtype)
     if not bias:

@@ -2,7 +2,7 @@
 import numpy as np
 
 from layers.checks import check_size, layer_input
-from layers.init import default_weight_and_bias
+from layers.init import default_weight_and_bias, model_arguments
 from layers.module import Module, Parameter
 from minigrad import as_tensor, linear
 
@@ -11,9 +11,7 @@ class Linear(Module):
     """y = x W^T + b: x (N, in_features) -> (N, out_features); W (out, in), b (out,), as in PyTorch."""
 
     def __init__(self, in_features, out_features, bias=True, rng=None, dtype=np.float64):
-        for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Linear: {name} must be a positive int, got {v!r}")
+        rng, dtype = model_arguments(rng, dtype, in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = int(in_features), int(out_features)
         w, b = default_weight_and_bias((out_features, in_features), bias, rng, dtype)
         self.weight = Parameter(w)

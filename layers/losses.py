@@ -21,16 +21,19 @@ def _labels(target, n, num_classes, name="target"):
 
 def cross_entropy(logits, target):
     """mean_n -log softmax(logits_n)[target_n]: logits (N, K), target (N,) ints -> scalar Tensor."""
-    logits = as_tensor(logits)
+    logits = as_tensor(logits, "logits")
     if logits.ndim != 2:
         raise ValueError(f"logits: expected shape (N, K), got {logits.shape}")
+    if logits.shape[0] == 0 or logits.shape[1] == 0:
+        raise ValueError(f"logits: expected at least one sample and one class, got an empty batch of shape "
+                         f"{logits.shape} (its mean loss would be NaN)")
     y = _labels(target, logits.shape[0], logits.shape[1])
     return -log_softmax(logits, axis=1)[np.arange(len(y)), y].mean()
 
 
 def mse_loss(prediction, target):
     """mean((prediction - target)^2); shapes must match exactly (no silent broadcasting)."""
-    prediction, target = as_tensor(prediction), as_tensor(target)
+    prediction, target = as_tensor(prediction, "prediction"), as_tensor(target, "target")
     if prediction.shape != target.shape:
         raise ValueError(f"mse_loss: prediction shape {prediction.shape} and target shape "
                          f"{target.shape} differ")

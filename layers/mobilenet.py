@@ -22,12 +22,13 @@ import numpy as np
 from layers.activation import ReLU, ReLU6
 from layers.conv import Conv2d
 from layers.dropout import Dropout
-from layers.init import generator
+from layers.init import generator, model_arguments
 from layers.linear import Linear
 from layers.module import Module, Sequential
 from layers.normalization import BatchNorm2d
 from layers.torchvision_init import init_like_torchvision
 from minigrad import adaptive_avg_pool2d
+from minigrad.argument_checks import size_pair
 
 # Sandler et al.'s Table 2: expansion t, output channels c, repeats n, stride s of the first repeat
 _SETTING = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2],
@@ -52,7 +53,10 @@ class Conv2dNormActivation(Sequential):
     def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, padding=None, groups=1,
                  norm_layer=BatchNorm2d, activation_layer=ReLU, dilation=1, bias=None, *, rng=None,
                  dtype=np.float64):
-        padding = (kernel_size - 1) // 2 * dilation if padding is None else padding
+        rng, dtype = model_arguments(rng, dtype)
+        if padding is None:  # the sizes are checked (and named) first: the arithmetic below needs ints
+            size_pair(kernel_size, "kernel_size"), size_pair(dilation, "dilation")
+            padding = (kernel_size - 1) // 2 * dilation
         bias = norm_layer is None if bias is None else bias
         mods = [Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation,
                        groups=groups, bias=bias, rng=rng, dtype=dtype)]
@@ -72,7 +76,7 @@ class InvertedResidual(Module):
     def __init__(self, inp, oup, stride, expand_ratio, *, rng=None, dtype=np.float64):
         if stride not in (1, 2):
             raise ValueError(f"InvertedResidual: stride must be 1 or 2, got {stride!r}")
-        rng = generator(rng)
+        rng, dtype = model_arguments(rng, dtype, inp=inp, oup=oup, expand_ratio=expand_ratio)
         self.stride = stride
         hidden_dim = int(round(inp * expand_ratio))
         self.use_res_connect = stride == 1 and inp == oup
@@ -107,7 +111,7 @@ class MobileNetV2(Module):
         if len(setting) == 0 or any(len(row) != 4 for row in setting):
             raise ValueError(f"MobileNetV2: inverted_residual_setting must be a non-empty list of rows "
                              f"[t, c, n, s], got {inverted_residual_setting!r}")
-        rng = generator(rng)
+        rng, dtype = model_arguments(rng, dtype, num_classes=num_classes, round_nearest=round_nearest)
         c_in = _make_divisible(32 * width_mult, round_nearest)
         self.last_channel = _make_divisible(1280 * max(1.0, width_mult), round_nearest)
         features = [Conv2dNormActivation(3, c_in, stride=2, activation_layer=ReLU6, rng=rng, dtype=dtype)]
@@ -130,4 +134,4 @@ class MobileNetV2(Module):
 
 def mobilenet_v2(num_classes=1000, *, seed=None, dtype=np.float64):
     """MobileNetV2 untrained (width 1.0), weights drawn from ``seed`` as torchvision draws them."""
-    return MobileNetV2(num_classes, rng=seed, dtype=dtype)
+    return MobileNetV2(num_classes, rng=generator(seed, "seed"), dtype=dtype)

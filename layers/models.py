@@ -8,7 +8,7 @@ import numpy as np
 
 from layers.activation import ReLU
 from layers.conv import Conv2d
-from layers.init import generator
+from layers.init import model_arguments
 from layers.linear import Flatten, Linear
 from layers.module import Module, Sequential
 from layers.normalization import BatchNorm2d
@@ -22,9 +22,9 @@ class MLP(Sequential):
     Keys as torch's ``nn.Sequential(Flatten(), Linear, ReLU, ..., Linear)``: "1.weight", "3.weight", ..."""
 
     def __init__(self, sizes, seed=None, dtype=np.float64):
-        if len(sizes) < 2:
-            raise ValueError(f"MLP: sizes needs at least (in, out), got {sizes!r}")
-        rng = generator(seed)
+        if isinstance(sizes, str) or not hasattr(sizes, "__len__") or len(sizes) < 2:
+            raise ValueError(f"sizes: MLP needs at least (in, out), got {sizes!r}")
+        rng, dtype = model_arguments(seed, dtype, "seed", **{f"sizes[{i}]": s for i, s in enumerate(sizes)})
         mods = [Flatten()]
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             mods.append(Linear(a, b, rng=rng, dtype=dtype))
@@ -43,9 +43,10 @@ class LeNet(Module):
     """
 
     def __init__(self, in_channels=1, num_classes=10, input_size=28, seed=None, dtype=np.float64):
+        rng, dtype = model_arguments(seed, dtype, "seed", in_channels=in_channels, num_classes=num_classes,
+                                     input_size=input_size)
         if input_size < 4:
-            raise ValueError(f"LeNet: input_size must be at least 4, got {input_size}")
-        rng = generator(seed)
+            raise ValueError(f"input_size: LeNet needs at least 4, got {input_size}")
         pad2 = 2 if input_size < 16 else 0
         side = (input_size // 2 + 2 * pad2 - 4) // 2
         self.features = Sequential(
@@ -78,7 +79,8 @@ class GAPNet(Module):
         if first_kernel % 2 == 0:
             raise ValueError(f"first_kernel: expected an odd size (the maps keep their size), got {first_kernel}")
         boolean(batch_norm, "batch_norm")
-        rng = generator(seed)
+        rng, dtype = model_arguments(seed, dtype, "seed", in_channels=in_channels, num_classes=num_classes,
+                                     **{f"widths[{i}]": w for i, w in enumerate(widths)})
         mods, c = [], in_channels
         for i, w in enumerate(widths):
             if i > 1 or (i == 1 and first_stride == 1):
@@ -112,7 +114,7 @@ class RandomMultiScaleNet(Module):
     def __init__(self, in_channels=3, width=32, kernel_sizes=(3, 5, 7, 11), seed=0, dtype=np.float64):
         if not kernel_sizes or any(not isinstance(k, (int, np.integer)) or k < 1 or k % 2 == 0 for k in kernel_sizes):
             raise ValueError(f"kernel_sizes: expected odd positive ints, got {kernel_sizes!r}")
-        rng = generator(seed)
+        rng, dtype = model_arguments(seed, dtype, "seed", in_channels=in_channels, width=width)
         branches = []
         for k in kernel_sizes:
             conv = Conv2d(in_channels, width, int(k), padding=int(k) // 2, rng=rng, dtype=dtype)

@@ -13,6 +13,7 @@ from collections import OrderedDict
 import numpy as np
 
 from minigrad import Tensor
+from minigrad.argument_checks import dtype as check_dtype
 from minigrad.capture import run_module
 
 
@@ -31,7 +32,8 @@ class Buffer(Tensor):
     statistics, PyTorch's ``register_buffer``): never requires grad."""
 
     def __init__(self, data):
-        super().__init__(data, requires_grad=False, dtype=np.asarray(data).dtype)  # a count stays an int
+        super().__init__(0.0, requires_grad=False)
+        self.data = np.asarray(data)  # a count stays an int (Tensor itself holds float32/float64 only)
 
     def __repr__(self):
         return f"Buffer(shape={self.shape}, dtype={self.dtype})"
@@ -107,9 +109,7 @@ class Module:
 
     def to(self, dtype):
         """Cast every parameter and floating buffer to ``dtype`` (np.float32 or np.float64) in place."""
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise TypeError(f"to: expected dtype float32 or float64, got {dtype}")
+        dtype = check_dtype(dtype, "dtype")
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
@@ -134,7 +134,8 @@ class Module:
 
         ``state_dict`` maps names to arrays (NumPy arrays, or anything ``np.asarray``
         converts, e.g. a CPU torch tensor). With ``strict`` a missing or unexpected key
-        raises ``ValueError``; a wrong shape always does. Nothing is changed on error.
+        raises ``ValueError``; a wrong shape always does, and so does a NaN or inf value (a complex or
+        non-numeric array raises ``TypeError``), naming the key. Nothing is changed on error.
         """
         own = OrderedDict(self._named_state())
         if not hasattr(state_dict, "keys"):
@@ -157,8 +158,11 @@ class Module:
                 arr = arr.reshape(())
             if arr.shape != p.shape:
                 raise ValueError(f"load_state_dict: '{k}' expected shape {p.shape}, got {arr.shape}")
-            if not np.issubdtype(arr.dtype, np.number):
-                raise TypeError(f"load_state_dict: '{k}' expected a numeric array, got dtype {arr.dtype}")
+            if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+                raise TypeError(f"load_state_dict: '{k}' expected a real numeric array, got dtype {arr.dtype}")
+            if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
+                raise ValueError(f"load_state_dict: '{k}' contains NaN or inf ({int(np.sum(~np.isfinite(arr)))} of "
+                                 f"{arr.size} values): a diverged or corrupt checkpoint; nothing was loaded")
             new[k] = arr.astype(p.dtype, copy=True)
         for k, arr in new.items():
             own[k].data = arr

@@ -14,6 +14,7 @@ import numpy as np
 from layers.checks import check_size, layer_input
 from layers.module import Buffer, Module, Parameter
 from minigrad import Tensor, batch_norm
+from minigrad.argument_checks import dtype as check_dtype
 from minigrad.argument_checks import integer, number
 
 
@@ -23,6 +24,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  dtype=np.float64):
         self.num_features = integer(num_features, "num_features", 1)
+        dtype = check_dtype(dtype)
         self.eps = number(eps, "eps", 0, low_open=True)
         self.momentum = None if momentum is None else number(momentum, "momentum", 0, 1)
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)

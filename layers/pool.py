@@ -2,6 +2,7 @@
 from layers.checks import layer_input
 from layers.module import Module
 from minigrad import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
+from minigrad.argument_checks import size_pair_or_none
 from minigrad.ops.sliding_window import pair
 
 
@@ -53,6 +54,7 @@ class GlobalAvgPool2d(Module):
 
 class _AdaptivePool2d(Module):
     def __init__(self, output_size):
+        size_pair_or_none(output_size, f"{type(self).__name__} output_size")  # checked when built, not at first use
         self.output_size = output_size
 
     def extra_repr(self):

@@ -21,7 +21,7 @@ import numpy as np
 
 from layers.activation import ReLU
 from layers.conv import Conv2d
-from layers.init import generator
+from layers.init import generator, model_arguments
 from layers.linear import Linear
 from layers.module import Module, Sequential
 from layers.normalization import BatchNorm2d
@@ -51,12 +51,13 @@ class BasicBlock(Module):
 
     def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1, *,
                  rng=None, dtype=np.float64):
+        rng, dtype = model_arguments(rng, dtype, inplanes=inplanes, planes=planes, stride=stride, groups=groups,
+                                     base_width=base_width, dilation=dilation)
         if groups != 1 or base_width != 64:
             raise ValueError(f"BasicBlock: groups and base_width must be 1 and 64, got {groups!r} and {base_width!r}")
         if dilation != 1:
             raise ValueError(f"BasicBlock: dilation must be 1, got {dilation!r}")
         _check_downsample("BasicBlock", downsample)
-        rng = generator(rng)
         self.conv1 = _conv3x3(inplanes, planes, stride, rng=rng, dtype=dtype)
         self.bn1 = BatchNorm2d(planes, dtype=dtype)
         self.relu = ReLU()
@@ -82,7 +83,8 @@ class Bottleneck(Module):
     def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1, *,
                  rng=None, dtype=np.float64):
         _check_downsample("Bottleneck", downsample)
-        rng = generator(rng)
+        rng, dtype = model_arguments(rng, dtype, inplanes=inplanes, planes=planes, stride=stride, groups=groups,
+                                     base_width=base_width, dilation=dilation)
         width = int(planes * (base_width / 64.0)) * groups
         self.conv1 = _conv1x1(inplanes, width, rng=rng, dtype=dtype)
         self.bn1 = BatchNorm2d(width, dtype=dtype)
@@ -123,7 +125,8 @@ class ResNet(Module):
         if len(dilate) != 3:
             raise ValueError(f"ResNet: replace_stride_with_dilation must be None or 3 bools, "
                              f"got {replace_stride_with_dilation!r}")
-        rng = generator(rng)
+        rng, dtype = model_arguments(rng, dtype, num_classes=num_classes, groups=groups,
+                                     width_per_group=width_per_group)
         self.conv1 = Conv2d(3, 64, 7, stride=2, padding=3, bias=False, rng=rng, dtype=dtype)
         self.bn1 = BatchNorm2d(64, dtype=dtype)
         self.relu = ReLU()
@@ -169,14 +172,14 @@ class ResNet(Module):
 
 def resnet18(num_classes=1000, *, seed=None, dtype=np.float64):
     """ResNet-18 untrained: BasicBlocks [2, 2, 2, 2], weights drawn from ``seed`` as torchvision draws them."""
-    return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, rng=seed, dtype=dtype)
+    return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, rng=generator(seed, "seed"), dtype=dtype)
 
 
 def resnet34(num_classes=1000, *, seed=None, dtype=np.float64):
     """ResNet-34 untrained: BasicBlocks [3, 4, 6, 3], weights drawn from ``seed`` as torchvision draws them."""
-    return ResNet(BasicBlock, [3, 4, 6, 3], num_classes, rng=seed, dtype=dtype)
+    return ResNet(BasicBlock, [3, 4, 6, 3], num_classes, rng=generator(seed, "seed"), dtype=dtype)
 
 
 def resnet50(num_classes=1000, *, seed=None, dtype=np.float64):
     """ResNet-50 (v1.5) untrained: Bottlenecks [3, 4, 6, 3], weights drawn from ``seed`` as torchvision does."""
-    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, rng=seed, dtype=dtype)
+    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, rng=generator(seed, "seed"), dtype=dtype)

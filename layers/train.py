@@ -2,21 +2,29 @@
 import numpy as np
 
 from layers.losses import LOSSES, _labels
-from minigrad.argument_checks import array, function, integer
 from layers.optim import Adam
 from layers.progress import progress
 from minigrad import Tensor, no_grad
+from minigrad.argument_checks import array, function, integer, real_array
+from minigrad.argument_checks import seed as check_seed
+
+
+class TrainingDiverged(ValueError, FloatingPointError):
+    """``fit`` stopped because the loss became NaN or inf (the learning rate is too high for the
+    data's scale, most often). A ValueError (a setting is wrong) and a FloatingPointError."""
 
 
 def _check_data(X, y, what):
-    X = np.asarray(X)
+    X = real_array(X, f"{what}: X")
     if X.size == 0:
         raise ValueError(f"{what}: X is empty (shape {X.shape})")
-    if not np.issubdtype(X.dtype, np.number):
-        raise TypeError(f"{what}: X must be numeric, got dtype {X.dtype}")
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{what}: X contains NaN or inf ({int(np.sum(~np.isfinite(X)))} values)")
+    if np.iscomplexobj(y):
+        real_array(y, f"{what}: y")  # raises, naming y
     y = np.asarray(y)
+    if y.ndim == 0:
+        raise ValueError(f"{what}: y must hold one label per sample of X, got a scalar {y!r}")
     if len(y) != len(X):
         raise ValueError(f"{what}: X has {len(X)} samples but y has {len(y)}")
     if np.issubdtype(y.dtype, np.number) and not np.all(np.isfinite(y)):
@@ -40,7 +48,8 @@ def predict(model, X, batch_size=256):
 
 def accuracy(model, X, y, batch_size=256):
     """Fraction of samples whose arg-max output equals the label."""
-    return float(np.mean(predict(model, X, batch_size).argmax(axis=1) == np.asarray(y)))
+    X, y = _check_data(X, y, "accuracy")
+    return float(np.mean(predict(model, X, batch_size).argmax(axis=1) == y))
 
 
 def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entropy",
@@ -70,11 +79,9 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entro
         loss_name, loss_fn = loss, LOSSES[loss]
     else:
         loss_name, loss_fn = getattr(loss, "__name__", "loss"), loss
-    if not (isinstance(epochs, (int, np.integer)) and epochs >= 1):
-        raise ValueError(f"epochs: expected a positive int, got {epochs!r}")
-    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-    seed = integer(seed, "seed", low=0)
+    epochs = integer(epochs, "epochs", low=1)
+    batch_size = integer(batch_size, "batch_size", low=1)
+    seed = check_seed(seed, "seed")
     function(callback, "callback", allow_none=True)
     function(augment, "augment", allow_none=True)
     if optimizer is not None and not hasattr(optimizer, "step"):
@@ -109,6 +116,12 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer=None, loss="cross_entro
             xb = X[idx] if augment is None else _augmented(augment, model, X[idx], y[idx], rng)
             out = model(Tensor(xb))
             batch_loss = loss_fn(out, y[idx])
+            if not np.isfinite(batch_loss.item()):
+                raise TrainingDiverged(
+                    f"fit: the loss became {batch_loss.item()} at epoch {epoch + 1}/{epochs}, step "
+                    f"{start // batch_size + 1}/{len(batches)} (samples {start}..{start + len(idx) - 1}); the weights "
+                    f"were updated {epoch * len(batches) + start // batch_size} times before. The optimisation "
+                    f"diverged: try a lower learning rate (optimizer lr), or check the data's scale")
             optimizer.zero_grad()
             batch_loss.backward()
             optimizer.step()

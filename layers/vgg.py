@@ -26,7 +26,7 @@ import numpy as np
 from layers.activation import ReLU
 from layers.conv import Conv2d
 from layers.dropout import Dropout
-from layers.init import generator
+from layers.init import generator, model_arguments
 from layers.linear import Linear
 from layers.module import Module, Sequential
 from layers.normalization import BatchNorm2d
@@ -55,7 +55,7 @@ class AlexNet(Module):
     dropout masks."""
 
     def __init__(self, num_classes=1000, dropout=0.5, *, rng=None, dtype=np.float64):
-        rng = generator(rng)
+        rng, dtype = model_arguments(rng, dtype, num_classes=num_classes)
 
         def conv(cin, cout, k, **kw):
             return Conv2d(cin, cout, k, **kw, rng=rng, dtype=dtype)
@@ -107,7 +107,7 @@ class VGG(Module):
         if not isinstance(features, Module):
             raise TypeError(f"VGG: features must be a Module (e.g. make_layers(CFGS['D'])), "
                             f"got {type(features).__name__}")
-        rng = generator(rng)
+        rng, dtype = model_arguments(rng, dtype, num_classes=num_classes)
         self.features = features
         self.avgpool = AdaptiveAvgPool2d((7, 7))
         self.classifier = Sequential(
@@ -123,11 +123,11 @@ class VGG(Module):
 
 def alexnet(num_classes=1000, *, seed=None, dtype=np.float64):
     """torchvision's ``alexnet()`` untrained: an ``AlexNet`` with weights drawn from ``seed``."""
-    return AlexNet(num_classes, rng=seed, dtype=dtype)
+    return AlexNet(num_classes, rng=generator(seed, "seed"), dtype=dtype)
 
 
 def _vgg(cfg, batch_norm, num_classes, seed, dtype):
-    rng = generator(seed)
+    rng, dtype = model_arguments(seed, dtype, "seed", num_classes=num_classes)
     return VGG(make_layers(CFGS[cfg], batch_norm, rng=rng, dtype=dtype), num_classes, rng=rng, dtype=dtype)
 
 

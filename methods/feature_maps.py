@@ -7,7 +7,7 @@ import minigrad
 from layers import Conv2d, Linear
 from methods.inputs_and_targets import as_batch, check_layer
 from minigrad import Tensor, no_grad
-from minigrad.argument_checks import integer
+from minigrad.argument_checks import integer, real_array
 
 
 def filters(layer, shape=None):
@@ -39,8 +39,8 @@ def filter_smoothness(weight):
 
     weight : (out, in, kh, kw) array or a Conv2d layer, kh, kw >= 2 -> float in [-1, 1].
     """
-    w = weight.weight.data if isinstance(weight, Conv2d) else np.asarray(weight, dtype=np.float64)
-    if w.ndim != 4 or min(w.shape[2:]) < 2:
+    w = weight.weight.data if isinstance(weight, Conv2d) else real_array(weight, "weight")
+    if w.ndim != 4 or min(w.shape[2:]) < 2 or w.size == 0:
         raise ValueError(f"weight: expected (out, in, kh, kw) filters with kh, kw >= 2, got shape {w.shape}")
     if not np.isfinite(w).all():
         raise ValueError("weight: expected finite values, got NaN or inf")
@@ -82,6 +82,7 @@ def activations(model, x, layers, batch_size=64):
 def activation_statistics(model, data, layer, batch_size=64):
     """Per channel of ``layer`` over a population of inputs: a dict of (K,) arrays 'mean', 'std',
     'min', 'max', 'active' (fraction > 0) and 'quantiles' (K, 5) at 5, 25, 50, 75, 95 %."""
+    as_batch(data, "data")  # errors name this function's argument
     A = activations(model, data, layer, batch_size)
     if A.ndim < 2:
         raise ValueError(f"layer: expected outputs with a channel axis, got shape {A.shape}")

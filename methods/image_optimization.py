@@ -14,6 +14,7 @@ from methods.optimize_input import optimize_input
 from methods.regularizers import (AlphaNorm, Clamp, ClipContribution, ClipNorm, Decay, GaussianBlur, L2,
                                   TotalVariation)
 from minigrad import Tensor, no_grad
+from minigrad import argument_checks as check
 
 
 def _presets(H):
@@ -50,7 +51,7 @@ def _start(shape, seed, scale=0.01):
     if shape is None or len(shape) not in (3, 4) or min(shape) < 1:
         raise ValueError(f"shape: expected (C, H, W) or (N, C, H, W) of positive ints, got {shape!r}")
     full = shape if len(shape) == 4 else (1,) + shape
-    return 0.5 + scale * np.random.default_rng(seed).standard_normal(full), len(shape) == 3
+    return 0.5 + scale * check.rng(seed, "seed").standard_normal(full), len(shape) == 3
 
 
 def _run(model, objective, x0, single, preset, seed, overrides):
@@ -114,16 +115,15 @@ def unit_visualization(model, layer, unit, shape, kind="channel", position=None,
     check_layer(model, layer)
     if kind not in ("channel", "neuron"):
         raise ValueError(f"kind: expected 'channel' or 'neuron', got {kind!r}")
-    if not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise ValueError(f"batch: expected an int >= 1, got {batch!r}")
+    batch = check.integer(batch, "batch", low=1)
     if not np.isscalar(diversity) or not diversity >= 0:
         raise ValueError(f"diversity: expected a number >= 0, got {diversity!r}")
     x0, single = _start(shape, seed)
     if not single:
         raise ValueError(f"shape: expected one image's (C, H, W), got {shape!r}; use batch for several")
-    x0 = np.repeat(x0, batch, axis=0) + 0.01 * np.random.default_rng(seed + 1).standard_normal((batch,) + x0.shape[1:])
+    x0 = np.repeat(x0, batch, axis=0) + 0.01 * check.child_rng(seed, "seed", 1).standard_normal((batch,) + x0.shape[1:])
     K = _layer_channels(model, layer, x0)
-    if not isinstance(unit, (int, np.integer)) or not 0 <= unit < K:
+    if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < K:
         raise ValueError(f"unit: expected a channel index in [0, {K}), got {unit!r}")
     objective = channel(layer, unit) if kind == "channel" else neuron(layer, unit, *(position or (None, None)))
     if diversity > 0:
@@ -152,8 +152,8 @@ def deep_dream(model, x, layer, octaves=3, octave_scale=1.4, steps=10, lr=1.5, j
     """
     check_layer(model, layer)
     xb, single = as_batch(x)
-    if not isinstance(octaves, (int, np.integer)) or octaves < 1:
-        raise ValueError(f"octaves: expected an int >= 1, got {octaves!r}")
+    octaves = check.integer(octaves, "octaves", low=1)
+    check.seed(seed, "seed")
     if not np.isscalar(octave_scale) or not octave_scale >= 1:
         raise ValueError(f"octave_scale: expected a number >= 1, got {octave_scale!r}")
     H, W = xb.shape[2:]
@@ -165,8 +165,8 @@ def deep_dream(model, x, layer, octaves=3, octave_scale=1.4, steps=10, lr=1.5, j
             base = resize(Tensor(xb), size).data if size != (H, W) else xb
             detail = resize(Tensor(detail), size).data if detail.shape[2:] != size else detail
         dreamed, _ = optimize_input(model, dream(layer), base + detail, steps, lr, optimizer="normalized_mean_abs",
-                                    transforms=[Jitter(jitter)], regularizers=[Clamp()], seed=seed + o,
-                                    progress_bar=progress_bar)
+                                    transforms=[Jitter(jitter)], regularizers=[Clamp()],
+                                    seed=check.child_rng(seed, "seed", o), progress_bar=progress_bar)
         detail = dreamed - base
     return dreamed[0] if single else dreamed
 

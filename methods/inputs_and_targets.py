@@ -220,7 +220,11 @@ def repeat_target(target, n, copies):
         return target
     if isinstance(target, list) and target and all(map(_is_index_tuple, target)):
         return target * copies
-    return np.tile(np.broadcast_to(np.asarray(target), (n,)), copies)
+    t = np.asarray(target)
+    if t.ndim > 1 or (t.ndim == 1 and len(t) not in (1, n)):
+        raise ValueError(f"target: expected a class index or {n} indices (one per sample of x), got "
+                         f"{len(t) if t.ndim == 1 else t.shape} of them: {target!r:.80}")
+    return np.tile(np.broadcast_to(t, (n,)), copies)
 
 
 def sample_target(target, n, i):

@@ -5,6 +5,7 @@ import numpy as np
 
 from methods.inputs_and_targets import (Inputs, broadcast_baseline, copies_of, follow_batch, repeat_target,
                                         run_model, scores)
+from minigrad import argument_checks as check
 from minigrad.argument_checks import array, boolean, function, integer, number
 from methods.gradients import input_gradients
 from minigrad import Tensor, no_grad
@@ -16,8 +17,7 @@ def path_points(n_steps, method="gausslegendre"):
     """Points alpha_k in [0, 1] and weights w_k with sum_k w_k g(alpha_k) ~ int_0^1 g, as Captum,
     except 'riemann_trapezoid': the trapezoid rule's steps 1/(n-1) (Captum uses 1/n, so its
     weights sum to (n-1)/n and its result is (n-1)/n times ours)."""
-    if not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"n_steps: expected a positive int, got {n_steps!r}")
+    n_steps = integer(n_steps, "n_steps", low=1)
     if method == "gausslegendre":
         t, w = np.polynomial.legendre.leggauss(n_steps)
         return (t + 1) / 2, w / 2
@@ -172,7 +172,10 @@ def smoothgrad(method, model, /, x, target, n_samples=50, noise_level=None, kind
               for i, (a, sd) in enumerate(zip(inputs.arrays, inputs.per_input(stdevs, "stdevs")))]
     with_delta = bool(options.get("return_convergence_delta", False))
     n = inputs.n
-    rngs = [np.random.default_rng(seed if i == 0 else [seed, i]) for i in range(len(inputs.arrays))]
+    if isinstance(check.seed(seed, "seed"), np.random.Generator):  # input i > 0: an independent child
+        rngs = [seed] + seed.spawn(len(inputs.arrays) - 1)
+    else:
+        rngs = [np.random.default_rng(seed if i == 0 else [seed, i]) for i in range(len(inputs.arrays))]
     first = [0.0] * len(inputs.arrays)
     second = [0.0] * len(inputs.arrays)
     deltas = []

@@ -2,6 +2,8 @@
 share of positive attribution that falls inside the ground-truth mask."""
 import numpy as np
 
+from minigrad.argument_checks import real_array
+
 
 def localization_score(maps, masks):
     """Score maps (N, H, W) (or attributions (N, C, H, W), summed over channels) against boolean
@@ -11,7 +13,7 @@ def localization_score(maps, masks):
     the first in row-major order) and 'energy_inside' (sum of max(map, 0) inside the mask over the
     total; 0 for a map with no positive value).
     """
-    maps = np.asarray(maps, dtype=np.float64)
+    maps = real_array(maps, "maps").astype(np.float64)
     masks = np.asarray(masks)
     if maps.ndim == 4:
         maps = maps.sum(axis=1)

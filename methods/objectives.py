@@ -11,6 +11,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import Tensor
+from minigrad.argument_checks import array, integer
 
 
 class Objective:
@@ -58,22 +59,29 @@ def as_objective(obj):
 def class_score(c):
     """The pre-softmax logit of class c (Simonyan et al. 2013: softmax would also reward lowering
     the other classes)."""
+    c = integer(c, "c", low=0)
     return Objective(lambda out, cap: out[:, int(c)], (), f"class_score({c})")
 
 
 def class_probability(c):
     """softmax(output)[:, c]."""
+    c = integer(c, "c", low=0)
     return Objective(lambda out, cap: mg.softmax(out, axis=1)[:, int(c)], (), f"class_probability({c})")
 
 
 def channel(layer, k):
     """The mean of feature map k of ``layer`` over positions (lucid's ``channel``)."""
+    k = integer(k, "k", low=0)
     return Objective(lambda out, cap: cap[layer][:, int(k)].mean(axis=(1, 2)), (layer,), f"channel({k})",
                      uses_output=False)
 
 
 def neuron(layer, k, i=None, j=None):
     """Unit A[k, i, j] of ``layer`` (the centre position by default)."""
+    k = integer(k, "k", low=0)
+    i = None if i is None else integer(i, "i", low=0)
+    j = None if j is None else integer(j, "j", low=0)
+
     def fn(out, cap):
         A = cap[layer]
         return A[:, int(k), A.shape[2] // 2 if i is None else int(i), A.shape[3] // 2 if j is None else int(j)]
@@ -83,7 +91,7 @@ def neuron(layer, k, i=None, j=None):
 def direction(layer, v):
     """<A[:, :, i, j], v> averaged over positions: a direction in ``layer``'s channel space
     (Olah et al. 2017)."""
-    v = np.asarray(v, dtype=np.float64)
+    v = array(v, "v", ndim=1).astype(np.float64)
     return Objective(lambda out, cap: (cap[layer] * Tensor(v.astype(cap[layer].dtype)[:, None, None]))
                      .sum(axis=1).mean(axis=(1, 2)), (layer,), "direction", uses_output=False)
 

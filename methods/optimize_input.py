@@ -14,6 +14,7 @@ from methods.inputs_and_targets import as_batch, evaluating
 from methods.objectives import as_objective
 from methods.parameterizations import as_parameterization
 from minigrad import Tensor
+from minigrad import argument_checks as check
 
 #: Optimisers by name; each maximises (it is given the negated gradient).
 OPTIMIZERS = {"adam": lambda ps, lr: Adam(ps, lr=lr),
@@ -87,7 +88,7 @@ def optimize_input(model, objective, x0, steps, lr, optimizer="adam", regularize
     params = [Tensor(p, requires_grad=True) for p in param.init(xb)]
     opt = OPTIMIZERS[optimizer](params, lr)
     history = {"objective": [], "total": []}
-    rng = np.random.default_rng(seed)
+    rng = check.rng(seed, "seed")
     with evaluating(model):
         for step in progress(range(steps), desc="optimize_input", enabled=progress_bar):
             image = param.image(params)

@@ -14,6 +14,7 @@ import numpy as np
 
 from methods.image_transforms import gaussian_blur
 from methods.objectives import tv_loss
+from minigrad.argument_checks import integer
 
 
 def _positive(v, name, allow_zero=False):
@@ -117,9 +118,7 @@ class GaussianBlur(Regularizer):
 
     def __init__(self, sigma, every=1):
         self.sigma = _positive(sigma, "sigma")
-        if not isinstance(every, (int, np.integer)) or every < 1:
-            raise ValueError(f"every: expected an int >= 1, got {every!r}")
-        self.every = int(every)
+        self.every = integer(every, "every", low=1)
 
     def after_step(self, x, g, step):
         return gaussian_blur(x, self.sigma) if (step + 1) % self.every == 0 else x

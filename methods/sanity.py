@@ -4,6 +4,7 @@ import numpy as np
 
 from layers import Conv2d, Linear
 from layers.init import default_weight_and_bias
+from minigrad import argument_checks as check
 from minigrad.argument_checks import array, boolean, function, integer
 
 
@@ -80,7 +81,7 @@ def model_randomization(method, model, x, target, cascade=True, seed=0, return_m
     if not named:
         raise ValueError("model: has no Conv2d or Linear layer to randomise")
     original = model.state_dict()
-    rng = np.random.default_rng(seed)
+    rng = check.rng(seed, "seed")
     before = _as_maps(method(model, x, target, **options))
     out = {"layers": [], "spearman": [], "spearman_abs": [], "ssim": [], "maps": []}
     try:

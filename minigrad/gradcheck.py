@@ -1,6 +1,8 @@
 """Finite-difference check of backward rules, in float64, along random directions."""
 import numpy as np
 
+from minigrad import argument_checks as check
+
 from minigrad.backward import grad
 from minigrad.tensor import Tensor
 
@@ -31,8 +33,8 @@ def gradcheck(fn, inputs, n_directions=3, eps=1e-5, seed=0):
     """
     if not isinstance(inputs, (list, tuple)) or not inputs:
         raise ValueError(f"inputs: expected a non-empty list of arrays, got {type(inputs).__name__}")
-    rng = np.random.default_rng(seed)
-    xs = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
+    n_directions, rng = check.integer(n_directions, "n_directions", low=1), check.rng(seed, "seed")
+    xs = [check.real_array(x, f"inputs[{i}]").astype(np.float64) for i, x in enumerate(inputs)]
     tensors = [Tensor(x, requires_grad=True) for x in xs]
     out = fn(*tensors)
     if not isinstance(out, Tensor):

@@ -6,6 +6,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tsne.distances import distance_matrix, neighbor_distances
+from tsne.input_checks import real_matrix
 from tsne.kl import MACHINE_EPSILON
 from tsne.perplexity import conditional_probabilities
 
@@ -62,8 +63,8 @@ def joint_probabilities(distances, perplexity, squared=True, verbose=0):
     P : (n, n) float64, symmetric, zero diagonal, summing to 1; entries at least machine epsilon
         off the diagonal (as scikit-learn, so log p is finite).
     """
-    d = np.asarray(distances, dtype=np.float64)
-    if d.ndim != 2 or d.shape[0] != d.shape[1]:
+    d = real_matrix(distances, "distances", finite=False)  # conditional_probabilities checks the values
+    if d.shape[0] != d.shape[1]:
         raise ValueError(f"distances: expected a square (n, n) matrix, got shape {d.shape}")
     cond = conditional_probabilities(d if squared else d * d, perplexity, skip_self=True, verbose=verbose)
     P = cond + cond.T

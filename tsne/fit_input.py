@@ -3,6 +3,8 @@ against the data, in scikit-learn's order (``TSNE._fit``, 1.9) with its error ty
 where its test suite looks for them. Each message names the argument, what was expected and what
 was given; the parameters alone are checked before, by ``parameter_constraints.py``.
 """
+import os
+
 import numpy as np
 
 from tsne.sparse_input import as_csr, is_sparse
@@ -55,7 +57,45 @@ def check_fit_input(est, X):
     if est.metric != "precomputed" and _identical_rows(X):
         raise ValueError(f"X: all {n} samples are identical: there is no structure to embed "
                          f"(and init='pca' would divide by a zero standard deviation)")
+    if est.method == "exact":
+        check_exact_memory(n)
     return X
+
+
+# exact t-SNE holds n x n float64 matrices: the distances and P (the gradient's loop is O(n) beyond P)
+EXACT_MATRICES = 2
+
+
+def available_memory():
+    """Bytes this process may still allocate: MemAvailable (Linux), capped by RLIMIT_AS; None if unknown."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as f:
+                used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            avail = max(soft - used, 0) if avail is None else min(avail, max(soft - used, 0))
+    except (ImportError, OSError, ValueError):
+        pass
+    return avail
+
+
+def check_exact_memory(n):
+    """Refuse method='exact' before allocating when its n x n matrices cannot fit in memory."""
+    need = EXACT_MATRICES * 8 * n * n
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise ValueError(f"method='exact' on {n} samples needs about {need / 2 ** 30:.1f} GiB ({EXACT_MATRICES} "
+                         f"matrices of {n} x {n} float64), more than the {avail / 2 ** 30:.1f} GiB available; "
+                         f"use method='barnes_hut' or 'fft', which grow linearly with n")
 
 
 def _check_precomputed(est, X):
@@ -70,10 +110,29 @@ def _check_precomputed(est, X):
     if smallest < 0:
         raise ValueError(f"X: with metric='precomputed', X should contain positive distances (all >= 0), "
                          f"got a minimum of {smallest}")
+    if not is_sparse(X):
+        _check_distance_matrix(X)
     if est.method == "exact" and is_sparse(X):
         raise TypeError('X: TSNE with method="exact" does not accept sparse precomputed distance matrix. '
                         'Use method="barnes_hut" (or "fft") with a kNN graph, or provide the dense distance '
                         f"matrix; got a sparse {type(X).__name__}")
+
+
+def _check_distance_matrix(D):
+    """A dense precomputed matrix must be distances: symmetric with a zero diagonal (up to rounding).
+    (A sparse one is a kNN graph, asymmetric by nature, with its diagonal not stored.)"""
+    scale = float(np.max(np.abs(D))) if D.size else 0.0
+    tol = 1e-7 * scale + 1e-12
+    diagonal = np.abs(np.diagonal(D))
+    if diagonal.max(initial=0.0) > tol:
+        i = int(np.argmax(diagonal))
+        raise ValueError(f"X: with metric='precomputed', X should be a distance matrix with a zero diagonal, "
+                         f"got X[{i}, {i}] = {D[i, i]!r}")
+    asym = np.abs(D - D.T)
+    if asym.max(initial=0.0) > tol:
+        i, j = np.unravel_index(int(np.argmax(asym)), asym.shape)
+        raise ValueError(f"X: with metric='precomputed', X should be a symmetric distance matrix, got "
+                         f"X[{i}, {j}] = {D[i, j]!r} but X[{j}, {i}] = {D[j, i]!r}")
 
 
 def _check_init(init, shape):

@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from tsne.chunked_threads import run_in_chunks
+from tsne.input_checks import real_matrix
 
 MACHINE_EPSILON = np.finfo(np.float64).eps
 
@@ -143,8 +144,8 @@ def _sparse_kl_rows(start, stop, indptr, indices, pvals, Y, alpha, expo, z, out)
 
 
 def check_embedding(Y, n):
-    Y = np.ascontiguousarray(Y, dtype=np.float64)
-    if Y.ndim != 2 or Y.shape[0] != n:
+    Y = real_matrix(Y, "Y")
+    if Y.shape[0] != n:
         raise ValueError(f"Y: expected an embedding of shape ({n}, n_components), got {Y.shape}")
     if not np.all(np.isfinite(Y)):
         raise ValueError("Y: the embedding contains NaN or inf")
@@ -188,8 +189,8 @@ def kl_divergence(P, Y, dof=1.0, compute_error=True, exponent=None):
     alpha, expo, factor = kernel_shape(dof, exponent)
     dense = not hasattr(P, "indptr")
     if dense:
-        P = np.ascontiguousarray(P, dtype=P.dtype if P.dtype in (np.float32, np.float64) else np.float64)
-        if P.ndim != 2 or P.shape[0] != P.shape[1]:
+        P = real_matrix(P, "P", keep_float32=True)
+        if P.shape[0] != P.shape[1]:
             raise ValueError(f"P: expected a square (n, n) matrix, got shape {P.shape}")
     Y = check_embedding(Y, P.shape[0] if dense else P.n)
     Yt = np.ascontiguousarray(Y.T)

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from tsne.chunked_threads import run_in_chunks
+from tsne.input_checks import count, real_matrix
 
 try:  # installed with scikit-learn
     from threadpoolctl import threadpool_limits
@@ -84,8 +85,10 @@ def _gram_to_squared(gram, xx, yy, self_column):
 def squared_distances(X, Y=None):
     """|x_i - y_j|^2 = |x_i|^2 + |y_j|^2 - 2 x_i.y_j, clipped at 0: X (n, d), Y (m, d) -> (n, m);
     with Y None, X against itself, its diagonal exactly 0."""
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    Y = X if Y is None else np.ascontiguousarray(Y, dtype=np.float64)
+    X = real_matrix(X, "X")
+    Y = X if Y is None else real_matrix(Y, "Y")
+    if Y.shape[1] != X.shape[1]:
+        raise ValueError(f"Y: expected {X.shape[1]} features as X has, got shape {Y.shape}")
     out = np.empty((len(X), len(Y)))
     _in_blocks(X, Y, lambda a, b, gram, xx, yy, self_column: _gram_to_squared(gram, xx, yy, self_column), out)
     return out
@@ -167,12 +170,12 @@ def nearest_neighbors(X, k, reference=None):
     sq_distances : (n, k) float64 squared Euclidean distances, bit for bit the entries of
         ``squared_distances(X, reference)``
     """
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    Y = X if reference is None else np.ascontiguousarray(reference, dtype=np.float64)
+    X = real_matrix(X, "X")
+    Y = X if reference is None else real_matrix(reference, "reference")
+    if Y.shape[1] != X.shape[1]:
+        raise ValueError(f"reference: expected {X.shape[1]} features as X has, got shape {Y.shape}")
     candidates = len(Y) - (1 if reference is None else 0)
-    if not 1 <= k <= candidates:
-        raise ValueError(f"k: expected 1 <= k {'<' if reference is None else '<='} {len(Y)} "
-                         f"({'n_samples' if reference is None else 'reference points'}), got {k}")
+    k = count(k, "k", 1, candidates)  # 1 <= k < n_samples, or <= the reference points
     indices = np.empty((len(X), k), dtype=np.int64)
     dists = np.empty((len(X), k))
     _in_blocks(X, Y, lambda a, b, gram, xx, yy, self_column:

@@ -1,6 +1,8 @@
 """Principal component analysis by SVD of the centred data."""
 import numpy as np
 
+from tsne.input_checks import count, real_matrix
+
 
 def pca(X, n_components=2):
     """Project X (n, d) on its first principal axes -> (n, n_components).
@@ -8,11 +10,10 @@ def pca(X, n_components=2):
     Signs follow scikit-learn's ``svd_flip`` convention (the largest-magnitude entry of each
     component's loading vector is positive), so results are deterministic.
     """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] < 2:
+    X = real_matrix(X, "X")
+    if X.shape[0] < 2:
         raise ValueError(f"X: expected a 2-D array with at least 2 samples, got shape {X.shape}")
-    if not 1 <= n_components <= min(X.shape):
-        raise ValueError(f"n_components: expected 1 <= n_components <= {min(X.shape)}, got {n_components}")
+    count(n_components, "n_components", 1, min(X.shape))
     Xc = X - X.mean(axis=0)
     U, S, Vt = np.linalg.svd(Xc, full_matrices=False)
     signs = np.sign(Vt[np.arange(len(Vt)), np.argmax(np.abs(Vt), axis=1)])

@@ -8,6 +8,7 @@ import numpy as np
 from numba import njit
 
 from tsne.chunked_threads import run_in_chunks
+from tsne.input_checks import real_matrix
 
 _MAX_STEPS = 200
 _MAX_BETA = 1e300
@@ -107,9 +108,7 @@ def conditional_probabilities(sq_distances, perplexity, skip_self=True, tol=1e-1
     -------
     P : (n, m) float64, rows summing to 1 (zero on the diagonal with ``skip_self``).
     """
-    d = np.ascontiguousarray(sq_distances, dtype=np.float64)
-    if d.ndim != 2 or d.size == 0:
-        raise ValueError(f"sq_distances: expected a non-empty 2-D array, got shape {d.shape}")
+    d = real_matrix(sq_distances, "sq_distances", finite=False)  # finiteness checked below, with the sign
     candidates = d.shape[1] - (1 if skip_self else 0)
     if np.ndim(perplexity) == 1:
         if len(perplexity) == 0:
