@@ -29,6 +29,8 @@ NOTEBOOKS = {
     "figures_embedding": "06_tsne_from_the_equations.ipynb",
     "figures_animation": "06_tsne_from_the_equations.ipynb",
 }
+#: Figures explained by another lesson than their module's.
+NOTEBOOK_OF_FIGURE = {"linear_templates": "01_autodiff_from_scratch.ipynb", "mlp_lines": "01_autodiff_from_scratch.ipynb"}
 NOTEBOOK_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks")
 
 
@@ -84,6 +86,6 @@ def library_calls(fn, _depth=1):
 
 def notebook_for(fn):
     """The path of the notebook explaining ``fn``'s figure, or None when there is none on disk."""
-    name = NOTEBOOKS.get(fn.__module__.rsplit(".", 1)[-1])
+    name = NOTEBOOK_OF_FIGURE.get(fn.__name__) or NOTEBOOKS.get(fn.__module__.rsplit(".", 1)[-1])
     path = os.path.join(NOTEBOOK_DIR, name) if name else None
     return path if path and os.path.exists(path) else None
