@@ -1,4 +1,4 @@
-"""t-SNE while it optimises, as a GIF (issue 25): the shapes network's penultimate features embedded
+"""t-SNE while it optimises, as a GIF: the shapes network's penultimate features embedded
 by exact t-SNE, one frame every ``_EVERY`` iterations through ``TSNE``'s ``callback``, from the
 early-exaggeration phase (van der Maaten & Hinton 2008, sec. 3.4: P multiplied by a factor early on,
 so that natural clusters form tight and far apart; TSNE's default, as scikit-learn's, is 12 for the

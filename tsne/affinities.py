@@ -79,7 +79,7 @@ def symmetrize(rows, cols, vals, n):
     columns and duplicates added up.
 
     NumPy only (one stable sort of the 2 nnz keys row * n + col): the Numba version took 4 s to
-    compile, a tenth of a first fit's wait (issue 13)."""
+    compile, a tenth of a first fit's wait."""
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
     vals = np.asarray(vals, dtype=np.float64)

@@ -7,8 +7,8 @@ its time in such kernels and in NumPy/BLAS calls, which release the GIL too: the
 way whichever chunk holds it, and the chunks write disjoint rows: any sum across items is taken
 afterwards, in item order, never per chunk. Numba's ``parallel=True``
 would do the same work, but each parallel kernel costs about a second more to compile (parfor
-lowering), and a first ``TSNE().fit`` in a fresh environment spent 31 s compiling before any work
-(issue 13: at most 10 s). Threads are Numba's count (``numba.get_num_threads``, which ``TSNE``
+lowering), and a first ``TSNE().fit`` in a fresh environment spent 31 s compiling before any work.
+Threads are Numba's count (``numba.get_num_threads``, which ``TSNE``
 sets from ``n_jobs``). The pool is kept between calls; a forked child, which inherits the pool but
 not its threads (work submitted to it would wait forever), starts a new one.
 """

@@ -138,7 +138,7 @@ def _k_smallest(gram, xx, yy, self_column, k, indices, dists):
             heap_i[pos] = j
         # nearest first, equal distances by ascending index (so the result does not depend on
         # scan order): an insertion sort of the heap by (distance, index). Written out rather than
-        # np.argsort + np.sort, whose implementations took ~5 s of Numba compilation (issue 13)
+        # np.argsort + np.sort, whose implementations took ~5 s of Numba compilation
         for s in range(k):
             dists[t, s] = heap_d[s]
             indices[t, s] = heap_i[s]
