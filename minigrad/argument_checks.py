@@ -81,6 +81,11 @@ def real_array(value, name):
     Refuses, naming ``name``: None and other objects (``TypeError``), strings, and complex numbers
     (``TypeError``: minigrad computes in real float32/float64, and dropping the imaginary part
     with only NumPy's ComplexWarning would hide a mistake; pass ``x.real`` or ``abs(x)``)."""
+    # the common cases first, on every Tensor an op makes: nothing to convert or refuse
+    if isinstance(value, np.ndarray) and value.dtype.char in "fd":
+        return value
+    if type(value) is float or (type(value) is int and -2**53 <= value <= 2**53):
+        return np.asarray(value, dtype=np.float64)
     if value is None:
         raise TypeError(f"{name}: expected a real numeric array, got None")
     try:
