@@ -1,6 +1,6 @@
-"""Captum 0.9's tests/attr/test_integrated_gradients_basic.py and
-tests/attr/test_integrated_gradients_classification.py (with their NoiseTunnel cases), written anew
-for ``methods.integrated_gradients`` and ``methods.smoothgrad`` (Captum's NoiseTunnel).
+"""Captum 0.9's tests/attr/test_integrated_gradients_basic.py (with its NoiseTunnel cases), written
+anew for ``methods.integrated_gradients`` and ``methods.smoothgrad`` (Captum's NoiseTunnel); its
+test_integrated_gradients_classification.py is in test_captum_integrated_gradients_classification.py.
 
 The same toy models (tests/captum_models.py), inputs, baselines, targets, additional forward args,
 quadrature rules, step counts, sample counts, noise levels and tolerances as Captum's. Captum's
@@ -33,12 +33,11 @@ import os
 import sys
 
 import numpy as np
-import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from captum_models import (BasicModel, BasicModel2, BasicModel3, BasicModel4_MultiArgs,  # noqa: E402
-                           BasicModel5_MultiArgs, BasicModel6_MultiTensor, BasicModel_MultiLayer, SigmoidModel,
-                           SoftmaxModel, assert_almost_equal)
+                           BasicModel5_MultiArgs, BasicModel6_MultiTensor, BasicModel_MultiLayer,
+                           assert_almost_equal)
 from methods import integrated_gradients, smoothgrad  # noqa: E402
 from minigrad import Tensor, no_grad  # noqa: E402
 
@@ -386,89 +385,3 @@ def test_batched_multi_input_smoothgrad_sq_batch_size_3():
     """Captum tests/attr/test_integrated_gradients_basic.py::Test::test_batched_multi_input_smoothgrad_sq_batch_size_3
     (vargrad, as Captum's)."""
     assert_batched_tensor_multi_input("vargrad", "riemann_trapezoid", 3)
-
-
-# ---------------------------------------------------------------------------------------------
-# test_integrated_gradients_classification.py
-#
-# Captum's SigmoidModel and SoftmaxModel (captum/testing/helpers/classification_models.py) keep
-# torch's random initialisation, so Captum's cases assert identities only (completeness through the
-# delta, the delta equal to compute_convergence_delta's, shapes). They are defined here (not in
-# tests/captum_models.py) with weights from NumPy: the same architecture, other random numbers.
-
-
-def validate_completeness(model, x, target, kind, method, baseline=None):
-    """Captum's ``_validate_completness``: vanilla IG (n_steps=200) has a delta equal to the one from
-    the model's outputs (default comparison), |delta| < 0.005, one per sample; NoiseTunnel (10 samples,
-    stdevs 2e-4, n_steps=100) has N * 10 deltas; every |delta| < 0.05 and the result has x's shape."""
-    n = x.shape[0]
-    base = np.zeros_like(x) if baseline is None else baseline
-    if kind == "vanilla":
-        attributions, delta = integrated_gradients(model, (x,), target, baseline=(base,), method=method,
-                                                   n_steps=200, return_convergence_delta=True)
-        assert_almost_equal(external_delta(model, (x,), (base,), attributions, target, None), delta)
-        assert np.all(np.abs(delta) < 0.005), delta
-        assert list(np.shape(delta)) == [n]
-    else:
-        attributions, delta = smoothgrad(integrated_gradients, model, (x,), target, method=method,
-                                         n_samples=10, kind=kind, stdevs=0.0002, nt_samples_batch_size=None,
-                                         baseline=(base,), n_steps=100, return_convergence_delta=True)
-        assert np.size(delta) == n * 10 and np.shape(delta) == (n, 10)  # Captum's (N * 10,), flattened
-    assert np.all(np.abs(delta) < 0.05)
-    assert attributions[0].shape == x.shape
-
-
-def assert_sigmoid_classification(kind, method):
-    """Captum's ``_assert_sigmoid_classification``: SigmoidModel(20, 5, 1) at arange(20), target 0."""
-    x = np.arange(0.0, 20.0)[None]
-    validate_completeness(SigmoidModel(20, 5, 1), x, np.array(0), kind, method)
-
-
-def assert_softmax_classification(kind, method):
-    """Captum's ``_assert_softmax_classification``: SoftmaxModel(40, 20, 10) at arange(40), target 5."""
-    x = np.arange(0.0, 40.0)[None]
-    validate_completeness(SoftmaxModel(40, 20, 10), x, np.array(5), kind, method)
-
-
-def assert_softmax_classification_batch(kind, method):
-    """Captum's ``_assert_softmax_classification_batch``: arange(120) as 3 x 40, targets [5, 5, 2],
-    baseline zeros(1, 40)."""
-    x = np.arange(0.0, 120.0).reshape(3, 40)
-    validate_completeness(SoftmaxModel(40, 20, 10), x, np.array([5, 5, 2]), kind, method, baseline=np.zeros((1, 40)))
-
-
-@pytest.mark.parametrize("kind, method, name", [
-    ("vanilla", "riemann_right", "test_sigmoid_classification_vanilla"),
-    ("smoothgrad", "riemann_left", "test_sigmoid_classification_smoothgrad"),
-    ("smoothgrad_sq", "riemann_middle", "test_sigmoid_classification_smoothgrad_sq"),
-    ("vargrad", "riemann_trapezoid", "test_sigmoid_classification_vargrad"),
-])
-def test_sigmoid_classification(kind, method, name):
-    """Captum tests/attr/test_integrated_gradients_classification.py::Test::test_sigmoid_classification_{vanilla,
-    smoothgrad, smoothgrad_sq, vargrad} (one parameter each; random weights: identities only)."""
-    assert_sigmoid_classification(kind, method)
-
-
-@pytest.mark.parametrize("kind, method, name", [
-    ("vanilla", "gausslegendre", "test_softmax_classification_vanilla"),
-    ("smoothgrad", "riemann_right", "test_softmax_classification_smoothgrad"),
-    ("smoothgrad_sq", "riemann_left", "test_softmax_classification_smoothgrad_sq"),
-    ("vargrad", "riemann_middle", "test_softmax_classification_vargrad"),
-])
-def test_softmax_classification(kind, method, name):
-    """Captum tests/attr/test_integrated_gradients_classification.py::Test::test_softmax_classification_{vanilla,
-    smoothgrad, smoothgrad_sq, vargrad} (one parameter each; random weights: identities only)."""
-    assert_softmax_classification(kind, method)
-
-
-@pytest.mark.parametrize("kind, method, name", [
-    ("vanilla", "riemann_trapezoid", "test_softmax_classification_vanilla_batch"),
-    ("smoothgrad", "gausslegendre", "test_softmax_classification_smoothgrad_batch"),
-    ("smoothgrad_sq", "riemann_right", "test_softmax_classification_smoothgrad_sq_batch"),
-    ("vargrad", "riemann_left", "test_softmax_classification_vargrad_batch"),
-])
-def test_softmax_classification_batch(kind, method, name):
-    """Captum tests/attr/test_integrated_gradients_classification.py::Test::test_softmax_classification_{vanilla,
-    smoothgrad, smoothgrad_sq, vargrad}_batch (one parameter each; random weights: identities only;
-    riemann_trapezoid: our weights sum to 1)."""
-    assert_softmax_classification_batch(kind, method)
