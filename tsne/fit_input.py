@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from tsne.input_checks import real_matrix
 from tsne.sparse_input import as_csr, is_sparse
 
 # the embedding dimensions each method's repulsion supports (the exact sum takes any)
@@ -20,18 +21,12 @@ def samples(X, name="X"):
     and transform). float32 is kept as scikit-learn keeps it, so that its metrics see the same data."""
     if is_sparse(X):
         X = as_csr(X, name)
-    else:
-        X = np.asarray(X)
-        if np.iscomplexobj(X):
-            raise ValueError(f"{name}: Complex data not supported, got dtype {X.dtype}")
-        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-            raise TypeError(f"{name}: expected a numeric array, got dtype {X.dtype}")
-        X = X.astype(np.float32 if X.dtype == np.float32 else np.float64)
-        if X.ndim == 2 and not np.all(np.isfinite(X)):
-            raise ValueError(f"{name}: contains NaN or inf ({int(np.sum(~np.isfinite(X)))} values)")
-    if X.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
-    return X
+        if X.ndim != 2:
+            raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
+        return X
+    if np.iscomplexobj(np.asarray(X)):  # scikit-learn's error (a ValueError) and message
+        raise ValueError(f"{name}: Complex data not supported, got dtype {np.asarray(X).dtype}")
+    return real_matrix(X, name, keep_float32=True, min_rows=0)  # the estimator says how many it needs
 
 
 def check_fit_input(est, X):

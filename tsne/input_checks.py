@@ -6,8 +6,8 @@ import numbers
 import numpy as np
 
 
-def real_matrix(X, name, finite=True, keep_float32=False):
-    """X as a dense (n, d) float64 array (float32 kept with ``keep_float32``), with n >= 1: the check
+def real_matrix(X, name, finite=True, keep_float32=False, min_rows=1):
+    """X as a dense (n, d) float64 array (float32 kept with ``keep_float32``), with n >= ``min_rows``: the check
     every t-SNE function taking data, distances or affinities runs before its work. None, strings,
     objects and complex numbers are a TypeError, NaN or inf (with ``finite``) and a wrong shape a
     ValueError, each naming ``name``."""
@@ -16,8 +16,8 @@ def real_matrix(X, name, finite=True, keep_float32=False):
     arr = np.asarray(X)
     if np.iscomplexobj(arr) or arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name}: expected a real numeric array, got {type(X).__name__} of dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[0] == 0:
-        raise ValueError(f"{name}: expected a non-empty 2-D array, got shape {arr.shape}")
+    if arr.ndim != 2 or arr.shape[0] < min_rows:
+        raise ValueError(f"{name}: expected a 2-D array with at least {min_rows} row(s), got shape {arr.shape}")
     arr = arr.astype(np.float32 if keep_float32 and arr.dtype == np.float32 else np.float64, copy=False)
     if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: contains NaN or inf ({int(np.sum(~np.isfinite(arr)))} values)")
