@@ -26,16 +26,13 @@ from contextlib import contextmanager
 import numpy as np
 
 from minigrad import Tensor, capture
-from minigrad.argument_checks import array
+from minigrad.argument_checks import array, real_array
 
 
 def _float_array(x, name):
-    """x as a float32/float64 array (other numbers as float64): a TypeError for non-numbers and
-    complex numbers, a ValueError for NaN or inf."""
-    arr = np.asarray(x.data if isinstance(x, Tensor) else x)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
-    arr = arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float64)
+    """x as a float32/float64 array (other numbers as float64; ``argument_checks.real_array`` refuses
+    non-numbers and complex numbers), and a ValueError for NaN or inf."""
+    arr = real_array(x, name)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: contains NaN or inf")
     return arr

@@ -152,7 +152,7 @@ def test_gradcam_and_guided_gradcam_take_a_tuple():
 @pytest.mark.parametrize("call, match", [
     (lambda: methods.gradient(NET, (IMG, AUX[:1], VEC), 0), r"x\[1\]: every input needs the batch size of x\[0\], 2"),
     (lambda: methods.gradient(NET, (), 0), r"x: expected a tuple of one or more"),
-    (lambda: methods.gradient(NET, (IMG, AUX, VEC + 1j), 0), r"x\[2\]: expected a real numeric array"),
+    (lambda: methods.gradient(NET, (IMG, AUX, VEC + 1j), 0), r"x\[2\]: expected real numbers, got complex"),
     (lambda: methods.gradient(NET, (IMG, AUX, np.full((2, 5), np.nan)), 0), r"x\[2\]: contains NaN"),
     (lambda: methods.integrated_gradients(NET, (IMG, AUX, VEC), 0, baseline=(0.0, 0.0)),
      r"baseline: expected one entry per input \(3\), got a tuple of 2"),
