@@ -26,6 +26,11 @@ def is_child():
     return _CHILD in os.environ
 
 
+def one_process():
+    """True when both sides are timed in this process (after ``start``)."""
+    return _pipes is None and not is_child()
+
+
 def start(argv):
     """In the parent: start the child (same script, same ``argv``) unless one process is asked
     for. In the child: connect to the parent. Call once, first thing in ``main``."""

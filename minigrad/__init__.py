@@ -17,7 +17,7 @@ _process.choose_numba_threading_layer()  # before the first parallel kernel comp
 from minigrad import relevance  # noqa: E402
 from minigrad import tensor_operators as _tensor_operators  # noqa: E402,F401  (Tensor's + - @ ...)
 from minigrad.backward import grad  # noqa: E402
-from minigrad.capture import capture  # noqa: E402
+from minigrad.capture import capture, feed  # noqa: E402
 from minigrad.draw_graph import draw_graph  # noqa: E402
 from minigrad.gradcheck import gradcheck  # noqa: E402
 from minigrad.graph import OPS, Node, Op, is_grad_enabled, no_grad  # noqa: E402
@@ -29,5 +29,5 @@ from minigrad.rules import ALTERNATIVES, current_rules, deconvnet, guided, rules
 from minigrad.tensor import Tensor, as_tensor  # noqa: E402
 
 __all__ = ["ALTERNATIVES", "OPS", "Node", "Op", "Tensor", "as_tensor", "capture", "current_rules",
-           "deconvnet", "draw_graph", "grad", "gradcheck", "guided", "is_grad_enabled", "kernels", "no_grad",
+           "deconvnet", "draw_graph", "feed", "grad", "gradcheck", "guided", "is_grad_enabled", "kernels", "no_grad",
            "relevance", "rules"] + list(_op_names)

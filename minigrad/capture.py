@@ -7,9 +7,10 @@ recorded inside knows its layer (``ctx.module``, used by per-layer rules) and (2
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from minigrad.graph import is_grad_enabled, running_module
+from minigrad.graph import is_grad_enabled, running_module, scoped
 
 _CAPTURES = ContextVar("minigrad_captures", default=())
+_FEEDS = ContextVar("minigrad_feeds", default={})  # id(layer) -> (value, at_input), set by feed()
 
 
 class Captured(dict):
@@ -30,6 +31,9 @@ class _AllCaptured(Exception):
 
 def run_module(module, forward, *args, **kwargs):
     """``forward(*args, **kwargs)`` with ``module`` marked as the running layer; captures its call."""
+    fed = _FEEDS.get().get(id(module))
+    if fed is not None:
+        args, forward = ((fed[0],) + args[1:], forward) if fed[1] else (args, lambda *_, **__: fed[0])
     with running_module(module):
         out = forward(*args, **kwargs)
     for store in _CAPTURES.get():
@@ -70,3 +74,15 @@ def capture(*modules, stop=False):
             raise
     finally:
         _CAPTURES.reset(token)
+
+
+def feed(module, value, at_input=False):
+    """Inside the block, ``module`` returns ``value`` instead of computing its output; with
+    ``at_input``, it computes its output from ``value`` instead of its first argument.
+
+    What Captum's forward (pre-)hooks do for attributions at a layer (layer integrated gradients,
+    conductance): ``value`` is usually a leaf with ``requires_grad``, so ``grad`` gives the model's
+    gradient with respect to the layer's output or input. The model itself is not edited, and
+    another thread running it meanwhile is not affected (the replacement is a context variable).
+    """
+    return scoped(_FEEDS, {**_FEEDS.get(), id(module): (value, at_input)})

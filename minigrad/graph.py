@@ -21,13 +21,19 @@ _CURRENT_MODULE = ContextVar("minigrad_current_module", default=None)
 
 
 @contextmanager
+def scoped(variable, value):
+    """Set the context variable ``variable`` to ``value`` for the block, and back after it (also after
+    an exception): how grad mode, the running layer, rule tables, captures and feeds are scoped."""
+    token = variable.set(value)
+    try:
+        yield value
+    finally:
+        variable.reset(token)
+
+
 def no_grad():
     """Run the block without recording a graph (outputs get ``requires_grad=False``)."""
-    token = _GRAD_ENABLED.set(False)
-    try:
-        yield
-    finally:
-        _GRAD_ENABLED.reset(token)
+    return scoped(_GRAD_ENABLED, False)
 
 
 def is_grad_enabled():
@@ -35,15 +41,10 @@ def is_grad_enabled():
     return _GRAD_ENABLED.get()
 
 
-@contextmanager
 def running_module(module):
     """Mark ``module`` as the layer running inside the block: nodes recorded there get
     ``ctx.module = module`` (what per-layer rules such as LRP dispatch on)."""
-    token = _CURRENT_MODULE.set(module)
-    try:
-        yield
-    finally:
-        _CURRENT_MODULE.reset(token)
+    return scoped(_CURRENT_MODULE, module)
 
 
 class Node:

@@ -10,11 +10,10 @@ A rule is a plain function ``rule(ctx, grad_out) -> tuple of grads, one per inpu
 (the inputs' data), ``ctx.output``, what forward saved, ``ctx.kwargs`` and ``ctx.module``
 (the layer that ran the op, so a per-layer rule such as LRP can dispatch on it).
 """
-from contextlib import contextmanager
 from contextvars import ContextVar
 
 from minigrad import relevance
-from minigrad.graph import OPS
+from minigrad.graph import OPS, scoped
 from minigrad.kernels.relu import relu_forward
 
 _TABLE = ContextVar("minigrad_rule_table", default={})
@@ -69,7 +68,6 @@ def _resolve(op_name, rule):
     return rule
 
 
-@contextmanager
 def rules(**table):
     """Differentiate the reverse passes inside the block with other backward rules.
 
@@ -84,11 +82,7 @@ def rules(**table):
     An unknown op or rule name raises ``ValueError``.
     """
     resolved = {name: _resolve(name, rule) for name, rule in table.items()}
-    token = _TABLE.set({**_TABLE.get(), **resolved})
-    try:
-        yield
-    finally:
-        _TABLE.reset(token)
+    return scoped(_TABLE, {**_TABLE.get(), **resolved})
 
 
 def current_rules():

@@ -29,12 +29,11 @@ Tensor.__mul__, Tensor.__rmul__ = _binary(ops.mul)
 Tensor.__truediv__, Tensor.__rtruediv__ = _binary(ops.div)
 Tensor.__pow__, Tensor.__rpow__ = _binary(ops.pow)
 Tensor.__matmul__, Tensor.__rmatmul__ = _binary(ops.matmul)
-Tensor.__neg__ = ops.neg
-Tensor.__getitem__ = ops.getitem
+Tensor.__neg__, Tensor.__getitem__ = ops.neg, ops.getitem
 Tensor.sum, Tensor.mean, Tensor.max = ops.sum, ops.mean, ops.max
 Tensor.exp, Tensor.log, Tensor.sqrt, Tensor.abs = ops.exp, ops.log, ops.sqrt, ops.abs
-Tensor.relu, Tensor.sigmoid, Tensor.tanh = ops.relu, ops.sigmoid, ops.tanh
-Tensor.softmax, Tensor.log_softmax = ops.softmax, ops.log_softmax
+Tensor.relu, Tensor.sigmoid, Tensor.tanh, Tensor.softmax = ops.relu, ops.sigmoid, ops.tanh, ops.softmax
+Tensor.log_softmax = ops.log_softmax
 Tensor.reshape = lambda self, *shape: ops.reshape(self, shape[0] if len(shape) == 1 else shape)
 Tensor.flatten = lambda self, start_dim=1: ops.reshape(self, self.shape[:start_dim] + (-1,))
 Tensor.transpose = lambda self, *axes: ops.transpose(self, axes[0] if len(axes) == 1 else (axes or None))

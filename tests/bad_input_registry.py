@@ -28,6 +28,7 @@ import layers as L
 import methods
 import minigrad as mg
 import tsne
+from demos import attribution_display as demo_display
 from demos import images as demo_images
 from demos import mnist as demo_mnist
 from demos import shapes as demo_shapes
@@ -62,6 +63,14 @@ def _smoothgrad(x, target, n_samples=2, seed=0, **kw):
 
 
 _smoothgrad.signature_of = methods.smoothgrad
+
+
+def _sensitivity_max(x, target, n_perturb_samples=2, seed=0, **kw):
+    return methods.sensitivity_max(methods.saliency, NET, x, target, n_perturb_samples=n_perturb_samples, seed=seed,
+                                   **kw)
+
+
+_sensitivity_max.signature_of = methods.sensitivity_max
 
 
 def _objective():
@@ -133,6 +142,24 @@ BASE = {
     "methods.smoothgrad": (_smoothgrad, dict(x=X, target=1, n_samples=2, seed=0)),
     "methods.occlusion": (methods.occlusion, dict(model=NET, x=X, target=1, window=4, stride=4, batch_size=4)),
     "methods.lrp": (methods.lrp, dict(model=NET, x=X, target=1)),
+    "methods.deeplift": (methods.deeplift, dict(model=NET, x=X, target=1, baselines=0.0)),
+    "methods.deeplift_shap": (methods.deeplift_shap, dict(model=NET, x=X, target=1, baselines=X)),
+    "methods.gradient_shap": (methods.gradient_shap, dict(model=NET, x=X, target=1, baselines=X, n_samples=2, seed=0)),
+    "methods.gradient_shap_draws": (methods.gradient_shap_draws, dict(x=X, baselines=X, n_samples=2, seed=0)),
+    "methods.layer_conductance": (methods.layer_conductance, dict(model=NET, x=X, target=1, layer=LAYER, n_steps=4)),
+    "methods.internal_influence": (methods.internal_influence, dict(model=NET, x=X, target=1, layer=LAYER, n_steps=4)),
+    "methods.neuron_conductance": (methods.neuron_conductance,
+                                   dict(model=NET, x=X, target=1, layer=LAYER, neuron=(1, 2, 3), n_steps=4)),
+    "methods.layer_integrated_gradients": (methods.layer_integrated_gradients,
+                                           dict(model=NET, x=X, target=1, layer=LAYER, n_steps=4)),
+    "methods.road": (methods.road, dict(model=NET, x=X, target=1, attributions=X, percentiles=(10, 50), seed=0)),
+    "methods.infidelity": (methods.infidelity, dict(model=NET, x=X, target=1, attributions=X, n_perturb_samples=2,
+                                                    seed=0)),
+    "methods.sensitivity_max": (_sensitivity_max, dict(x=X, target=1, n_perturb_samples=2, seed=0)),
+    "methods.noisy_linear_imputation": (methods.noisy_linear_imputation, dict(image=X[0], removed=MASKS[0], seed=0)),
+    "demos.attribution_display.visualize_image_attr": (demo_display.visualize_image_attr,
+                                                       dict(attr=X[0], original_image=X[1], method="blended_heat_map")),
+    "demos.attribution_display.normalized_attribution": (demo_display.normalized_attribution, dict(attr=MAPS[0])),
     "methods.layer_lrp": (methods.layer_lrp, dict(model=NET, x=X, target=1, layer=LAYER)),
     "methods.excitation_backprop": (methods.excitation_backprop, dict(model=NET, x=X, target=1)),
     "methods.fgsm": (methods.fgsm, dict(model=NET, x=X, target=1, eps=0.01)),
@@ -290,7 +317,7 @@ def _with(v, bad):
 def public_callables():
     """(qualified name, callable) for every public function and class of the packages."""
     out, seen = {}, set()
-    for mod in (mg, L, methods, tsne, demos, demo_mnist, demo_shapes, demo_images, methods.objectives,
+    for mod in (mg, L, methods, tsne, demos, demo_mnist, demo_shapes, demo_images, demo_display, methods.objectives,
                 methods.regularizers, methods.image_transforms, methods.parameterizations):
         names = getattr(mod, "__all__", None) or [n for n in vars(mod) if not n.startswith("_")]
         for n in names:

@@ -178,3 +178,34 @@ def test_capture_can_stop_the_forward_pass_after_its_layers():
     with mg.capture(net.features[1]) as acts:  # without stop the pass runs to the end
         out = net(x)
     assert out.shape == (2, 3) and calls == [1]
+
+
+def test_feed_replaces_a_layers_output_or_input_without_editing_the_model():
+    import threading
+    net = layers.GAPNet(in_channels=1, num_classes=3, widths=(4, 5), seed=0)
+    x = mg.Tensor(np.random.default_rng(0).random((2, 1, 8, 8)))
+    layer = net.features[1]
+    with mg.capture(layer) as acts:
+        expected = net(x).data
+    y = mg.Tensor(acts[layer].data.copy(), requires_grad=True)
+    seen_elsewhere = []
+    with mg.feed(layer, y):
+        out = net(x)
+        # another thread running the same model meanwhile computes as usual (a context variable)
+        worker = threading.Thread(target=lambda: seen_elsewhere.append(net(x).data))
+        worker.start()
+        worker.join()
+        g, = mg.grad(out.sum(), [y])
+    np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_array_equal(seen_elsewhere[0], expected)
+    with mg.feed(layer, mg.Tensor(2 * y.data)):  # a different output changes the result
+        assert not np.allclose(net(x).data, expected)
+    assert g.shape == y.shape and np.abs(g).sum() > 0 and "forward" not in vars(layer)
+    # at_input: the layer computes its output from the given value instead of its argument
+    inner = net.features[2]
+    with mg.capture(inner) as acts:
+        net(x)
+    with mg.feed(inner, mg.Tensor(np.zeros_like(acts.inputs[inner].data)), at_input=True), mg.capture(inner) as fed:
+        net(x)
+    np.testing.assert_array_equal(fed[inner].data, inner(mg.Tensor(np.zeros_like(acts.inputs[inner].data))).data)
+    np.testing.assert_array_equal(net(x).data, expected)  # and nothing stays replaced after the block

@@ -17,16 +17,27 @@ def _run(code, **env):
     return out.stdout.strip()
 
 
-@pytest.mark.parametrize("code, expected", [
-    # imported first: OpenBLAS's threads may sleep right after each call
-    ("import minigrad, os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))", "4"),
-    # NumPy already loaded OpenBLAS: too late, so nothing is changed
-    ("import numpy, minigrad, os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))", "None"),
-    # the main job's package imports minigrad before NumPy
-    ("import demos.gallery_models, os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))", "4"),
+_TIMEOUT = ("import os, ctypes; from minigrad.kernels import process_settings as p; "
+            "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'), "
+            "[ctypes.CDLL(q).openblas_thread_timeout() for q in p._loaded_openblas()])")
+
+
+@pytest.mark.parametrize("first", [
+    "import minigrad",  # before NumPy: OpenBLAS reads the variable as it loads
+    "import numpy, minigrad",  # as users write it: OpenBLAS re-reads it and restarts its threads
+    "import numpy, torch, minigrad",
+    "import demos.gallery_models",  # the main job
 ])
-def test_openblas_thread_timeout(code, expected):
-    assert _run(code) == expected
+def test_openblas_thread_timeout_takes_effect_in_any_import_order(first):
+    env, timeouts = _run(f"{first}; import numpy; {_TIMEOUT}").split(" ", 1)
+    assert env == "4"
+    assert timeouts == "[4]"  # the timeout OpenBLAS itself now holds (numpy's one OpenBLAS)
+
+
+def test_openblas_still_computes_after_its_threads_restart():
+    code = ("import numpy as np, minigrad; a = np.random.default_rng(0).standard_normal((300, 300)); "
+            "print(abs(a @ a - np.einsum('ij,jk->ik', a, a)).max() < 1e-10)")
+    assert _run(code, OPENBLAS_NUM_THREADS="2") == "True"
 
 
 def test_a_users_openblas_setting_is_kept():

@@ -6,8 +6,10 @@ wins), and each was measured on the 2-core VMs this project is developed on (PER
 1. OpenBLAS's idle threads spin (sched_yield) for up to 2^28 cycles after every call, taking
    the CPU from the Numba kernels that run between a network's GEMMs (im2col right after a GEMM
    measured 3-6 ms slower; a VGG-like step ~10%). OPENBLAS_THREAD_TIMEOUT=4 lets them sleep at
-   once. OpenBLAS reads it when NumPy loads it, so this module imports nothing that imports
-   NumPy, and ``minigrad`` must be imported before NumPy (or the variable exported).
+   once. OpenBLAS reads it when NumPy loads it; users import NumPy first (a VGG-like step measured
+   42-45 ms that way, 34-36 ms with minigrad first), so when OpenBLAS is loaded already its
+   exported ``openblas_read_env`` reads the variable again and its thread pool is restarted
+   (``blas_thread_shutdown_``, ``blas_thread_init``), which is where the timeout takes effect.
 2. glibc hands large temporaries back to the OS after every op; each page fault costs ~2 us
    here (LeNet's forward 7.0 -> 2.1 ms; 5,400 faults and 77 ms of system time per VGG-like step
    at batch 64 above glibc's 32 MiB mmap cap). mallopt(3) applies the equivalent of
@@ -54,11 +56,39 @@ freed_memory_kept = False  # set by keep_freed_memory: glibc now reuses freed bl
 
 
 def let_blas_threads_sleep():
-    """Set OPENBLAS_THREAD_TIMEOUT=4 unless set already; True if it can still take effect."""
-    if "numpy" in sys.modules:
+    """Set OPENBLAS_THREAD_TIMEOUT=4 unless the user set it; True if it took effect.
+
+    Before NumPy loads, setting the variable is enough. After (the usual ``import numpy`` first),
+    every OpenBLAS already in the process re-reads its environment and restarts its idle threads
+    with the new timeout; nothing else about it changes (thread count, results).
+    """
+    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
         return False
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-    return True
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
+    if "numpy" not in sys.modules:
+        return True
+    restarted = False
+    for path in _loaded_openblas():
+        try:
+            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 4) | os.RTLD_LAZY)
+            read_env, shutdown, init = lib.openblas_read_env, lib.blas_thread_shutdown_, lib.blas_thread_init
+        except (OSError, AttributeError):
+            continue  # not an OpenBLAS that exports them: it keeps its spin
+        read_env()
+        shutdown()  # no BLAS call runs during an import, so the pool is idle
+        init()
+        restarted = True
+    return restarted
+
+
+def _loaded_openblas():
+    """Paths of the OpenBLAS libraries mapped into this process (Linux's /proc/self/maps)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+    except OSError:
+        return []
+    return sorted(p for p in paths if "openblas" in os.path.basename(p).lower() and ".so" in p)
 
 
 def keep_freed_memory():

@@ -10,10 +10,7 @@ from minigrad.ops.fourier import irfft2
 from minigrad.ops.linalg import linear, matmul
 from minigrad.ops.normalization import batch_norm
 from minigrad.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
-from minigrad.ops.reduce import log_softmax, softmax
-from minigrad.ops.reduce import reduce_max as max
-from minigrad.ops.reduce import reduce_mean as mean
-from minigrad.ops.reduce import reduce_sum as sum
+from minigrad.ops.reduce import log_softmax, reduce_max as max, reduce_mean as mean, reduce_sum as sum, softmax
 from minigrad.ops.shape import concatenate, getitem, reshape, stack, transpose
 
 __all__ = ["abs", "adaptive_avg_pool2d", "adaptive_max_pool2d", "add", "avg_pool2d", "batch_norm", "concatenate", "conv2d", "div", "exp", "getitem", "irfft2", "linear",
