@@ -14,10 +14,12 @@ result does not depend on the thread count. Tested against the grouped im2col pa
 (tests/test_kernels.py).
 """
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from minigrad.kernels.parallel_launch import parallel_kernel
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _forward(xp, w, m, sh, sw, dh, dw, out):
     N, O, Ho, Wo = out.shape
     kh, kw = w.shape[2], w.shape[3]
@@ -36,7 +38,7 @@ def _forward(xp, w, m, sh, sw, dh, dw, out):
                         out[n, o, oh, ow] += v * xp[n, c, h, ow * sw + j * dw]
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _input_grad(g, w, m, sh, sw, dh, dw, dxp):
     # one input plane per task: it gathers the m output planes that read it, so no two tasks write
     # the same element
@@ -58,7 +60,7 @@ def _input_grad(g, w, m, sh, sw, dh, dw, dxp):
                             dxp[n, c, h, ow * sw + j * dw] += v * g[n, o, oh, ow]
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _weight_grad(g, xp, m, sh, sw, dh, dw, gw):
     N, O, Ho, Wo = g.shape
     kh, kw = gw.shape[2], gw.shape[3]

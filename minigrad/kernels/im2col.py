@@ -13,6 +13,7 @@ loop, which the same loop indexed ``x[n, c, h, ow + off]`` did not (docs/perform
 import numpy as np
 from numba import njit, prange
 
+from minigrad.kernels.parallel_launch import parallel_kernel
 from minigrad.kernels.scratch import scratch
 
 
@@ -43,7 +44,7 @@ def _zero_row(dst):
         dst[k] = 0
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _pad(x, ph, pw, out):
     """out (N, C, H + 2 ph, W + 2 pw) = x (N, C, H, W) framed by zeros."""
     N, C, H, W = x.shape
@@ -61,7 +62,7 @@ def _pad(x, ph, pw, out):
         _zero_row(dst[plane + (H + ph) * Wp:plane + Hp * Wp])  # the rows below
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _im2col(xp, kh, kw, sh, sw, dh, dw, Ho, Wo, cols):
     """cols from the already padded input xp: every output row is one (strided) copy."""
     N, C, Hp, Wp = xp.shape
@@ -82,7 +83,7 @@ def _im2col(xp, kh, kw, sh, sw, dh, dw, Ho, Wo, cols):
                     _copy_row(dst[row:row + Wo], src[first:first + (Wo - 1) * sw + 1:sw])
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _col2im(cols, N, C, H, W, kh, kw, sh, sw, dh, dw, ph, pw, Ho, Wo, dx):
     src = cols.reshape(-1)
     dst = dx.reshape(-1)

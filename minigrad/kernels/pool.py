@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from minigrad.kernels.choice import current
+from minigrad.kernels.parallel_launch import parallel_kernel
 
 
 @njit(cache=True, inline="always")
@@ -23,7 +24,7 @@ def _taps_inside(start, k, d, n):
     return lo, min(hi, k)
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
@@ -71,7 +72,7 @@ def _bin(i, n_in, n_out):
     return (i * n_in) // n_out, ((i + 1) * n_in + n_out - 1) // n_out
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _adaptive_max_pool(x, out, argmax):
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
@@ -92,7 +93,7 @@ def _adaptive_max_pool(x, out, argmax):
                 argmax[n, c, oh, ow] = where
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _adaptive_avg_pool(x, out):
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
@@ -110,7 +111,7 @@ def _adaptive_avg_pool(x, out):
                 out[n, c, oh, ow] = s / ((h1 - h0) * (w1 - w0))
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _adaptive_avg_pool_backward(g, dx):
     N, C, H, W = dx.shape
     Ho, Wo = g.shape[2], g.shape[3]
@@ -135,7 +136,7 @@ def _take_if_larger(v, best, where, k):
     return best, where
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _max_pool_2x2(x, out, argmax):
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
@@ -170,7 +171,7 @@ def _max_pool_2x2(x, out, argmax):
                     argmax[n, c, oh, ow] = where
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _max_pool_backward(g, argmax, dx):
     N, C, Ho, Wo = g.shape
     W = dx.shape[3]
@@ -184,7 +185,7 @@ def _max_pool_backward(g, argmax, dx):
                     dx[n, c, k // W, k % W] += g[n, c, oh, ow]
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _avg_pool(x, kh, kw, sh, sw, ph, pw, out):
     # divisor is kh*kw, padding included (PyTorch's count_include_pad=True default)
     N, C, H, W = x.shape
@@ -207,7 +208,7 @@ def _avg_pool(x, kh, kw, sh, sw, ph, pw, out):
                 out[n, c, oh, ow] = s * scale
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _avg_pool_backward(g, kh, kw, sh, sw, ph, pw, dx):
     N, C, H, W = dx.shape
     Ho, Wo = g.shape[2], g.shape[3]

@@ -5,19 +5,21 @@ temporary mask (docs/performance.md: 1.7-2x faster here). Other dtypes, or array
 shapes, take the NumPy expressions.
 """
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from minigrad.kernels.parallel_launch import parallel_kernel
 
 _FLOATS = (np.float32, np.float64)
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _relu(x, out):
     for i in prange(x.size):
         v = x[i]
         out[i] = 0 if v <= 0 else v  # 'v <= 0', not 'v > 0': NaN passes through, as in np.maximum
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _relu_backward(g, x, out):
     for i in prange(x.size):
         out[i] = g[i] if x[i] > 0 else 0

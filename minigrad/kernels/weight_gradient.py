@@ -17,6 +17,8 @@ NUMBA_NUM_THREADS. Used when M * K <= ``_SMALL_OUTPUT`` (``conv.py``; above it B
 import numpy as np
 from numba import njit, prange
 
+from minigrad.kernels.parallel_launch import parallel_kernel
+
 _SMALL_OUTPUT = 512  # the largest M * K the per-shape rule gives this kernel
 _BLOCK = 1024  # positions per block: 2 + 2 rows of this many stay in the L1/L2 cache
 _PARTS = 24  # partial sums, whatever the thread count: 1, 2, 3, 4, 6, 8, 12 threads get equal shares
@@ -37,7 +39,7 @@ def _tile(a0, a1, b0, b1, zero):
     return s00, s01, s10, s11
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@parallel_kernel(fastmath=True)
 def _weight_gradient(g, cols, zero):
     N, M, P = g.shape
     K = cols.shape[0]

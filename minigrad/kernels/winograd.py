@@ -33,6 +33,7 @@ shapes do is decided in ``conv.py``; ``reference.py``'s loops are what every pat
 import numpy as np
 from numba import njit, prange
 
+from minigrad.kernels.parallel_launch import parallel_kernel
 from minigrad.kernels.scratch import scratch
 
 _G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
@@ -56,7 +57,7 @@ def _at(m0, m1, m2, m3, m4, m5, k):
             m1 - m2 + k[2] * (m3 - m4) + m5)
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _input_tiles(x, ph, pw, th, tw, v):
     """v (36, N*th*tw, C) = B^T d B for every 6x6 tile d (step 4) of x (N, C, H, W) framed by zeros
     (ph rows above, pw columns left, as many below and right as whole tiles need).
@@ -96,7 +97,7 @@ def _input_tiles(x, ph, pw, th, tw, v):
                     v0[c], v1[c], v2[c], v3[c], v4[c], v5[c] = _bt(f0[c], f1[c], f2[c], f3[c], f4[c], f5[c], k)
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def _output_tiles(mt, th, tw, bias, out):
     """out (N, O, Ho, Wo) = A^T M A + bias for every tile, from mt (36, N*th*tw, O).
 
