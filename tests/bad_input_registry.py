@@ -49,6 +49,7 @@ P_NN = tsne.joint_probabilities_nn(_NN[0], _NN[1], 5.0)
 Y2 = R.standard_normal((30, 2))
 MAPS = R.random((2, 8, 8))
 MASKS = R.random((2, 8, 8)) > 0.5
+MASK8 = 2 * (np.arange(8)[:, None] >= 4) + (np.arange(8)[None, :] >= 4)  # four feature groups
 
 
 def _tsne_fit(X, **params):
@@ -142,6 +143,26 @@ BASE = {
     "methods.smoothgrad": (_smoothgrad, dict(x=X, target=1, n_samples=2, seed=0)),
     "methods.occlusion": (methods.occlusion, dict(model=NET, x=X, target=1, window=4, stride=4, batch_size=4)),
     "methods.lrp": (methods.lrp, dict(model=NET, x=X, target=1)),
+    "methods.feature_ablation": (methods.feature_ablation, dict(model=NET, x=X, target=1, baselines=X * 0.5,
+                                                                feature_mask=MASK8, perturbations_per_eval=2)),
+    "methods.shapley_values": (methods.shapley_values, dict(model=NET, x=X, target=1, baselines=X * 0.5,
+                                                            feature_mask=MASK8)),
+    "methods.shapley_value_sampling": (methods.shapley_value_sampling,
+                                       dict(model=NET, x=X, target=1, baselines=X * 0.5, feature_mask=MASK8,
+                                            n_samples=2, seed=0)),
+    "methods.kernel_shap": (methods.kernel_shap, dict(model=NET, x=X, target=1, baselines=X * 0.5, feature_mask=MASK8,
+                                                      n_samples=6, seed=0)),
+    "methods.lime": (methods.lime, dict(model=NET, x=X, target=1, baselines=X * 0.5, feature_mask=MASK8, n_samples=6,
+                                        seed=0)),
+    "methods.hirescam": (methods.hirescam, dict(model=NET, x=X, target=1, layer=LAYER)),
+    "methods.xgradcam": (methods.xgradcam, dict(model=NET, x=X, target=1, layer=LAYER)),
+    "methods.layercam": (methods.layercam, dict(model=NET, x=X, target=1, layer=LAYER)),
+    "methods.random_cam": (methods.random_cam, dict(model=NET, x=X, target=1, layer=LAYER, seed=0)),
+    "methods.eigencam": (methods.eigencam, dict(model=NET, x=X, target=1, layer=LAYER)),
+    "methods.eigengradcam": (methods.eigengradcam, dict(model=NET, x=X, target=1, layer=LAYER)),
+    "methods.scorecam": (methods.scorecam, dict(model=NET, x=X, target=1, layer=LAYER)),
+    "methods.ablationcam": (methods.ablationcam, dict(model=NET, x=X, target=1, layer=LAYER)),
+    "methods.fullgrad": (methods.fullgrad, dict(model=NET, x=X, target=1)),
     "methods.deeplift": (methods.deeplift, dict(model=NET, x=X, target=1, baselines=0.0)),
     "methods.deeplift_shap": (methods.deeplift_shap, dict(model=NET, x=X, target=1, baselines=X)),
     "methods.gradient_shap": (methods.gradient_shap, dict(model=NET, x=X, target=1, baselines=X, n_samples=2, seed=0)),
