@@ -281,3 +281,37 @@ def test_a_bad_kernel_choice_is_refused_naming_it(call, error, match):
     with pytest.raises(error, match=match):
         with call():
             pass
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((64, 576), (576, 4096)),  # column parts
+    ((2048, 300), (300, 64)),  # row parts
+    ((6, 64, 577), (577, 300)),  # samples of a batch
+    ((64, 577), (6, 577, 300)),
+    ((1, 64, 200), (5, 200, 300)),  # a broadcast batch axis stays whole
+    ((3, 5), (5, 7)),  # too small to split
+    ((4,), (4, 3)),  # a vector: NumPy's own loop
+    ((2, 2, 64, 100), (100, 300)),  # 4-D: NumPy's own loop
+])
+def test_gemm_equals_numpy_matmul(dtype, a_shape, b_shape):
+    from minigrad.kernels import gemm
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(a_shape).astype(dtype), rng.standard_normal(b_shape).astype(dtype)
+    expected = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    got = gemm.matmul(a, b)
+    assert got.dtype == dtype and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=0, atol=(1e-4 if dtype == np.float32 else 1e-11) * np.abs(expected).max())
+    if got.ndim == 2:  # into a strided view, from transposed operands
+        out = np.full((got.shape[0], 2 * got.shape[1]), np.nan, dtype)
+        gemm.matmul(np.asfortranarray(a), np.asfortranarray(b), out=out[:, ::2])
+        np.testing.assert_array_equal(out[:, 1::2], np.nan)
+        np.testing.assert_allclose(out[:, ::2], got, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_gemm_hands_a_workers_error_to_the_caller_and_keeps_working():
+    from minigrad.kernels import gemm
+    a, b = np.ones((64, 512)), np.ones((512, 4096))
+    with pytest.raises(ValueError):
+        gemm.matmul(a, b, out=np.empty((64, 4095)))
+    np.testing.assert_array_equal(gemm.matmul(a, b), 512.0)

@@ -16,8 +16,9 @@ per-point Barnes-Hut and FFT sums and Z in point order. OpenBLAS 0.3.31 itself i
 thread it takes its single-threaded driver, whose last two blocks of the inner dimension k are cut
 at a multiple of GEMM_UNROLL_M where the threaded driver cuts at (k + 1) / 2, and some float64
 shapes differ besides (measured: (8 x 6776) @ (6776 x 76) in float32 1.5e-5 apart between
-OPENBLAS_NUM_THREADS=1 and 2; OpenBLAS caps 4 at the 2 cores here). The convolution shapes here
-keep their GEMMs' inner dimensions below one block, where both drivers agree.
+OPENBLAS_NUM_THREADS=1 and 2; OpenBLAS caps 4 at the 2 cores here). So minigrad's products
+(``minigrad/kernels/gemm.py``) run on OpenBLAS's single-threaded path in parts fixed by the shape,
+on minigrad's own threads; the cases below include inner dimensions far above one block.
 """
 import os
 import subprocess
@@ -118,6 +119,26 @@ _CHILD = textwrap.dedent(r'''
         gx, gw, gb, go = mg.grad(p, [x, w, b, o], seed=rng.normal(size=p.shape).astype(dt))
         res.update({f"conv_{name}_out": o.data, f"conv_{name}_pool": p.data, f"conv_{name}_gx": gx,
                     f"conv_{name}_gw": gw, f"conv_{name}_gb": gb, f"conv_{name}_gout": go})
+    # products whose inner dimension OpenBLAS's drivers cut differently, run on minigrad's threads
+    from threadpoolctl import threadpool_info
+    from minigrad.kernels import gemm
+    blas_threads = next(i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas")
+    for dt in (np.float32, np.float64):
+        name = np.dtype(dt).name
+        a, b = rng.normal(size=(8, 6776)).astype(dt), rng.normal(size=(6776, 760)).astype(dt)
+        res[f"gemm_{name}_long_k"] = gemm.matmul(a, b)
+        res[f"gemm_{name}_batched"] = gemm.matmul(rng.normal(size=(6, 64, 577)).astype(dt), b[:577, :300])
+        x = mg.Tensor(rng.normal(size=(4, 64, 16, 16)).astype(dt), requires_grad=True)
+        w = mg.Tensor(rng.normal(size=(128, 64, 3, 3)).astype(dt), requires_grad=True)
+        with mg.kernels("im2col"):  # the one-GEMM path: K = 576 forward, 128 back, 1024 for the weights
+            o = mg.conv2d(x, w, padding=1)
+            res[f"gemm_{name}_conv_out"] = o.data
+            res[f"gemm_{name}_conv_gx"], res[f"gemm_{name}_conv_gw"] = mg.grad(o, [x, w], seed=np.cos(o.data))
+        fc = L.Linear(4096, 100, rng=np.random.default_rng(3), dtype=dt)
+        xf = mg.Tensor(rng.normal(size=(64, 4096)).astype(dt), requires_grad=True)
+        res[f"gemm_{name}_linear_gx"], res[f"gemm_{name}_linear_gw"] = mg.grad(fc(xf), [xf, fc.weight])
+    workers = [th for th in threading.enumerate() if th.name == "minigrad-gemm"]
+    assert len(workers) == min(t, blas_threads) - 1, ("minigrad's products ran on", len(workers) + 1, "threads")
     np.savez(out, **res)
 ''')
 
@@ -138,7 +159,8 @@ def results(tmp_path_factory):
 
 
 @pytest.mark.parametrize("prefix", ["tsne_exact", "tsne_barnes_hut", "tsne_fft", "transform", "fft_",
-                                    "fit_float32", "fit_float64", "conv_float32", "conv_float64"])
+                                    "fit_float32", "fit_float64", "conv_float32", "conv_float64", "gemm_float32",
+                                    "gemm_float64"])
 def test_the_same_bits_for_any_thread_count(results, prefix):
     base = results[THREADS[0]]
     keys = [k for k in base if k.startswith(prefix)]

@@ -29,7 +29,7 @@ forced with ``minigrad.kernels(...)`` (docs/performance.md has the measurements)
 """
 import numpy as np
 
-from minigrad.kernels import depthwise, weight_gradient, winograd
+from minigrad.kernels import depthwise, gemm, weight_gradient, winograd
 from minigrad.kernels.choice import current
 from minigrad.kernels.im2col import col2im, im2col, zero_pad
 from minigrad.kernels.scratch import scratch
@@ -178,9 +178,9 @@ def _matmul_to_nchw(a, cols, out):
     """a (M, K) @ cols (K, N*Ho*Wo) -> out (N, M, Ho, Wo)."""
     N, M = out.shape[:2]
     if _per_sample(M, a.shape[1], out.shape[2:]):
-        np.matmul(a, _by_sample(cols, N), out=out.reshape(N, M, -1))
+        gemm.matmul(a, _by_sample(cols, N), out=out.reshape(N, M, -1))
     else:
-        rows = np.matmul(a, cols, out=scratch((M, cols.shape[1]), cols.dtype, slot=1))
+        rows = gemm.matmul(a, cols, out=scratch((M, cols.shape[1]), cols.dtype, slot=1))
         np.copyto(out, rows.reshape(M, N, *out.shape[2:]).transpose(1, 0, 2, 3))
 
 
@@ -192,15 +192,15 @@ def _matmul_nchw_cols_t(g, cols):
     if small:
         return weight_gradient.weight_gradient(g.reshape(N, O, -1), cols)
     if _per_sample(O, cols.shape[0], g.shape[2:]):
-        return np.matmul(g.reshape(N, O, -1), _by_sample(cols, N).transpose(0, 2, 1)).sum(axis=0)
-    return _rows(g) @ cols.T
+        return gemm.matmul(g.reshape(N, O, -1), _by_sample(cols, N).transpose(0, 2, 1)).sum(axis=0)
+    return gemm.matmul(_rows(g), cols.T)
 
 
 def _matmul_nchw_to_cols(a, g, out):
     """a (K, O) @ g (N, O, Ho, Wo) -> out (K, N*Ho*Wo), in the column layout of im2col."""
     N, O = g.shape[:2]
     if _per_sample(*a.shape, g.shape[2:]):
-        np.matmul(a, g.reshape(N, O, -1), out=_by_sample(out, N))
+        gemm.matmul(a, g.reshape(N, O, -1), out=_by_sample(out, N))
     else:
-        np.matmul(a, _rows(g), out=out)
+        gemm.matmul(a, _rows(g), out=out)
     return out

@@ -33,6 +33,7 @@ shapes do is decided in ``conv.py``; ``reference.py``'s loops are what every pat
 import numpy as np
 from numba import njit, prange
 
+from minigrad.kernels import gemm
 from minigrad.kernels.parallel_launch import parallel_kernel
 from minigrad.kernels.scratch import scratch
 
@@ -137,7 +138,7 @@ def filter_transform(w):
     (G (x) G) (36, 9) @ (9, O*C). U is returned as a view of the (36, O, C) result, which BLAS
     reads transposed in place (a contiguous copy cost as much as the GEMM)."""
     O, C = w.shape[:2]
-    u = _GG.astype(w.dtype, copy=False) @ w.reshape(O * C, 9).T
+    u = gemm.matmul(_GG.astype(w.dtype, copy=False), w.reshape(O * C, 9).T)
     return u.reshape(36, O, C).transpose(0, 2, 1)
 
 
@@ -157,6 +158,6 @@ def conv3x3(x, u, bias, padding, size, out, tiles_per_gemm):
         s = slice(n, min(N, n + step))
         v = scratch((36, (s.stop - s.start) * th * tw, C), x.dtype, slot=0)
         _input_tiles(x[s], ph, pw, th, tw, v)
-        mt = np.matmul(v, u, out=scratch(v.shape[:2] + (O,), x.dtype, slot=1))
+        mt = gemm.matmul(v, u, out=scratch(v.shape[:2] + (O,), x.dtype, slot=1))
         _output_tiles(mt, th, tw, bias, out[s])
     return out

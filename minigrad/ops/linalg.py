@@ -2,6 +2,7 @@
 import numpy as np
 
 from minigrad.graph import Op, unbroadcast
+from minigrad.kernels import gemm
 from minigrad.tensor import as_tensor
 
 
@@ -11,7 +12,7 @@ class MatMul(Op):
     name = "matmul"
 
     def forward(ctx, a, b):
-        return a @ b
+        return gemm.matmul(a, b)
 
     def backward(ctx, g):
         a, b = ctx.arrays
@@ -21,8 +22,8 @@ class MatMul(Op):
         g2 = np.expand_dims(g, -2) if a.ndim == 1 else g
         g2 = np.expand_dims(g2, -1) if b.ndim == 1 else g2
         need = ctx.needs_input_grad
-        ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if need[0] else None
-        gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b.shape) if need[1] else None
+        ga = unbroadcast(gemm.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape) if need[0] else None
+        gb = unbroadcast(gemm.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape) if need[1] else None
         return ga, gb
 
 
@@ -32,14 +33,14 @@ class Linear(Op):
     name = "linear"
 
     def forward(ctx, x, w, b=None):
-        y = x @ w.T
+        y = gemm.matmul(x, w.T)
         return y if b is None else np.add(y, b, out=y)
 
     def backward(ctx, g):
         x, w = ctx.arrays[:2]
         need = ctx.needs_input_grad
-        gx = g @ w if need[0] else None
-        gw = g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1]) if need[1] else None
+        gx = gemm.matmul(g, w) if need[0] else None
+        gw = gemm.matmul(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1])) if need[1] else None
         gb = g.reshape(-1, g.shape[-1]).sum(axis=0) if len(need) == 3 and need[2] else None
         return (gx, gw, gb)[:len(need)]  # no bias: two inputs
 
