@@ -46,6 +46,7 @@ SQ = tsne.squared_distances(TX)
 P = tsne.joint_probabilities(SQ, 5.0)
 _NN = tsne.nearest_neighbors(TX, 15)
 P_NN = tsne.joint_probabilities_nn(_NN[0], _NN[1], 5.0)
+A_NN = tsne.PerplexityBasedNN(TX, perplexity=5.0)
 Y2 = R.standard_normal((30, 2))
 MAPS = R.random((2, 8, 8))
 MASKS = R.random((2, 8, 8)) > 0.5
@@ -227,6 +228,17 @@ BASE = {
     "tsne.conditional_probabilities": (tsne.conditional_probabilities, dict(sq_distances=SQ, perplexity=5.0)),
     "tsne.joint_probabilities": (tsne.joint_probabilities, dict(distances=SQ, perplexity=5.0)),
     "tsne.kl_divergence": (tsne.kl_divergence, dict(P=P, Y=Y2)),
+    "tsne.PerplexityBasedNN": (tsne.PerplexityBasedNN, dict(X=TX, perplexity=5.0)),
+    "tsne.Uniform": (tsne.Uniform, dict(X=TX, k_neighbors=5)),
+    "tsne.Affinities": (tsne.Affinities, dict(P=P)),
+    "tsne.initial_map": (tsne.initial_map, dict(affinities=A_NN, initialization="pca", random_state=0)),
+    "tsne.prepare_initial": (tsne.prepare_initial, dict(affinities=A_NN, initialization="random", random_state=0)),
+    "tsne.TSNEEmbedding": (tsne.TSNEEmbedding, dict(initial=Y2 * 1e-4, affinities=A_NN)),
+    "tsne.spectral_embedding": (tsne.spectral_embedding, dict(P=P, n_components=2, random_state=0)),
+    "tsne.uniform_affinities_nn": (tsne.uniform_affinities_nn, dict(neighbor_indices=_NN[0])),
+    "tsne.choose_perplexity": (tsne.choose_perplexity, dict(X=TX, perplexities=[3.0, 5.0], max_iter=250,
+                                                            random_state=0)),
+    "tsne.pbic": (tsne.pbic, dict(kl_divergence=0.5, perplexity=5.0, n_samples=30)),
     "tsne.kl_divergence_bh": (tsne.kl_divergence_bh, dict(P=P_NN, Y=Y2)),
     "tsne.kl_divergence_fft": (tsne.kl_divergence_fft, dict(P=P_NN, Y=Y2)),
     "tsne.nearest_neighbors": (tsne.nearest_neighbors, dict(X=TX, k=3)),

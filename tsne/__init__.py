@@ -15,6 +15,11 @@ for ``sklearn.manifold.TSNE``; each step is also usable alone to check a formula
   gradient with a quadtree (2-D) or octree (3-D), a 1-D map as the 2-D one on a line;
   ``kl_divergence_fft``: the repulsion interpolated on a regular grid and summed by FFT (1-D or 2-D);
 - ``pca``: principal components by SVD.
+
+and, as openTSNE's API, fits in phases one can inspect and continue: ``PerplexityBasedNN`` /
+``Uniform`` / ``Affinities`` (P), ``prepare_initial`` (pca, random or ``spectral_embedding``), and
+``TSNEEmbedding.optimize(n_iter, exaggeration, momentum, learning_rate)``; ``choose_perplexity``
+picks the perplexity by pBIC (Cao and Wang 2017).
 """
 import os
 
@@ -24,15 +29,22 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     # OpenMP's spinning after parallel regions starves BLAS threads (PERF-NOTES): use workqueue
     numba.config.THREADING_LAYER = "workqueue"
 
-from tsne.affinities import SparseAffinities, joint_probabilities, joint_probabilities_nn  # noqa: E402
+from tsne.affinities import (SparseAffinities, joint_probabilities, joint_probabilities_nn,  # noqa: E402
+                             uniform_affinities_nn)
 from tsne.barnes_hut import kl_divergence_bh  # noqa: E402
+from tsne.embedding import (Affinities, PerplexityBasedNN, TSNEEmbedding, Uniform, initial_map,  # noqa: E402
+                            prepare_initial)
 from tsne.fft_interpolation import kl_divergence_fft  # noqa: E402
 from tsne.kl import kl_divergence  # noqa: E402
 from tsne.neighbors import nearest_neighbors, squared_distances  # noqa: E402
+from tsne.pbic import choose_perplexity, pbic  # noqa: E402
 from tsne.pca import pca  # noqa: E402
 from tsne.perplexity import conditional_probabilities  # noqa: E402
+from tsne.spectral_init import spectral_embedding  # noqa: E402
 from tsne.tsne import TSNE  # noqa: E402
 
-__all__ = ["TSNE", "SparseAffinities", "conditional_probabilities", "joint_probabilities",
-           "joint_probabilities_nn", "kl_divergence", "kl_divergence_bh", "kl_divergence_fft", "nearest_neighbors", "pca",
-           "squared_distances"]
+__all__ = ["Affinities", "PerplexityBasedNN", "SparseAffinities", "TSNE", "TSNEEmbedding", "Uniform",
+           "choose_perplexity", "conditional_probabilities", "initial_map", "joint_probabilities",
+           "joint_probabilities_nn", "kl_divergence", "kl_divergence_bh", "kl_divergence_fft",
+           "nearest_neighbors", "pbic", "pca", "prepare_initial", "spectral_embedding", "squared_distances",
+           "uniform_affinities_nn"]

@@ -119,6 +119,41 @@ def joint_probabilities_nn(neighbor_indices, neighbor_sq_distances, perplexity, 
     return P.scaled(1.0 / max(P.data.sum(), MACHINE_EPSILON))
 
 
+_plus_transpose = symmetrize  # ``uniform_affinities_nn`` takes openTSNE's argument name ``symmetrize``
+
+
+def uniform_affinities_nn(neighbor_indices, symmetrize="max"):
+    """Sparse P of the uniform kernel (openTSNE's ``affinity.Uniform``): p_j|i = 1/k over each point's
+    k nearest neighbours, symmetrised and normalised to sum 1.
+
+    symmetrize='max' (openTSNE's default): p_ij proportional to 1 when j is among i's neighbours or
+    i among j's (the union of the kNN graph, every edge the same weight); 'mean': p_ij =
+    (p_j|i + p_i|j) / 2n, as ``joint_probabilities_nn`` symmetrises the Gaussian's.
+
+    Parameters
+    ----------
+    neighbor_indices : (n, k) int, from ``nearest_neighbors`` (never the point itself)
+    symmetrize : 'max' or 'mean'
+
+    Returns
+    -------
+    SparseAffinities, symmetric, summing to 1.
+    """
+    idx = np.asarray(neighbor_indices)
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise TypeError(f"neighbor_indices: expected an int array, got dtype {idx.dtype}")
+    if idx.ndim != 2 or idx.shape[1] < 1 or idx.min(initial=0) < 0 or idx.max(initial=0) >= len(idx):
+        raise ValueError(f"neighbor_indices: expected an (n, k >= 1) array of indices in [0, n), got shape "
+                         f"{idx.shape} with values in [{idx.min(initial=0)}, {idx.max(initial=0)}]")
+    if symmetrize not in ("max", "mean"):
+        raise ValueError(f"symmetrize: expected 'max' or 'mean', got {symmetrize!r}")
+    n, k = idx.shape
+    P = _plus_transpose(np.repeat(np.arange(n), k), idx.ravel(), np.full(n * k, 1.0 / k), n)
+    if symmetrize == "max":  # an edge in one or both directions weighs the same
+        P = P._replace(data=np.ones_like(P.data))
+    return P.scaled(1.0 / max(P.data.sum(), MACHINE_EPSILON))
+
+
 def affinities_from_data(X, perplexity, method, metric="euclidean", metric_params=None, n_jobs=None, verbose=0):
     """P for the data X (n, d), dense or sparse, or for precomputed distances (metric='precomputed':
     a dense (n, n) matrix, or a sparse kNN graph for the neighbour methods); ``perplexity`` a float

@@ -31,3 +31,13 @@ def count(value, name, low, high=None):
     if value < low or (high is not None and value > high):
         raise ValueError(f"{name}: expected an int in [{low}, {'inf' if high is None else high}], got {value}")
     return int(value)
+
+
+def random_generator(random_state, name="random_state"):
+    """A NumPy Generator (or the RandomState given) for ``random_state``: None, an int in [0, 2^32 - 1],
+    a Generator or a RandomState; anything else a TypeError/ValueError naming ``name``."""
+    if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
+        return random_state
+    if random_state is not None:
+        count(random_state, name, 0, 2 ** 32 - 1)
+    return np.random.default_rng(random_state)

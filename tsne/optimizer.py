@@ -7,7 +7,7 @@ import numpy as np
 
 def gradient_descent(objective, Y, it, max_iter, momentum, learning_rate, n_iter_without_progress,
                      min_grad_norm, n_iter_check=50, min_gain=0.01, verbose=0, callback=None,
-                     callback_every=50):
+                     callback_every=50, state=None):
     """Minimise ``objective(Y, compute_error) -> (kl, grad)`` from iteration ``it`` to ``max_iter``,
     updating Y (n, d) in place.
 
@@ -30,9 +30,11 @@ def gradient_descent(objective, Y, it, max_iter, momentum, learning_rate, n_iter
     scikit-learn): if it has not improved for ``n_iter_without_progress`` iterations, or the norm of
     the gained gradient gains * g (scikit-learn's) falls to ``min_grad_norm``, stop.
     Returns (Y, last computed KL, last iteration index).
+
+    ``state``: None, or an (update, gains) pair of (n, d) arrays to continue from, updated in place
+    (``embedding.TSNEEmbedding.optimize``, which carries them between calls as openTSNE does).
     """
-    update = np.zeros_like(Y)
-    gains = np.ones_like(Y)
+    update, gains = (np.zeros_like(Y), np.ones_like(Y)) if state is None else state
     error = best_error = np.finfo(float).max
     best_iter = i = it
     tic = time.perf_counter()
