@@ -345,3 +345,14 @@ def test_fits_z_from_the_force_potentials_is_within_1e3_of_the_exact_z(dims, dof
         print(f"{dims}-D, dof {dof}, spread {spread}: Z error {z / exact_z - 1:+.1e} "
               f"(row sums {row_z.sum() / exact_z - 1:+.1e})")
         assert abs(z / exact_z - 1) < 1e-3
+
+
+def test_a_diverging_fft_fit_stops_with_a_clear_error_instead_of_hanging():
+    # a coarse grid (5 units per box) made this map explode after iteration 300; the grid for its
+    # span was then sized by a loop over ~1e17 box counts, which never ended
+    X = np.concatenate([np.random.default_rng(0).normal(c, 1.0, size=(40, 2)) for c in (-8, 0, 8)])
+    est = tsne.TSNE(perplexity=10, method="fft", max_iter=750, random_state=0, min_num_intervals=10,
+                    ints_in_interval=5.0)
+    with pytest.raises(tsne.TSNEDiverged, match="ints_in_interval=5.0") as info:
+        est.fit_transform(X)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, FloatingPointError)

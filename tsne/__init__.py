@@ -37,13 +37,14 @@ from tsne.embedding import (Affinities, PerplexityBasedNN, TSNEEmbedding, Unifor
 from tsne.fft_interpolation import kl_divergence_fft  # noqa: E402
 from tsne.kl import kl_divergence  # noqa: E402
 from tsne.neighbors import nearest_neighbors, squared_distances  # noqa: E402
+from tsne.optimizer import TSNEDiverged  # noqa: E402
 from tsne.pbic import choose_perplexity, pbic  # noqa: E402
 from tsne.pca import pca  # noqa: E402
 from tsne.perplexity import conditional_probabilities  # noqa: E402
 from tsne.spectral_init import spectral_embedding  # noqa: E402
 from tsne.tsne import TSNE  # noqa: E402
 
-__all__ = ["Affinities", "PerplexityBasedNN", "SparseAffinities", "TSNE", "TSNEEmbedding", "Uniform",
+__all__ = ["Affinities", "TSNEDiverged", "PerplexityBasedNN", "SparseAffinities", "TSNE", "TSNEEmbedding", "Uniform",
            "choose_perplexity", "conditional_probabilities", "initial_map", "joint_probabilities",
            "joint_probabilities_nn", "kl_divergence", "kl_divergence_bh", "kl_divergence_fft",
            "nearest_neighbors", "pbic", "pca", "prepare_initial", "spectral_embedding", "squared_distances",

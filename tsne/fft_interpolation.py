@@ -31,6 +31,7 @@ import numpy as np
 from tsne.affinities import check_sparse
 from tsne.chunked_threads import run_in_chunks
 from tsne.kl import check_embedding, finish_gradient, kernel_shape, sparse_attraction, sparse_kl_rows
+from tsne.optimizer import TSNEDiverged
 
 SINGLE_PRECISION_UP_TO = 3  # largest n_interpolation_points whose FFTs run in float32 (0: never)
 _THREADED_PRODUCT = 1 << 19  # spectra of at least this many entries are multiplied on threads
@@ -151,6 +152,11 @@ def _bounds(Y):
     return lo, (hi - lo).max()
 
 
+# boxes per side above which the padded grid (2 p n_boxes)^d of complex128 would pass ~4 GB: a map
+# that wide has diverged (openTSNE's maps of a million points span a few hundred units)
+_MAX_BOXES = {1: 10_000_000, 2: 3_000}
+
+
 def _grid(Y, n_interpolation_points, min_num_intervals, ints_in_interval):
     """Boxes over Y's bounding square: -> (lower corner, box width, boxes per dimension).
     The number of boxes is rounded up (by at most a quarter) until the padded grid's side
@@ -163,7 +169,12 @@ def _grid(Y, n_interpolation_points, min_num_intervals, ints_in_interval):
     periodic in the box, moves under them: on digits the final KL rose by 2.5% (mean of 5 seeds)."""
     lo, span = _bounds(Y)
     span = max(float(span), 1e-12)
-    n_boxes = max(int(min_num_intervals), int(np.ceil(span / ints_in_interval)))
+    needed = span / ints_in_interval
+    if not needed <= _MAX_BOXES[Y.shape[1]]:  # also NaN
+        raise TSNEDiverged(f"t-SNE diverged: the map spans {span:.4g} units, which would take {needed:.4g} "
+                           f"boxes of ints_in_interval={ints_in_interval} per side (at most "
+                           f"{_MAX_BOXES[Y.shape[1]]} fit in memory); lower learning_rate or ints_in_interval")
+    n_boxes = max(int(min_num_intervals), int(np.ceil(needed)))
     for more in range(n_boxes, n_boxes + n_boxes // 4 + 1):
         if _smooth(2 * n_interpolation_points * more):
             n_boxes = more

@@ -5,6 +5,13 @@ import time
 import numpy as np
 
 
+class TSNEDiverged(ValueError, FloatingPointError):
+    """The optimisation diverged: the map's coordinates or the gradient became NaN or inf, or the map
+    grew past what the FFT method's grid can cover. Most often the learning rate (or, with
+    ``method="fft"``, a coarse grid: a large ``ints_in_interval``) is too large for the data. A
+    ValueError (a setting is wrong) and a FloatingPointError, as ``layers.TrainingDiverged``."""
+
+
 def gradient_descent(objective, Y, it, max_iter, momentum, learning_rate, n_iter_without_progress,
                      min_grad_norm, n_iter_check=50, min_gain=0.01, verbose=0, callback=None,
                      callback_every=50, state=None):
@@ -57,6 +64,9 @@ def gradient_descent(objective, Y, it, max_iter, momentum, learning_rate, n_iter
         if check:
             # not np.linalg.norm: its BLAS dot leaves OpenBLAS threads spinning over the next kernels
             grad_norm = float(np.sqrt((grad * grad).sum()))
+            if not np.isfinite(grad_norm) or not np.isfinite(error):
+                raise TSNEDiverged(f"t-SNE diverged at iteration {i + 1}: the gradient norm is {grad_norm} and KL "
+                                   f"{error}; lower learning_rate (it was {learning_rate:.4g})")
             if verbose >= 2:
                 toc = time.perf_counter()
                 print(f"[t-SNE] Iteration {i + 1}: error = {error:.7f}, gradient norm = {grad_norm:.7f} "
