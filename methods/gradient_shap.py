@@ -50,7 +50,10 @@ def gradient_shap_draws(x, baselines, n_samples=5, stdevs=0.0, seed=None):
 
 def gradient_shap(model, x, target, baselines, n_samples=5, stdevs=0.0, seed=None, return_convergence_delta=False,
                   multiply_by_inputs=True, additional_forward_args=None, draws=None):
-    """The mean over ``n_samples`` draws of (x + e - x'_b) * df/dx(x'_b + alpha (x + e - x'_b)), Captum's
+    """The mean over ``n_samples`` draws of (x + e - x'_b) * df/dx(x'_b + alpha (x + e - x'_b)): expected
+    gradients (Erion et al. 2021, "Improving performance of deep learning models with axiomatic
+    attribution priors and expected gradients"), SHAP values approximated by integrated gradients over
+    a distribution of references (Lundberg & Lee 2017, sec. 4), as Captum's
     ``GradientShap(model, multiply_by_inputs).attribute`` (see the module docstring).
 
     baselines : array (B, ...), the distribution of references (x's shape after the batch axis; a tuple

@@ -21,7 +21,7 @@ MAX_EXACT_FEATURES = 16
 
 def shapley_values(model, x, target, baselines=0.0, feature_mask=None, perturbations_per_eval=1,
                    additional_forward_args=None):
-    """Exact Shapley values of the feature groups (the module's formula), from all 2^M coalitions;
+    """Exact Shapley values of the feature groups (Shapley 1953; the module's formula), from all 2^M coalitions;
     every input value gets its group's value. Captum's ``ShapleyValues`` averages over all M!
     orders instead (M * M! forward passes for the same numbers).
 

@@ -93,7 +93,7 @@ def _reverse(outputs, seeds, wanted, release=False):
                 grads[id(inp)] = grads[id(inp)] + gi if id(inp) in grads else gi
         if release:
             node.__dict__ = {"op": node.op, "module": node.module, "released": True}
-    return [grads.get(id(t), np.zeros_like(t.data)) for t in wanted]
+    return [grads[id(t)] if id(t) in grads else np.zeros_like(t.data) for t in wanted]
 
 
 def grad(outputs, inputs, seed=None):
@@ -134,5 +134,9 @@ def accumulate_into_leaves(output, seed=None, retain_graph=False):
     if not output.requires_grad:
         raise ValueError("backward: the tensor does not require grad (no graph was recorded)")
     leaves = [t for t in _topological_order([output]) if t._node is None and t.requires_grad]
-    for leaf, g in zip(leaves, _reverse([output], _seeds([output], seed), leaves, release=not retain_graph)):
-        leaf.grad = g.copy() if leaf.grad is None else leaf.grad + g
+    seeds = _seeds([output], seed)
+    shared = {id(s) for s in seeds}  # arrays .grad must not alias: the caller's seed, one given to two leaves
+    for leaf, g in zip(leaves, _reverse([output], seeds, leaves, release=not retain_graph)):
+        own = g.flags.owndata and id(g) not in shared  # a fresh array of the pass: no copy (a 100 MB FC grad)
+        shared.add(id(g))
+        leaf.grad = (g if own else g.copy()) if leaf.grad is None else leaf.grad + g

@@ -177,3 +177,21 @@ def test_tensor_rejects_non_numeric_data_and_bad_grad_arguments():
         mg.grad(x * 2.0, [np.ones(3)])
     with pytest.raises(ValueError, match="seed"):
         mg.grad(x * 2.0, [x], seed=np.ones(4))
+
+
+def test_backward_gives_each_leaf_a_gradient_of_its_own():
+    # add's backward hands the same array to both inputs, and the seed is the caller's: .grad never
+    # aliases them (gradients the pass made fresh are kept without a copy)
+    a = mg.Tensor(np.ones((3, 4)), requires_grad=True)
+    b = mg.Tensor(np.ones((3, 4)), requires_grad=True)
+    seed = np.full((3, 4), 2.0)
+    (a + b).backward(seed)
+    assert a.grad is not b.grad and not np.shares_memory(a.grad, b.grad)
+    assert not np.shares_memory(a.grad, seed) and not np.shares_memory(b.grad, seed)
+    a.grad += 1
+    np.testing.assert_array_equal(b.grad, 2.0)
+    np.testing.assert_array_equal(seed, 2.0)
+    c = mg.Tensor(np.ones(5), requires_grad=True)
+    s = np.arange(5.0)
+    c.backward(s)  # a leaf that is its own output: its gradient is the seed, copied
+    assert not np.shares_memory(c.grad, s)

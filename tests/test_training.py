@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import layers as L
+import minigrad as mg
 from demos.digits import load_digits
 from demos.shapes import make_shapes
 
@@ -119,3 +120,24 @@ def test_fit_callback_sees_every_epoch_and_can_stop():
     assert seen == [(1, True, 1), (2, True, 2), (3, True, 3)] and len(history["loss"]) == 3
     with pytest.raises(TypeError, match="callback"):
         L.fit(net, X, y, epochs=1, callback=3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@pytest.mark.parametrize("shape", [(300, 257), (5,)])  # compiled on two threads, and on one (small)
+def test_adams_compiled_step_equals_its_numpy_formula_bit_for_bit(dtype, weight_decay, shape):
+    rng = np.random.default_rng(0)
+    p0 = rng.standard_normal(shape).astype(dtype)
+    a = mg.Tensor(p0.copy(), requires_grad=True)
+    opt = L.Adam([a], lr=1e-2, weight_decay=weight_decay)
+    P, m, v = p0.copy(), 0.0, 0.0
+    for t in range(1, 6):
+        g = rng.standard_normal(shape).astype(dtype)
+        a.grad = g.copy()
+        opt.step()
+        g = g + weight_decay * P if weight_decay else g  # Kingma & Ba's Algorithm 1, L2 added to g
+        m = 0.9 * m + (1 - 0.9) * g
+        v = 0.999 * v + (1 - 0.999) * g * g
+        P -= (1e-2 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)).astype(dtype)
+        np.testing.assert_array_equal(a.data, P)
+    assert a.data.dtype == dtype and opt.state[0]["m"].dtype == dtype
