@@ -3,8 +3,6 @@
 They are attached here, after the ops exist, so that ``tensor.py`` needs no op and no module of
 minigrad imports another in a cycle (early tinygrad registered its ops on Tensor the same way).
 """
-import numpy as np
-
 from minigrad import ops
 from minigrad.argument_checks import real_array
 from minigrad.backward import accumulate_into_leaves

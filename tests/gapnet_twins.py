@@ -20,3 +20,12 @@ def gapnet_twins():
     """(the torch reference GAPNet, the same network in minigrad)."""
     theirs = ref.torch_gapnet()
     return theirs, minigrad_twin(theirs)
+
+
+def captum_twins():
+    """(captum.attr, the torch reference GAPNet, the same network in minigrad); skips the test
+    without torch or Captum."""
+    import pytest
+    pytest.importorskip("torch")
+    attr = pytest.importorskip("captum.attr")
+    return (attr,) + gapnet_twins()

@@ -18,7 +18,7 @@ import methods
 from methods import conductance as cond_module
 from methods.conductance import internal_influence, layer_conductance, layer_integrated_gradients, neuron_conductance
 from minigrad import Tensor, no_grad
-from gapnet_twins import gapnet_twins
+from gapnet_twins import captum_twins
 
 TOL = 1e-8
 RULES = ("gausslegendre", "riemann_right")
@@ -41,10 +41,7 @@ def scores_at(net, x, target=TARGET):
 @pytest.fixture(scope="module")
 def twins():
     """(Captum's attribution classes, the torch network, the same network in minigrad)."""
-    pytest.importorskip("torch")
-    attr = pytest.importorskip("captum.attr")
-    theirs, ours = gapnet_twins()
-    return attr, theirs, ours
+    return captum_twins()
 
 
 @pytest.fixture
