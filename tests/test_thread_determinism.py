@@ -36,7 +36,7 @@ _CHILD = textwrap.dedent(r'''
     import threading
     import time
 
-    import minigrad as mg  # before NumPy, as a user's process does (process settings)
+    import minigrad as mg
     import numba
     import numpy as np
 
@@ -50,19 +50,9 @@ _CHILD = textwrap.dedent(r'''
     t, out = int(sys.argv[1]), sys.argv[2]
     assert numba.config.NUMBA_NUM_THREADS == t and numba.get_num_threads() == t, numba.get_num_threads()
 
-
-    @numba.njit(parallel=True, cache=False)
-    def _thread_ids(n):
-        ids = np.empty(n, dtype=np.int64)
-        for i in numba.prange(n):
-            s = 0.0
-            for j in range(200_000):  # long enough that no thread takes every iteration
-                s += np.sqrt(j + i)
-            ids[i] = numba.get_thread_id() + (s < 0)
-        return ids
-
-
-    seen = set(_thread_ids(64 * t).tolist())
+    sys.path.insert(0, "tests")
+    from determinism_probe import thread_ids  # noqa: E402
+    seen = set(thread_ids(64 * t).tolist())
     assert seen == set(range(t)), ("Numba's parallel region ran on", seen)
 
     workers = set()
