@@ -23,6 +23,7 @@ NOTEBOOKS = {
     "figures_attribution": "04_attribution_and_sanity_checks.ipynb",
     "figures_dissection": "04_attribution_and_sanity_checks.ipynb",
     "figures_sanity": "04_attribution_and_sanity_checks.ipynb",
+    "figures_faithfulness": "04_attribution_and_sanity_checks.ipynb",
     "figures_network": "03_one_forward_many_backward_rules.ipynb",
     "figures_optimization": "05_optimising_the_input.ipynb",
     "figures_texture": "05_optimising_the_input.ipynb",

@@ -15,8 +15,8 @@ import numpy as np
 
 import layers as L
 from demos import (figure_code, figures_activations, figures_animation, figures_attribution, figures_dissection,
-                   figures_embedding, figures_network, figures_optimization, figures_sanity, figures_texture,
-                   figures_weights, gallery_models, page)
+                   figures_embedding, figures_faithfulness, figures_network, figures_optimization, figures_sanity,
+                   figures_texture, figures_weights, gallery_models, page)
 from layers import progress
 
 SECTIONS = [
@@ -35,6 +35,9 @@ SECTIONS = [
      "successive layers)", figures_embedding.FIGURES + figures_animation.FIGURES),
     ("Sanity checks and localisation", "Adebayo et al. 2018; the pointing game on the shapes' masks",
      figures_sanity.FIGURES),
+    ("Are the maps faithful? ROAD, infidelity, the CAM family",
+     "Rong et al. 2022 (ROAD), Yeh et al. 2019 (infidelity); Grad-CAM's successors as pytorch-grad-cam collects them",
+     figures_faithfulness.FIGURES),
 ]
 
 #: The figures README.md shows, copied to docs/ by ``minigrad gallery --docs docs``.

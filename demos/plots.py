@@ -359,3 +359,28 @@ def save_gif(path, frames, durations):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def table(ax, header, rows, swatches, muted_rows=()):
+    """A table of text filling a blank panel: the header row bold, ``muted_rows`` (indices into
+    ``rows``) in grey, and before each row a swatch of its colour (``swatches``, one per row), so
+    that the table is the legend of the chart beside it."""
+    blank(ax)
+    table = ax.table(cellText=[[""] + row for row in rows], colLabels=[""] + header, loc="center",
+                     cellLoc="right", colLoc="right")
+    table.auto_set_font_size(False)
+    table.set_fontsize(LABEL_SIZE)
+    table.scale(1, 1.25)
+    for (r, c), cell in table.get_celld().items():
+        cell.set_linewidth(0)
+        if c == 1:
+            cell.set_text_props(ha="left")
+        if r == 0:
+            cell.set_text_props(fontweight="bold")
+        elif c == 0:
+            cell.set_facecolor(swatches[r - 1])
+        elif r - 1 in muted_rows:
+            cell.set_text_props(color=MUTED)
+    table.auto_set_column_width(range(1, len(header) + 1))
+    for r in range(len(rows) + 1):
+        table[r, 0].set_width(0.03)
