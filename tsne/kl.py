@@ -67,17 +67,20 @@ def _forces(P, dense, Yt, alpha, expo, attract, repulse, row_z):
             repulse[i, a] = fr
 
 
-@njit(parallel=True, cache=True, fastmath=True)
-def _forces_2d(P, dense, Yt, alpha, attract, repulse, row_z):
-    """``_forces`` for a 2-D map with w = b (expo 1: the Student t of every 2-D map scikit-learn
-    draws) in one pass over each row: the general kernel's five passes (distance per axis, kernels,
-    forces per axis) took 1.7 ms an iteration on 1,000 points, this one 0.55. Each row's sums still
-    stay in that row, so the result does not depend on the threads."""
-    n = Yt.shape[1]
+@njit(nogil=True, cache=True, fastmath=True)
+def _forces_2d(start, stop, P, dense, Yt, alpha, attract, repulse, row_z):
+    """``_forces`` for rows start..stop of a 2-D map with w = b (expo 1: the Student t of every 2-D map
+    scikit-learn draws), in one pass over each row: the general kernel's five passes (distance per
+    axis, kernels, forces per axis) took 1.7 ms an iteration on 1,000 points, this one 0.55.
+    fastmath vectorises the sums, so their order is the compiled code's: the rows are shared out by
+    ``run_in_chunks`` (Python threads) to this one serial function, never compiled again as a
+    ``prange`` body (whose vectorisation differed: a forked child, which runs parallel kernels
+    serially, got other bits). Each row's sums stay in that row: no dependence on the threads."""
     y0 = Yt[0]
     y1 = Yt[1]
+    n = y0.size
     inv_alpha = 1.0 / alpha
-    for i in prange(n):
+    for i in range(start, stop):
         a0 = y0[i]
         a1 = y1[i]
         z = 0.0
@@ -234,7 +237,7 @@ def kl_divergence(P, Y, dof=1.0, compute_error=True, exponent=None):
     attract, repulse = np.empty_like(Y), np.empty_like(Y)
     row_z = np.empty(len(Y))
     if Y.shape[1] == 2 and expo == 1.0:
-        _forces_2d(P if dense else np.zeros((1, 1)), dense, Yt, alpha, attract, repulse, row_z)
+        run_in_chunks(_forces_2d, len(Y), P if dense else np.zeros((1, 1)), dense, Yt, alpha, attract, repulse, row_z)
     else:
         _forces(P if dense else np.zeros((1, 1)), dense, Yt, alpha, expo, attract, repulse, row_z)
     if not dense:
