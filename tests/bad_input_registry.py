@@ -239,6 +239,7 @@ BASE = {
     "tsne.choose_perplexity": (tsne.choose_perplexity, dict(X=TX, perplexities=[3.0, 5.0], max_iter=250,
                                                             random_state=0)),
     "tsne.pbic": (tsne.pbic, dict(kl_divergence=0.5, perplexity=5.0, n_samples=30)),
+    "tsne.approximate_nearest_neighbors": (tsne.approximate_nearest_neighbors, dict(X=TX, k=3, random_state=0)),
     "tsne.kl_divergence_bh": (tsne.kl_divergence_bh, dict(P=P_NN, Y=Y2)),
     "tsne.kl_divergence_fft": (tsne.kl_divergence_fft, dict(P=P_NN, Y=Y2)),
     "tsne.nearest_neighbors": (tsne.nearest_neighbors, dict(X=TX, k=3)),

@@ -10,7 +10,8 @@ for ``sklearn.manifold.TSNE``; each step is also usable alone to check a formula
 - ``conditional_probabilities`` / ``joint_probabilities`` / ``joint_probabilities_nn``: p_j|i with
   the Gaussian precision found by binary search so that 2^H(P_i) = perplexity, and
   p_ij = (p_j|i + p_i|j) / 2n, dense or over the nearest neighbours;
-- ``nearest_neighbors``: exact kNN by blocked BLAS distances;
+- ``nearest_neighbors``: exact kNN by blocked BLAS distances; ``approximate_nearest_neighbors``: an HNSW
+  graph (faiss) whose recall is measured and widened to >= 0.99, for large data;
 - ``kl_divergence``: KL(P || Q) and its exact gradient; ``kl_divergence_bh``: the Barnes-Hut
   gradient with a quadtree (2-D) or octree (3-D), a 1-D map as the 2-D one on a line;
   ``kl_divergence_fft``: the repulsion interpolated on a regular grid and summed by FFT (1-D or 2-D);
@@ -31,6 +32,7 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 
 from tsne.affinities import (SparseAffinities, joint_probabilities, joint_probabilities_nn,  # noqa: E402
                              uniform_affinities_nn)
+from tsne.approximate_neighbors import approximate_nearest_neighbors  # noqa: E402
 from tsne.barnes_hut import kl_divergence_bh  # noqa: E402
 from tsne.embedding import (Affinities, PerplexityBasedNN, TSNEEmbedding, Uniform, initial_map,  # noqa: E402
                             prepare_initial)
@@ -44,8 +46,8 @@ from tsne.perplexity import conditional_probabilities  # noqa: E402
 from tsne.spectral_init import spectral_embedding  # noqa: E402
 from tsne.tsne import TSNE  # noqa: E402
 
-__all__ = ["Affinities", "TSNEDiverged", "PerplexityBasedNN", "SparseAffinities", "TSNE", "TSNEEmbedding", "Uniform",
-           "choose_perplexity", "conditional_probabilities", "initial_map", "joint_probabilities",
-           "joint_probabilities_nn", "kl_divergence", "kl_divergence_bh", "kl_divergence_fft",
-           "nearest_neighbors", "pbic", "pca", "prepare_initial", "spectral_embedding", "squared_distances",
-           "uniform_affinities_nn"]
+__all__ = ["Affinities", "PerplexityBasedNN", "SparseAffinities", "TSNE", "TSNEDiverged", "TSNEEmbedding",
+           "Uniform", "approximate_nearest_neighbors", "choose_perplexity", "conditional_probabilities",
+           "initial_map", "joint_probabilities", "joint_probabilities_nn", "kl_divergence",
+           "kl_divergence_bh", "kl_divergence_fft", "nearest_neighbors", "pbic", "pca", "prepare_initial",
+           "spectral_embedding", "squared_distances", "uniform_affinities_nn"]

@@ -52,9 +52,21 @@ def check_fit_input(est, X):
     if est.metric != "precomputed" and _identical_rows(X):
         raise ValueError(f"X: all {n} samples are identical: there is no structure to embed "
                          f"(and init='pca' would divide by a zero standard deviation)")
+    if est.neighbors == "approx":
+        _check_approx_neighbors(est, X)
     if est.method == "exact":
         check_exact_memory(n)
     return X
+
+
+def _check_approx_neighbors(est, X):
+    """neighbors='approx' searches Euclidean neighbours of dense rows, for the neighbour methods only."""
+    if est.method == "exact":
+        raise ValueError("neighbors: 'approx' needs method='barnes_hut' or 'fft' (method='exact' uses all pairs), "
+                         "got method='exact'")
+    if est.metric != "euclidean" or is_sparse(X):
+        raise ValueError(f"neighbors: 'approx' searches Euclidean neighbours of dense X, got metric={est.metric!r} "
+                         f"on {'sparse' if is_sparse(X) else 'dense'} X; use neighbors='exact' or 'auto'")
 
 
 # exact t-SNE holds n x n float64 matrices: the distances and P (the gradient's loop is O(n) beyond P)

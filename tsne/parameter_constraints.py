@@ -1,16 +1,17 @@
 """TSNE's parameter constraints, after scikit-learn's ``TSNE._parameter_constraints`` (1.9), checked
 before any work. tsne keeps this table of its own so that it needs only NumPy and Numba.
 
-Where the two differ, on purpose: ``callback``/``callback_every`` and the FFT settings are ours
-(openTSNE's names); ``n_jobs=None`` keeps Numba's thread count (all cores) where joblib means one,
-and ``n_jobs=0`` is refused. ``metric`` takes scikit-learn's own list of names (``_VALID_METRICS``),
-read from scikit-learn only for a name other than 'euclidean' or 'precomputed'.
+Where the two differ, on purpose: ``callback``/``callback_every``, ``neighbors`` and the FFT
+settings are ours (openTSNE's names); ``n_jobs=None`` keeps Numba's thread count (all cores) where
+joblib means one, and ``n_jobs=0`` is refused. ``metric`` takes scikit-learn's own list of names
+(``_VALID_METRICS``), read from scikit-learn only for a name other than 'euclidean' or 'precomputed'.
 """
 import math
 import numbers
 
 import numpy as np
 
+from tsne.approximate_neighbors import NEIGHBOR_SEARCHES
 from tsne.distances import valid_metric_names
 
 
@@ -117,6 +118,7 @@ CONSTRAINTS = {
                           "a non-zero int (-1: all cores)", numbers.Integral)],
     "callback": [NONE, Kind(callable, "a callable (iteration, Y, kl)")],
     "callback_every": [Interval(numbers.Integral, 1, None, "left")],
+    "neighbors": [Options(*NEIGHBOR_SEARCHES)],
 }
 
 

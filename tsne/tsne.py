@@ -3,7 +3,8 @@ import time
 
 import numpy as np
 
-from tsne.affinities import affinities_from_data
+from tsne.affinities import affinities_from_data, joint_probabilities_nn
+from tsne.approximate_neighbors import approximate_nearest_neighbors, uses_approximate
 from tsne.barnes_hut import kl_divergence_bh
 from tsne.estimator_api import EstimatorAPI
 from tsne.fft_interpolation import kl_divergence_fft
@@ -73,6 +74,14 @@ class TSNE(EstimatorAPI):
     callback : callable(iteration, Y, kl) or None, called every ``callback_every`` iterations
         with a copy of the embedding (to animate the optimisation)
     callback_every : int >= 1, default 50
+    neighbors : 'auto' (default), 'exact' or 'approx': how the barnes_hut and fft methods find each
+        point's 3 perplexity nearest neighbours (openTSNE's parameter; 'approx' rather than a
+        library's name, since the library may change and the result is what the user chooses).
+        'exact' searches all pairs (O(n^2)); 'approx' an HNSW graph (faiss; O(n log n)) whose
+        recall of the true neighbours, measured on 1000 points, is widened to >= 0.99
+        (``tsne/approximate_neighbors.py``), reproducible with ``random_state`` and the same for
+        any n_jobs; 'auto' is 'approx' from 30,000 points (where it became faster), else 'exact'.
+        Only the Euclidean metric on dense X searches approximately ('auto' is then 'exact')
 
     Every parameter is checked as scikit-learn's ``_parameter_constraints`` say
     (``tsne/parameter_constraints.py``) before any work, and X against them in scikit-learn's
@@ -88,6 +97,8 @@ class TSNE(EstimatorAPI):
         with Z estimated by the tree at ``angle`` (scikit-learn instead reports the value
         computed one step before the last update)
     n_iter_ : int, index of the last iteration run
+    neighbor_recall_ : float or None, the measured recall of the approximate neighbours (None when
+        they were searched exactly or not at all)
     learning_rate_ : float, the learning rate of the last phase
     n_features_in_ : int
     feature_names_in_ : (n_features_in_,) object array, when X was a DataFrame with string column names
@@ -102,7 +113,7 @@ class TSNE(EstimatorAPI):
                  exaggeration=None, max_iter=1000, n_iter_without_progress=300, min_grad_norm=1e-7, metric="euclidean",
                  metric_params=None, init="pca", method="barnes_hut", angle=0.5, dof=None, random_state=None,
                  verbose=0, n_jobs=None, callback=None, callback_every=50, n_interpolation_points=3,
-                 min_num_intervals=50, ints_in_interval=1.0):
+                 min_num_intervals=50, ints_in_interval=1.0, neighbors="auto"):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -125,6 +136,7 @@ class TSNE(EstimatorAPI):
         self.n_interpolation_points = n_interpolation_points
         self.min_num_intervals = min_num_intervals
         self.ints_in_interval = ints_in_interval
+        self.neighbors = neighbors
 
     def _initial_embedding(self, X):
         if isinstance(self.init, str) and self.init == "pca":
@@ -202,6 +214,18 @@ class TSNE(EstimatorAPI):
             X, reference, self.embedding_, perplexity, dof, exponent, n_iter, learning_rate, exaggeration, momentum,
             max_grad_norm, use_fft=self.method != "exact", fft_params=fft_params), X_given)
 
+    def _affinities(self, X, n):
+        """P, over approximate neighbours when ``neighbors`` asks for them (``neighbor_recall_`` set)."""
+        self.neighbor_recall_ = None
+        if not (self.method != "exact" and self.metric == "euclidean" and not is_sparse(X)
+                and uses_approximate(self.neighbors, n)):
+            return affinities_from_data(X, self.perplexity, self.method, self.metric, self.metric_params, self.n_jobs,
+                                        self.verbose)
+        k = min(n - 1, int(3.0 * np.max(self.perplexity) + 1))  # as affinities_from_data: the largest perplexity
+        idx, sq_distances, self.neighbor_recall_ = approximate_nearest_neighbors(
+            np.asarray(X, dtype=np.float64), k, self.random_state, verbose=self.verbose)
+        return joint_probabilities_nn(idx, sq_distances, self.perplexity, verbose=self.verbose)
+
     def _kernel(self):
         """(dof, exponent): scikit-learn's Student t (exponent None), or openTSNE's (1 + d^2 / dof)^-dof."""
         return (max(self.n_components - 1, 1), None) if self.dof is None else (self.dof, self.dof)
@@ -214,8 +238,7 @@ class TSNE(EstimatorAPI):
             self.learning_rate_ = max(n / self.early_exaggeration / 4, 50) if auto else float(self.learning_rate)
             early_rate = self.learning_rate_
         t0 = time.perf_counter()
-        P = affinities_from_data(X, self.perplexity, self.method, self.metric, self.metric_params, self.n_jobs,
-                                 self.verbose)
+        P = self._affinities(X, n)
         dof, exponent = self._kernel()
         exact = self.method == "exact"
 

@@ -1,0 +1,213 @@
+"""Approximate k nearest neighbours for t-SNE at scale: a hierarchical navigable small-world graph
+(HNSW, Malkov & Yashunin 2018, faiss's ``IndexHNSWFlat``), searched with every point as a query.
+
+The exact search (``neighbors.py``) costs O(n^2 d); HNSW costs about O(n log n) and finds nearly
+all of the true neighbours. How many it found is measured, not assumed: the exact neighbours of a
+seeded sample of points are computed and compared (``sampled_recall``), and while that recall is
+below ``MIN_RECALL`` the search is run again with twice the beam (``efSearch``).
+
+The same neighbours for any number of threads, and for one ``random_state`` on every run:
+- the graph is built on one thread (faiss links a point to a graph that other threads are still
+  changing, so with several its edges could depend on their timing), with the points inserted
+  in an order drawn from ``random_state``;
+- the search is parallel over queries, each query a walk of its own through the finished graph;
+- the distances faiss returns (float32) are thrown away: each row's are recomputed in float64,
+  |x_i - x_j|^2 summed over the features in order, and the row sorted by (distance, index), as
+  ``nearest_neighbors`` sorts. The rows are fixed, so which thread does which row does not matter.
+
+Why faiss's HNSW (50-D shifted digits, k = 90, 2 shared cores, ``benchmarks/neighbors.py``):
+at 50,000 points it took 9.9 s at recall 0.997, where the exact search took 14.4 s; pynndescent
+(Numba-based, like this package) found 0.9999 in 18.8 s, compiled for 26-78 s in every new
+process (its kernels are not cached), and its neighbours depended on the thread count (383 of
+50,000 rows differed between 1 and 2 threads). annoy and hnswlib come as source only (a compiler
+at install). faiss-cpu is imported here only, when the approximate search runs.
+"""
+import numbers
+
+import numba
+import numpy as np
+from numba import njit
+
+from tsne.chunked_threads import run_in_chunks
+from tsne.input_checks import count, random_generator, real_matrix
+from tsne.neighbors import nearest_neighbors
+
+NEIGHBOR_SEARCHES = ("auto", "exact", "approx")
+# 'auto' searches exactly below this many points (where the exact search was faster, measured with
+# benchmarks/neighbors.py on 50-D PCA'd shifted digits, k = 90, 2 threads)
+APPROX_FROM = 30_000
+MIN_RECALL = 0.99
+RECALL_SAMPLE = 1000  # points whose exact neighbours check the recall
+_LINKS = 16  # HNSW's M: edges per point and layer
+_EF_CONSTRUCTION = 40  # beam width while building (64: 1.6x the build time, recall 0.9970 -> 0.9984 at 50k)
+_MAX_EF = 4096
+_QUERY_BLOCK = 1 << 16
+
+
+def uses_approximate(neighbors, n):
+    """Whether ``neighbors`` ('auto', 'exact' or 'approx') means the approximate search on n points."""
+    return neighbors == "approx" or (neighbors == "auto" and n >= APPROX_FROM)
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError as e:  # pragma: no cover - a dependency in pyproject.toml
+        raise ImportError("neighbors='approx' (or 'auto' on large data) needs faiss-cpu: pip install faiss-cpu") from e
+    return faiss
+
+
+def _hnsw_graph(X, rng):
+    """An HNSW index of X's rows (as float32), built on one thread in an order drawn from rng;
+    returns (index, order): index id t is row order[t] of X."""
+    faiss = _faiss()
+    order = rng.permutation(len(X))
+    index = faiss.IndexHNSWFlat(X.shape[1], _LINKS)
+    index.hnsw.efConstruction = _EF_CONSTRUCTION
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        index.add(np.ascontiguousarray(X[order], dtype=np.float32))
+    finally:
+        faiss.omp_set_num_threads(before)
+    return index, order
+
+
+def _search(index, order, X, k, ef):
+    """Every row's k nearest other rows through the index, with beam ``ef``: (indices (n, k) int64,
+    sq_distances (n, k) float64), each row as ``_rows_without_self`` makes it (index -1 where the
+    walk found too few). The queries go in blocks of ``_QUERY_BLOCK`` rows (faiss's float32
+    distances and int64 ids of a million rows would take 1.1 GB at once), each block on
+    numba.get_num_threads() threads, each query on its own: the same for any count."""
+    faiss = _faiss()
+    index.hnsw.efSearch = ef
+    indices = np.empty((len(X), k), dtype=np.int64)
+    sq_distances = np.empty((len(X), k))
+    before = faiss.omp_get_max_threads()
+    try:
+        for first in range(0, len(X), _QUERY_BLOCK):
+            block = X[first:first + _QUERY_BLOCK]
+            faiss.omp_set_num_threads(numba.get_num_threads())
+            _, ids = index.search(np.ascontiguousarray(block, dtype=np.float32), k + 1)
+            found = np.where(ids >= 0, order[np.maximum(ids, 0)], -1)
+            run_in_chunks(_rows_without_self, len(block), found, first, X, k, indices, sq_distances)
+    finally:
+        faiss.omp_set_num_threads(before)
+    return indices, sq_distances
+
+
+@njit(nogil=True, cache=True)
+def _rows_without_self(start, stop, found, first, X, k, indices, sq_distances):
+    """Rows first + [start, stop) of X, whose k + 1 candidates are rows [start, stop) of ``found``:
+    the k candidates other than the point itself (the last one dropped when the point is not among
+    them), with float64 squared distances summed over the features in order, sorted by (distance,
+    index). A row short of k candidates keeps index -1."""
+    for r in range(start, stop):
+        i = first + r
+        s = 0
+        for c in range(found.shape[1]):
+            j = found[r, c]
+            if j == i or j < 0 or s == k:
+                continue
+            d = 0.0
+            for f in range(X.shape[1]):
+                diff = X[i, f] - X[j, f]
+                d += diff * diff
+            # insertion into the sorted row: (distance, index) ascending
+            u = s - 1
+            while u >= 0 and (sq_distances[i, u] > d or (sq_distances[i, u] == d and indices[i, u] > j)):
+                sq_distances[i, u + 1] = sq_distances[i, u]
+                indices[i, u + 1] = indices[i, u]
+                u -= 1
+            sq_distances[i, u + 1] = d
+            indices[i, u + 1] = j
+            s += 1
+        for c in range(s, k):
+            indices[i, c] = -1
+            sq_distances[i, c] = np.inf
+
+
+def recall_sample(n, random_state):
+    """The rows whose exact neighbours check the recall: RECALL_SAMPLE of them drawn without
+    replacement (all rows of a smaller X), from a generator of their own so that the draw does not
+    change the graph's."""
+    rng = random_generator(0 if random_state is None else random_state)
+    seed = rng.integers(2 ** 32) if isinstance(rng, np.random.Generator) else rng.randint(2 ** 32)
+    rng = np.random.default_rng([int(seed), 31])
+    return np.sort(rng.choice(n, min(n, RECALL_SAMPLE), replace=False))
+
+
+def sampled_recall(X, indices, sample):
+    """The fraction of the true k nearest neighbours of the rows ``sample`` that ``indices`` holds:
+    |found_i & true_i| / k averaged over i in sample, the true ones by ``nearest_neighbors`` (a
+    point's equally distant neighbours at the k-th place count as found whichever of them is kept).
+
+    X : (n, d); indices : (n, k) int, every row's neighbours; sample : (m,) int rows. -> float in [0, 1]
+    """
+    X = real_matrix(X, "X")
+    k = indices.shape[1]
+    true, true_d = nearest_neighbors(X[sample], k + 1, reference=X)  # the point itself is among these
+    hits = 0
+    for r, i in enumerate(sample):
+        others = true[r] != i
+        keep_t, keep_d = true[r][others][:k], true_d[r][others][:k]
+        ties = set(true[r][others][true_d[r][others] == keep_d[-1]].tolist())  # any of them is a right k-th
+        hits += len((set(keep_t.tolist()) | ties) & set(indices[i].tolist()))
+    return hits / (len(sample) * k)
+
+
+def approximate_nearest_neighbors(X, k, random_state=None, min_recall=MIN_RECALL, verbose=0):
+    """The k nearest other points of every row of X, approximately (HNSW), with the recall measured.
+
+    Parameters
+    ----------
+    X : (n, d) float array
+    k : int, 1 <= k < n
+    random_state : None, int or numpy Generator: the order in which points enter the graph
+    min_recall : float in [0, 1]: the search widens (efSearch doubled, from max(k + 1, 1.5 k))
+        until the recall on the sample reaches it, or the beam reaches n
+    verbose : int, one line per search from 1
+
+    Returns
+    -------
+    indices : (n, k) int64, nearest first, equal distances by ascending index, never the point itself
+    sq_distances : (n, k) float64, |x_i - x_j|^2 summed in float64
+    recall : float, the fraction of the true k nearest neighbours found, on ``RECALL_SAMPLE`` rows
+    """
+    import time
+
+    X = real_matrix(X, "X")
+    n = len(X)
+    k = count(k, "k", 1, n - 1)
+    if isinstance(min_recall, bool) or not isinstance(min_recall, numbers.Real):
+        raise TypeError(f"min_recall: expected a number in [0, 1], got {type(min_recall).__name__} {min_recall!r}")
+    if not 0 <= min_recall <= 1:
+        raise ValueError(f"min_recall: expected a number in [0, 1], got {min_recall!r}")
+    if not isinstance(verbose, bool):
+        count(verbose, "verbose", 0)
+    t0 = time.perf_counter()
+    index, order = _hnsw_graph(X, random_generator(random_state) if random_state is not None
+                               else np.random.default_rng())
+    sample = recall_sample(n, random_state)
+    ef = max(k + 1, (3 * k) // 2)
+    while True:
+        indices, sq_distances = _search(index, order, X, k, ef)
+        missing = np.flatnonzero(indices[:, -1] < 0)
+        if len(missing):  # rows the walk left short (a graph cut in parts): search them exactly
+            indices[missing], sq_distances[missing] = _exact_rows(X, missing, k)
+        recall = sampled_recall(X, indices, sample)
+        if verbose:
+            print(f"[t-SNE] Approximate {k} nearest neighbors (HNSW, efSearch {ef}) of {n} samples in "
+                  f"{time.perf_counter() - t0:.3f}s: recall {recall:.4f} on {len(sample)} of them")
+        if recall >= min_recall or ef >= min(n, _MAX_EF):
+            return indices, sq_distances, recall
+        ef = min(2 * ef, n, _MAX_EF)
+
+
+def _exact_rows(X, rows, k):
+    """Exact neighbours (the point itself left out) of the given rows of X: ((m, k), (m, k))."""
+    idx, d2 = nearest_neighbors(X[rows], k + 1, reference=X)
+    others = idx != rows[:, None]
+    keep = np.cumsum(others, axis=1) <= k
+    sel = others & keep
+    return idx[sel].reshape(len(rows), k), d2[sel].reshape(len(rows), k)
