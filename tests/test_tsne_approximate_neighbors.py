@@ -61,14 +61,27 @@ def test_neighbours_are_sorted_other_points_at_numpy_distances(searched):
     np.testing.assert_array_equal(order, np.broadcast_to(np.arange(k), idx.shape))
 
 
-def test_the_search_widens_until_the_recall_is_reached(monkeypatch):
+def test_the_beam_widens_on_the_sample_until_the_recall_is_reached(monkeypatch):
     X = _digits(1500, seed=1)
     seen = []
     search = approx._search
-    monkeypatch.setattr(approx, "_search", lambda *a: seen.append(a[-1]) or search(*a))
+    monkeypatch.setattr(approx, "_search", lambda *a: seen.append((len(a[3]), a[-1])) or search(*a))
     _, _, recall = approximate_nearest_neighbors(X, 30, random_state=0, min_recall=1.0)
-    assert seen[0] == 45 and all(b == min(2 * a, len(X), approx._MAX_EF) for a, b in zip(seen, seen[1:]))
-    assert recall == 1.0 or seen[-1] == len(X)
+    beams = [ef for rows, ef in seen]
+    # the sample alone at each width, 1.25x a step from k + 1, then every row once at the last width
+    assert beams[0] == 31 and all(b == min(max(a + 1, 5 * a // 4), len(X)) for a, b in zip(beams[:-2], beams[1:-1]))
+    assert [rows for rows, _ in seen] == [approx.RECALL_SAMPLE] * (len(seen) - 1) + [len(X)]
+    assert beams[-1] == beams[-2]
+    assert recall == 1.0 or beams[-1] == len(X)
+
+
+def test_the_full_search_has_the_recall_measured_on_the_sample():
+    # a query's walk does not depend on the other queries: the recall of the sample's rows in the
+    # full result is the recall the calibration measured
+    X = _digits(3000, seed=4)
+    idx, _, recall = approximate_nearest_neighbors(X, 30, random_state=1, min_recall=0.95)
+    sample = recall_sample(len(X), 1)
+    assert sampled_recall(X, idx, sample) == recall >= 0.95
 
 
 def test_same_random_state_same_neighbours():
@@ -94,7 +107,7 @@ def test_exact_neighbors_never_call_the_approximate_search(monkeypatch):
     assert est.neighbor_recall_ is None
     # the map of the exact neighbours' P, built by hand from the same parts
     P = affinities_from_data(X, 30.0, "fft")
-    got = est._affinities(X, len(X))
+    got, in_order = est._affinities(X, len(X), None)
     np.testing.assert_array_equal(P.data, got.data)
     np.testing.assert_array_equal(P.indices, got.indices)
     monkeypatch.setattr(approx, "APPROX_FROM", 30_000)

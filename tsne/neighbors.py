@@ -140,17 +140,20 @@ def _k_smallest(gram, xx, yy, self_column, k, indices, dists):
         # scan order): an insertion sort of the heap by (distance, index). Written out rather than
         # np.argsort + np.sort, whose implementations took ~5 s of Numba compilation
         for s in range(k):
-            dists[t, s] = heap_d[s]
-            indices[t, s] = heap_i[s]
-        for s in range(1, k):
-            dv, iv = dists[t, s], indices[t, s]
-            u = s - 1
-            while u >= 0 and (dists[t, u] > dv or (dists[t, u] == dv and indices[t, u] > iv)):
-                dists[t, u + 1] = dists[t, u]
-                indices[t, u + 1] = indices[t, u]
-                u -= 1
-            dists[t, u + 1] = dv
-            indices[t, u + 1] = iv
+            insert_sorted(dists[t], indices[t], s, heap_d[s], heap_i[s])
+
+
+@njit(inline="always")
+def insert_sorted(dists, indices, size, d, j):
+    """Insert (d, j) into the row whose first ``size`` entries are sorted by (distance, index),
+    ascending; the row has room for one more (entry ``size`` is overwritten)."""
+    u = size - 1
+    while u >= 0 and (dists[u] > d or (dists[u] == d and indices[u] > j)):
+        dists[u + 1] = dists[u]
+        indices[u + 1] = indices[u]
+        u -= 1
+    dists[u + 1] = d
+    indices[u + 1] = j
 
 
 def nearest_neighbors(X, k, reference=None):

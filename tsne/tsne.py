@@ -3,9 +3,10 @@ import time
 
 import numpy as np
 
-from tsne.affinities import affinities_from_data, joint_probabilities_nn
+from tsne.affinities import affinities_from_data
 from tsne.approximate_neighbors import approximate_nearest_neighbors, uses_approximate
 from tsne.barnes_hut import kl_divergence_bh
+from tsne.compact_affinities import compact_joint_probabilities
 from tsne.estimator_api import EstimatorAPI
 from tsne.fft_interpolation import kl_divergence_fft
 from tsne.fit_input import check_fit_input, samples
@@ -13,6 +14,7 @@ from tsne.kl import kl_divergence
 from tsne.locality_order import morton_order, permuted
 from tsne.optimizer import gradient_descent
 from tsne.parameter_constraints import threads as n_threads
+from tsne.perplexity import conditional_probabilities
 from tsne.parameter_constraints import TRANSFORM_CONSTRAINTS, validate_params
 from tsne.pca import pca
 from tsne.sparse_input import is_sparse, sparse_pca
@@ -214,17 +216,25 @@ class TSNE(EstimatorAPI):
             X, reference, self.embedding_, perplexity, dof, exponent, n_iter, learning_rate, exaggeration, momentum,
             max_grad_norm, use_fft=self.method != "exact", fft_params=fft_params), X_given)
 
-    def _affinities(self, X, n):
-        """P, over approximate neighbours when ``neighbors`` asks for them (``neighbor_recall_`` set)."""
+    def _affinities(self, X, n, order):
+        """(P, in_order): P over approximate neighbours when ``neighbors`` asks for them
+        (``neighbor_recall_`` set), then compact and already renumbered by ``order``
+        (``compact_affinities``); else P in the data's order (in_order False)."""
         self.neighbor_recall_ = None
         if not (self.method != "exact" and self.metric == "euclidean" and not is_sparse(X)
                 and uses_approximate(self.neighbors, n)):
             return affinities_from_data(X, self.perplexity, self.method, self.metric, self.metric_params, self.n_jobs,
-                                        self.verbose)
+                                        self.verbose), False
         k = min(n - 1, int(3.0 * np.max(self.perplexity) + 1))  # as affinities_from_data: the largest perplexity
         idx, sq_distances, self.neighbor_recall_ = approximate_nearest_neighbors(
             np.asarray(X, dtype=np.float64), k, self.random_state, verbose=self.verbose)
-        return joint_probabilities_nn(idx, sq_distances, self.perplexity, verbose=self.verbose)
+        t0 = time.perf_counter()
+        conditional = conditional_probabilities(sq_distances, self.perplexity, skip_self=False, verbose=self.verbose)
+        del sq_distances  # a million points: 0.7 GB
+        P = compact_joint_probabilities(idx, conditional, order)
+        if self.verbose >= 2:
+            print(f"[t-SNE] Computed conditional probabilities in {time.perf_counter() - t0:.3f}s")
+        return P, order is not None
 
     def _kernel(self):
         """(dof, exponent): scikit-learn's Student t (exponent None), or openTSNE's (1 + d^2 / dof)^-dof."""
@@ -238,9 +248,16 @@ class TSNE(EstimatorAPI):
             self.learning_rate_ = max(n / self.early_exaggeration / 4, 50) if auto else float(self.learning_rate)
             early_rate = self.learning_rate_
         t0 = time.perf_counter()
-        P = self._affinities(X, n)
-        dof, exponent = self._kernel()
         exact = self.method == "exact"
+        # run on the points in an order that keeps neighbours together in memory (``locality_order``;
+        # a random initial map carries no such order); the caller sees the data's order. The PCA or
+        # given map is made first, so that large P can be built in that order (a random one after P,
+        # whose neighbour search draws from the same random_state)
+        ordered = not exact and not (isinstance(self.init, str) and self.init == "random")
+        Y = self._initial_embedding(X) if ordered else None
+        order = morton_order(Y) if ordered else None
+        P, in_order = self._affinities(X, n, order)
+        dof, exponent = self._kernel()
 
         def objective_for(P):
             kernel = dict(dof=dof, exponent=exponent)
@@ -252,14 +269,11 @@ class TSNE(EstimatorAPI):
                     min_num_intervals=self.min_num_intervals, ints_in_interval=self.ints_in_interval, **kernel)
             return lambda Y, compute_error: kl_divergence_bh(P, Y, self.angle, compute_error=compute_error, **kernel)
 
-        Y = self._initial_embedding(X)
         callback = self.callback
-        order = None
-        if not exact and not (isinstance(self.init, str) and self.init == "random"):
-            # run on the points in an order that keeps neighbours together in memory (a random
-            # initial map carries no such order); the caller sees the data's order
-            order = morton_order(Y)
-            P, Y = permuted(P, order), Y[order]
+        if order is None:
+            Y = self._initial_embedding(X)
+        else:
+            P, Y = (P if in_order else permuted(P, order)), Y[order]
             if callback is not None:
                 callback = lambda i, Y_run, error: self.callback(i, _unpermuted(Y_run, order), error)  # noqa: E731
         # each phase starts its momentum and gains afresh, as scikit-learn's (``optimizer.py``)
