@@ -1,6 +1,7 @@
 """minigrad's t-SNE beside scikit-learn and openTSNE, in one process, printing ratios.
 
     python benchmarks/tsne.py [--sizes 10000 20000] [--with-70k] [--no-exact] [--no-digits] [--compile]
+    python benchmarks/tsne.py --scaling [10000 ... 1000000]   (tsne_scaling.py: time against n beside openTSNE)
 
 For each data set every library embeds the same data with 1000 iterations (250 exaggerated),
 perplexity 30, PCA initialisation, 2 threads. Each returned embedding's KL is recomputed by one
@@ -108,7 +109,16 @@ def main(argv=None):
     p.add_argument("--no-exact", action="store_true", help="skip scikit-learn's exact method (~50 s)")
     p.add_argument("--no-digits", action="store_true")
     p.add_argument("--compile", action="store_true", help="measure Numba compile time in fresh processes")
+    p.add_argument("--scaling", type=int, nargs="*", default=None,
+                   help="run tsne_scaling.py instead (these sizes, or its default 10k to 1M), plotting to docs/")
     args = p.parse_args(argv)
+    if args.scaling is not None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        sizes = [str(n) for n in args.scaling]
+        subprocess.run([sys.executable, os.path.join(here, "tsne_scaling.py"), "--plot",
+                        os.path.join(os.path.dirname(here), "docs", "tsne_scaling.png")] + (["--sizes"] + sizes if sizes
+                                                                                           else []), check=True)
+        return
     import numba
     import openTSNE
     import sklearn

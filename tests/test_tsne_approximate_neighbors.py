@@ -15,6 +15,7 @@ import tsne  # noqa: E402
 import tsne.approximate_neighbors as approx  # noqa: E402
 from tsne.affinities import affinities_from_data  # noqa: E402
 from tsne.approximate_neighbors import approximate_nearest_neighbors, recall_sample, sampled_recall  # noqa: E402
+from tsne.fit_progress import FitProgress  # noqa: E402
 from tsne.neighbors import nearest_neighbors  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,7 +66,7 @@ def test_the_beam_widens_on_the_sample_until_the_recall_is_reached(monkeypatch):
     X = _digits(1500, seed=1)
     seen = []
     search = approx._search
-    monkeypatch.setattr(approx, "_search", lambda *a: seen.append((len(a[3]), a[-1])) or search(*a))
+    monkeypatch.setattr(approx, "_search", lambda *a, **kw: seen.append((len(a[3]), a[5])) or search(*a, **kw))
     _, _, recall = approximate_nearest_neighbors(X, 30, random_state=0, min_recall=1.0)
     beams = [ef for rows, ef in seen]
     # the sample alone at each width, 1.25x a step from k + 1, then every row once at the last width
@@ -107,7 +108,7 @@ def test_exact_neighbors_never_call_the_approximate_search(monkeypatch):
     assert est.neighbor_recall_ is None
     # the map of the exact neighbours' P, built by hand from the same parts
     P = affinities_from_data(X, 30.0, "fft")
-    got, in_order = est._affinities(X, len(X), None)
+    got, in_order = est._affinities(X, len(X), None, FitProgress(False))
     np.testing.assert_array_equal(P.data, got.data)
     np.testing.assert_array_equal(P.indices, got.indices)
     monkeypatch.setattr(approx, "APPROX_FROM", 30_000)
@@ -195,3 +196,14 @@ def test_sampled_recall_counts_a_brute_force_overlap():
     sample = np.arange(300)
     assert sampled_recall(X, true, sample) == 1.0
     assert sampled_recall(X, damaged, sample) == pytest.approx(1 - 100 / 3000)
+
+
+def test_the_query_order_changes_nothing_but_the_time():
+    X = _digits(2500, seed=6)
+    plain = approximate_nearest_neighbors(X, 20, random_state=3)
+    shuffled = approximate_nearest_neighbors(X, 20, random_state=3,
+                                             query_order=np.random.default_rng(0).permutation(len(X)))
+    for a, b in zip(plain, shuffled):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="query_order: expected a permutation"):
+        approximate_nearest_neighbors(X, 20, random_state=3, query_order=np.zeros(len(X), dtype=int))

@@ -356,3 +356,30 @@ def test_a_diverging_fft_fit_stops_with_a_clear_error_instead_of_hanging():
     with pytest.raises(tsne.TSNEDiverged, match="ints_in_interval=5.0") as info:
         est.fit_transform(X)
     assert isinstance(info.value, ValueError) and isinstance(info.value, FloatingPointError)
+
+
+def test_charges_spread_in_parts_match_one_serial_pass(monkeypatch):
+    """Large maps spread their charges in fixed parts on threads (``_SPREAD_IN_PARTS_FROM``): the
+    same sums as one serial pass to float32 rounding, and the same bits for 1 and 2 threads."""
+    import numba
+
+    import tsne.fft_interpolation as fft
+
+    Y = np.random.default_rng(3).normal(0, 20.0, (5000, 2))
+    serial = fft.repulsion_fft(Y, row_sums=False)
+    monkeypatch.setattr(fft, "_SPREAD_IN_PARTS_FROM", 100)
+    results = []
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            results.append(fft.repulsion_fft(Y, row_sums=False))
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
+    # the grids are float32 (SINGLE_PRECISION_UP_TO): the two orders of summation differ by its rounding,
+    # which the cancellation in y S - T magnifies to ~1e-4 of the largest force, far below the
+    # interpolation's own error (~1e-2)
+    np.testing.assert_allclose(results[0][0], serial[0], rtol=0, atol=1e-3 * np.abs(serial[0]).max())
+    assert abs(results[0][1] - serial[1]) <= 1e-5 * abs(serial[1])

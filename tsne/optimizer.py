@@ -3,6 +3,9 @@
 import time
 
 import numpy as np
+from numba import njit
+
+from tsne.chunked_threads import run_in_chunks
 
 
 class TSNEDiverged(ValueError, FloatingPointError):
@@ -12,9 +15,34 @@ class TSNEDiverged(ValueError, FloatingPointError):
     ValueError (a setting is wrong) and a FloatingPointError, as ``layers.TrainingDiverged``."""
 
 
+@njit(nogil=True, cache=True)
+def _step(start, stop, Y, grad, update, gains, momentum, learning_rate, min_gain):
+    """One update of flat entries [start, stop) (``gradient_descent``'s rule), in one pass: the
+    NumPy expressions it replaces (a sign test, two masked updates, a clip, three in-place products)
+    made seven passes over (n, d) arrays and allocated three, 40 ms an iteration at a million
+    points. The same operations in the same order per entry: the same bits."""
+    for t in range(start, stop):
+        g = grad[t]
+        gain = gains[t] + 0.2 if update[t] * g < 0.0 else gains[t] * 0.8
+        gain = max(gain, min_gain)
+        gains[t] = gain
+        g = g * gain
+        grad[t] = g
+        u = update[t] * momentum - learning_rate * g
+        update[t] = u
+        Y[t] += u
+
+
+def _flat_view(a, name):
+    if not (isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable):
+        raise TypeError(f"state: expected {name} as a writeable C-contiguous float64 array of Y's shape, updated in place; got "
+                        f"{type(a).__name__} {getattr(a, 'dtype', '')}")
+    return a.reshape(-1)
+
+
 def gradient_descent(objective, Y, it, max_iter, momentum, learning_rate, n_iter_without_progress,
                      min_grad_norm, n_iter_check=50, min_gain=0.01, verbose=0, callback=None,
-                     callback_every=50, state=None):
+                     callback_every=50, state=None, progress=None):
     """Minimise ``objective(Y, compute_error) -> (kl, grad)`` from iteration ``it`` to ``max_iter``,
     updating Y (n, d) in place.
 
@@ -38,10 +66,18 @@ def gradient_descent(objective, Y, it, max_iter, momentum, learning_rate, n_iter
     the gained gradient gains * g (scikit-learn's) falls to ``min_grad_norm``, stop.
     Returns (Y, last computed KL, last iteration index).
 
+    ``progress``: None, or a ``fit_progress.FitProgress`` whose phase is told the iterations done.
+
     ``state``: None, or an (update, gains) pair of (n, d) arrays to continue from, updated in place
     (``embedding.TSNEEmbedding.optimize``, which carries them between calls as openTSNE does).
     """
+    given = Y
+    # the compiled step updates flat views in place; a map in another layout (the full SVD's PCA map
+    # is Fortran-ordered) is worked on as a C-ordered copy and written back at the end
+    Y = Y if Y.flags.c_contiguous and Y.dtype == np.float64 else np.ascontiguousarray(Y, dtype=np.float64)
     update, gains = (np.zeros_like(Y), np.ones_like(Y)) if state is None else state
+    flat_Y, flat_update, flat_gains = (_flat_view(a, name) for a, name in ((Y, "Y"), (update, "update"),
+                                                                         (gains, "gains")))
     error = best_error = np.finfo(float).max
     best_iter = i = it
     tic = time.perf_counter()
@@ -51,16 +87,12 @@ def gradient_descent(objective, Y, it, max_iter, momentum, learning_rate, n_iter
         kl, grad = objective(Y, want_error)
         if want_error:
             error = kl
-        flipped = update * grad < 0.0
-        gains[flipped] += 0.2
-        gains[~flipped] *= 0.8
-        np.clip(gains, min_gain, np.inf, out=gains)
-        grad *= gains
-        update *= momentum
-        update -= learning_rate * grad
-        Y += update
+        grad = np.ascontiguousarray(grad, dtype=np.float64)
+        run_in_chunks(_step, Y.size, flat_Y, grad.reshape(-1), flat_update, flat_gains, momentum, learning_rate, min_gain)
         if callback is not None and (i + 1) % callback_every == 0:
             callback(i + 1, Y.copy(), error)
+        if progress is not None:
+            progress.update(i + 1 - it)
         if check:
             # not np.linalg.norm: its BLAS dot leaves OpenBLAS threads spinning over the next kernels
             grad_norm = float(np.sqrt((grad * grad).sum()))
@@ -83,4 +115,6 @@ def gradient_descent(objective, Y, it, max_iter, momentum, learning_rate, n_iter
                 if verbose >= 2:
                     print(f"[t-SNE] Iteration {i + 1}: gradient norm {grad_norm}. Finished.")
                 break
-    return Y, error, i
+    if given is not Y:
+        given[...] = Y
+    return given, error, i

@@ -104,6 +104,7 @@ CONSTRAINTS = {
                     "or 'precomputed'", str), Kind(callable, "a callable(x, y) -> distance")],
     "metric_params": [NONE, Kind(lambda v: isinstance(v, dict), "a dict", dict)],
     "init": [Options("pca", "random"), Kind(lambda v: isinstance(v, np.ndarray), "a numpy array")],
+    "progress_bar": [Kind(lambda v: isinstance(v, (bool, np.bool_)), "a bool", bool)],
     "verbose": [Interval(numbers.Integral, 0, None, "left"), Kind(lambda v: isinstance(v, bool), "a bool")],
     "random_state": [NONE, Interval(numbers.Integral, 0, 2**32 - 1, "both"),
                      Kind(lambda v: isinstance(v, (np.random.Generator, np.random.RandomState)),

@@ -1,4 +1,5 @@
 """``TSNE``: the estimator, with scikit-learn's parameter names, defaults and attributes."""
+import numbers
 import time
 
 import numpy as np
@@ -9,6 +10,7 @@ from tsne.barnes_hut import kl_divergence_bh
 from tsne.compact_affinities import compact_joint_probabilities
 from tsne.estimator_api import EstimatorAPI
 from tsne.fft_interpolation import kl_divergence_fft
+from tsne.fit_progress import FitProgress
 from tsne.fit_input import check_fit_input, samples
 from tsne.kl import kl_divergence
 from tsne.locality_order import morton_order, permuted
@@ -16,7 +18,7 @@ from tsne.optimizer import gradient_descent
 from tsne.parameter_constraints import threads as n_threads
 from tsne.perplexity import conditional_probabilities
 from tsne.parameter_constraints import TRANSFORM_CONSTRAINTS, validate_params
-from tsne.pca import pca
+from tsne.pca import pca, pca_solver_for
 from tsne.sparse_input import is_sparse, sparse_pca
 from tsne.transform import embed_new_points
 
@@ -71,6 +73,8 @@ class TSNE(EstimatorAPI):
         ``min_num_intervals`` of them ('fft')
     random_state : None, int or numpy Generator (used by init='random')
     verbose : int, progress messages like scikit-learn's
+    progress_bar : bool, default True: the fit's phases (neighbours, affinities, early exaggeration,
+        optimisation) on stderr with a time estimate, once a fit has taken 2 s (``fit_progress.py``)
     n_jobs : None or a non-zero int, threads of the Numba kernels: k > 0 uses k, -1 all cores, -2 all
         but one (joblib's convention); None keeps Numba's setting (all cores; joblib means one)
     callback : callable(iteration, Y, kl) or None, called every ``callback_every`` iterations
@@ -115,7 +119,7 @@ class TSNE(EstimatorAPI):
                  exaggeration=None, max_iter=1000, n_iter_without_progress=300, min_grad_norm=1e-7, metric="euclidean",
                  metric_params=None, init="pca", method="barnes_hut", angle=0.5, dof=None, random_state=None,
                  verbose=0, n_jobs=None, callback=None, callback_every=50, n_interpolation_points=3,
-                 min_num_intervals=50, ints_in_interval=1.0, neighbors="auto"):
+                 min_num_intervals=50, ints_in_interval=1.0, neighbors="auto", progress_bar=True):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -139,10 +143,15 @@ class TSNE(EstimatorAPI):
         self.min_num_intervals = min_num_intervals
         self.ints_in_interval = ints_in_interval
         self.neighbors = neighbors
+        self.progress_bar = progress_bar
 
     def _initial_embedding(self, X):
         if isinstance(self.init, str) and self.init == "pca":
-            Y = sparse_pca(X, self.n_components) if is_sparse(X) else pca(X, self.n_components)
+            if is_sparse(X):
+                Y = sparse_pca(X, self.n_components)
+            else:  # the exact SVD on small data; at scale, as scikit-learn's PCA chooses (``pca.py``)
+                seed = self.random_state if isinstance(self.random_state, numbers.Integral) else 0
+                Y = pca(X, self.n_components, pca_solver_for(*X.shape), seed)
             return Y / np.std(Y[:, 0]) * 1e-4
         if isinstance(self.init, str):
             rng = self.random_state if isinstance(self.random_state, (np.random.Generator, np.random.RandomState)) \
@@ -165,7 +174,9 @@ class TSNE(EstimatorAPI):
         n = X.shape[0]
         self.n_features_in_ = X.shape[1]
         # transform places new points by Euclidean distances to the fitted rows: dense ones only
-        self._reference = X.astype(np.float64) if self.metric == "euclidean" and not is_sparse(X) else None
+        # (a reference, not a copy, when X is float64 already, as scikit-learn's NearestNeighbors keeps
+        # its data: a million 50-D points are 0.4 GB)
+        self._reference = np.asarray(X, dtype=np.float64) if self.metric == "euclidean" and not is_sparse(X) else None
         self._fitted_on = f"{'sparse' if is_sparse(X) else 'dense'} X with metric={self.metric!r}"
         threads = numba.get_num_threads()
         numba.set_num_threads(n_threads(self.n_jobs, numba.config.NUMBA_NUM_THREADS) if self.n_jobs is not None
@@ -216,18 +227,21 @@ class TSNE(EstimatorAPI):
             X, reference, self.embedding_, perplexity, dof, exponent, n_iter, learning_rate, exaggeration, momentum,
             max_grad_norm, use_fft=self.method != "exact", fft_params=fft_params), X_given)
 
-    def _affinities(self, X, n, order):
+    def _affinities(self, X, n, order, progress):
         """(P, in_order): P over approximate neighbours when ``neighbors`` asks for them
         (``neighbor_recall_`` set), then compact and already renumbered by ``order``
         (``compact_affinities``); else P in the data's order (in_order False)."""
         self.neighbor_recall_ = None
         if not (self.method != "exact" and self.metric == "euclidean" and not is_sparse(X)
                 and uses_approximate(self.neighbors, n)):
+            progress.start("neighbours and affinities")
             return affinities_from_data(X, self.perplexity, self.method, self.metric, self.metric_params, self.n_jobs,
                                         self.verbose), False
         k = min(n - 1, int(3.0 * np.max(self.perplexity) + 1))  # as affinities_from_data: the largest perplexity
         idx, sq_distances, self.neighbor_recall_ = approximate_nearest_neighbors(
-            np.asarray(X, dtype=np.float64), k, self.random_state, verbose=self.verbose)
+            np.asarray(X, dtype=np.float64), k, self.random_state, verbose=self.verbose, progress=progress,
+            query_order=order)
+        progress.start("affinities")
         t0 = time.perf_counter()
         conditional = conditional_probabilities(sq_distances, self.perplexity, skip_self=False, verbose=self.verbose)
         del sq_distances  # a million points: 0.7 GB
@@ -256,7 +270,8 @@ class TSNE(EstimatorAPI):
         ordered = not exact and not (isinstance(self.init, str) and self.init == "random")
         Y = self._initial_embedding(X) if ordered else None
         order = morton_order(Y) if ordered else None
-        P, in_order = self._affinities(X, n, order)
+        progress = FitProgress(self.progress_bar)
+        P, in_order = self._affinities(X, n, order, progress)
         dof, exponent = self._kernel()
 
         def objective_for(P):
@@ -277,13 +292,14 @@ class TSNE(EstimatorAPI):
             if callback is not None:
                 callback = lambda i, Y_run, error: self.callback(i, _unpermuted(Y_run, order), error)  # noqa: E731
         # each phase starts its momentum and gains afresh, as scikit-learn's (``optimizer.py``)
-        common = dict(min_grad_norm=self.min_grad_norm,
+        common = dict(min_grad_norm=self.min_grad_norm, progress=progress,
                       n_iter_check=self._N_ITER_CHECK, verbose=self.verbose, callback=callback,
                       callback_every=self.callback_every)
         # the dense O(n^2) loop is bound by reading P: iterate on a float32 copy, report with float64
         P_run = P.astype(np.float32) if exact else P
         P_exaggerated = P_run * np.float32(self.early_exaggeration) if exact else P.scaled(self.early_exaggeration)
         explore = self._EXPLORATION_MAX_ITER  # an instance may set it, as scikit-learn's tests do
+        progress.start("early exaggeration", explore)
         Y, kl, it = gradient_descent(objective_for(P_exaggerated), Y, 0, explore, momentum=0.5,
                                      learning_rate=early_rate, n_iter_without_progress=explore, **common)
         if self.verbose:
@@ -291,9 +307,11 @@ class TSNE(EstimatorAPI):
         if self.exaggeration is not None:
             P_run = P_run * np.float32(self.exaggeration) if exact else P_run.scaled(self.exaggeration)
         if it < explore - 1 or self.max_iter > explore:
+            progress.start("optimisation", self.max_iter - it - 1)
             Y, kl, it = gradient_descent(objective_for(P_run), Y, it + 1, self.max_iter, momentum=0.8,
                                          learning_rate=self.learning_rate_,
                                          n_iter_without_progress=self.n_iter_without_progress, **common)
+        progress.finish()
         self.n_iter_ = it
         self.kl_divergence_ = float(objective_for(P)(Y, True)[0])
         if self.verbose:
