@@ -27,6 +27,10 @@ except ImportError:  # pragma: no cover
 
 _BLOCK_BYTES = 32 << 20  # one block of products (one per busy thread): memory stays flat at 70k points
 _NO_SELF = -(1 << 62)  # the self column of rows that are not columns: self_column + t is never a column
+# neighbours among more rows than this are searched in tiles of this many rows of Y (fewer: in whole
+# rows of products, ``_in_blocks``, as before), by blocks of _TILE_BLOCK_ROWS rows of X
+_COLUMN_TILE = 1 << 16
+_TILE_BLOCK_ROWS = _BLOCK_BYTES // (8 * _COLUMN_TILE)
 
 
 def _block_rows(m):
@@ -65,6 +69,39 @@ def _in_blocks(X, Y, per_block, out=None):
         run_in_chunks(blocks, (len(X) + rows - 1) // rows)
 
 
+def _k_smallest_in_tiles(X, Y, k, indices, dists):
+    """``nearest_neighbors`` against many rows of Y (more than _COLUMN_TILE): the products a block
+    of _TILE_BLOCK_ROWS rows of X by a tile of _COLUMN_TILE rows of Y at a time, each row's heap
+    carried from tile to tile. With whole rows of products per block (``_in_blocks``), a million
+    reference rows left blocks of 4 rows, and every block read all of Y (0.4 GB at 50 features):
+    10,000 new points took minutes. Tiles and blocks are fixed by the shapes alone, never by the
+    thread count (module docstring)."""
+    xx = np.einsum("ij,ij->i", X, X)
+    yy = np.einsum("ij,ij->i", Y, Y)
+    self_column = 0 if Y is X else _NO_SELF
+    n_blocks = (len(X) + _TILE_BLOCK_ROWS - 1) // _TILE_BLOCK_ROWS
+
+    def blocks(first, last):
+        scratch = np.empty((_TILE_BLOCK_ROWS, _COLUMN_TILE))
+        heap_d = np.empty((_TILE_BLOCK_ROWS, k))
+        heap_i = np.empty((_TILE_BLOCK_ROWS, k), dtype=np.int64)
+        sizes = np.empty(_TILE_BLOCK_ROWS, dtype=np.int64)
+        for blk in range(first, last):
+            a = blk * _TILE_BLOCK_ROWS
+            b = min(a + _TILE_BLOCK_ROWS, len(X))
+            sizes[:] = 0
+            for c0 in range(0, len(Y), _COLUMN_TILE):
+                c1 = min(c0 + _COLUMN_TILE, len(Y))
+                gram = scratch[:b - a, :c1 - c0]
+                np.matmul(X[a:b], Y[c0:c1].T, out=gram)
+                _k_smallest_tile(gram, xx[a:b], yy[c0:c1], c0, a + self_column if self_column == 0 else _NO_SELF,
+                                 k, heap_d, heap_i, sizes)
+            _sorted_heaps(heap_d[:b - a], heap_i[:b - a], indices[a:b], dists[a:b])
+
+    with _one_blas_thread():
+        run_in_chunks(blocks, n_blocks)
+
+
 @njit(inline="always")
 def _squared(xx_i, yy_j, g):
     return max(xx_i + yy_j - 2.0 * g, 0.0)
@@ -98,28 +135,41 @@ def squared_distances(X, Y=None):
 def _k_smallest(gram, xx, yy, self_column, k, indices, dists):
     """Per row t of a block of products x_i . y_j: the k smallest squared distances to the rows of
     Y (``_squared``), skipping column self_column + t (the point itself; none when self_column is
-    _NO_SELF), nearest first, with a max-heap so that most entries cost one comparison."""
+    _NO_SELF), nearest first."""
+    heap_d = np.empty((gram.shape[0], k))
+    heap_i = np.empty((gram.shape[0], k), dtype=np.int64)
+    sizes = np.zeros(gram.shape[0], dtype=np.int64)
+    _k_smallest_tile(gram, xx, yy, 0, self_column, k, heap_d, heap_i, sizes)
+    _sorted_heaps(heap_d, heap_i, indices, dists)
+
+
+@njit(nogil=True, cache=True)
+def _k_smallest_tile(gram, xx, yy, first_column, self_column, k, heap_d, heap_i, sizes):
+    """Feed the columns first_column + [0, m) of a block (products with a tile of m rows of Y, their
+    squared norms yy (m,)) into each row's max-heap of its k smallest squared distances so far
+    (heap_d, heap_i (rows, k), sizes (rows,)), so that most entries cost one comparison. Column
+    self_column + t of row t is the point itself, skipped."""
     m = gram.shape[1]
-    heap_d = np.empty(k)
-    heap_i = np.empty(k, dtype=np.int64)
     for t in range(gram.shape[0]):
-        size = 0
+        size = sizes[t]
         row = gram[t]
         base = xx[t]
-        me = self_column + t  # not a conditional expression: that made this loop 6% slower
+        hd = heap_d[t]
+        hi = heap_i[t]
+        me = self_column + t - first_column  # not a conditional expression: that made this loop 6% slower
         for j in range(m):
             v = _squared(base, yy[j], row[j])
-            if j == me or (size == k and v >= heap_d[0]):
+            if j == me or (size == k and v >= hd[0]):
                 continue
             if size < k:  # sift up
                 pos = size
                 size += 1
                 while pos > 0:
                     parent = (pos - 1) // 2
-                    if heap_d[parent] >= v:
+                    if hd[parent] >= v:
                         break
-                    heap_d[pos] = heap_d[parent]
-                    heap_i[pos] = heap_i[parent]
+                    hd[pos] = hd[parent]
+                    hi[pos] = hi[parent]
                     pos = parent
             else:  # replace the root, sift down
                 pos = 0
@@ -127,20 +177,26 @@ def _k_smallest(gram, xx, yy, self_column, k, indices, dists):
                     child = 2 * pos + 1
                     if child >= k:
                         break
-                    if child + 1 < k and heap_d[child + 1] > heap_d[child]:
+                    if child + 1 < k and hd[child + 1] > hd[child]:
                         child += 1
-                    if heap_d[child] <= v:
+                    if hd[child] <= v:
                         break
-                    heap_d[pos] = heap_d[child]
-                    heap_i[pos] = heap_i[child]
+                    hd[pos] = hd[child]
+                    hi[pos] = hi[child]
                     pos = child
-            heap_d[pos] = v
-            heap_i[pos] = j
-        # nearest first, equal distances by ascending index (so the result does not depend on
-        # scan order): an insertion sort of the heap by (distance, index). Written out rather than
-        # np.argsort + np.sort, whose implementations took ~5 s of Numba compilation
-        for s in range(k):
-            insert_sorted(dists[t], indices[t], s, heap_d[s], heap_i[s])
+            hd[pos] = v
+            hi[pos] = first_column + j
+        sizes[t] = size
+
+
+@njit(nogil=True, cache=True)
+def _sorted_heaps(heap_d, heap_i, indices, dists):
+    """Each row's heap nearest first, equal distances by ascending index (so the result does not
+    depend on scan order): an insertion sort by (distance, index). Written out rather than
+    np.argsort + np.sort, whose implementations took ~5 s of Numba compilation."""
+    for t in range(heap_d.shape[0]):
+        for s in range(heap_d.shape[1]):
+            insert_sorted(dists[t], indices[t], s, heap_d[t, s], heap_i[t, s])
 
 
 @njit(inline="always")
@@ -171,7 +227,8 @@ def nearest_neighbors(X, k, reference=None):
     indices : (n, k) int64, nearest first, equal distances by ascending index (a point is never
         its own neighbour; its duplicates are)
     sq_distances : (n, k) float64 squared Euclidean distances, bit for bit the entries of
-        ``squared_distances(X, reference)``
+        ``squared_distances(X, reference)`` up to _COLUMN_TILE reference rows (beyond, the products
+        are taken in tiles of other shapes, and may differ from them in the last bits)
     """
     X = real_matrix(X, "X")
     Y = X if reference is None else real_matrix(reference, "reference")
@@ -181,6 +238,9 @@ def nearest_neighbors(X, k, reference=None):
     k = count(k, "k", 1, candidates)  # 1 <= k < n_samples, or <= the reference points
     indices = np.empty((len(X), k), dtype=np.int64)
     dists = np.empty((len(X), k))
+    if len(Y) > _COLUMN_TILE:
+        _k_smallest_in_tiles(X, Y, k, indices, dists)
+        return indices, dists
     _in_blocks(X, Y, lambda a, b, gram, xx, yy, self_column:
                _k_smallest(gram, xx, yy, self_column, k, indices[a:b], dists[a:b]))
     return indices, dists

@@ -304,6 +304,7 @@ class TSNE(EstimatorAPI):
                                      learning_rate=early_rate, n_iter_without_progress=explore, **common)
         if self.verbose:
             print(f"[t-SNE] KL divergence after {it + 1} iterations with early exaggeration: {kl:.6f}")
+        del P_exaggerated  # a million points: 0.5 GB
         if self.exaggeration is not None:
             P_run = P_run * np.float32(self.exaggeration) if exact else P_run.scaled(self.exaggeration)
         if it < explore - 1 or self.max_iter > explore:
