@@ -70,7 +70,7 @@ def _run(F, seed, max_iter):
     maps = []
     # exact: the gallery's sets are small, and it compiles 4x faster than Barnes-Hut (figures_embedding)
     estimator = TSNE(method="exact", random_state=seed, max_iter=max_iter, callback_every=_EVERY,
-                     callback=lambda iteration, Y, kl: maps.append((iteration, Y)))
+                     callback=lambda iteration, Y, kl: maps.append((iteration, Y)), progress_bar=False)
     estimator.fit_transform(F)
     return estimator, maps
 

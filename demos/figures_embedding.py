@@ -13,7 +13,9 @@ from tsne import TSNE, pca
 
 def _tsne(X, ctx, perplexity=30.0):
     """Exact t-SNE for the gallery's small sets (it compiles 4x faster than Barnes-Hut, and is exact)."""
-    model = TSNE(perplexity=perplexity, method="exact", random_state=ctx.seed, max_iter=300 if ctx.quick else 750)
+    # the gallery draws its own progress: no t-SNE bar inside it
+    model = TSNE(perplexity=perplexity, method="exact", random_state=ctx.seed, max_iter=300 if ctx.quick else 750,
+                 progress_bar=False)
     return model.fit_transform(X), model.kl_divergence_
 
 
