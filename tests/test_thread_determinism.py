@@ -78,6 +78,9 @@ _CHILD = textwrap.dedent(r'''
         if method != "exact":
             res[f"tsne_{method}_pca"] = tsne.TSNE(method=method, perplexity=10, random_state=7, max_iter=250,
                                                   n_jobs=t).fit_transform(X)
+            # the large-data path on noise: HNSW neighbours, the compact P built in the run's order
+            res[f"tsne_{method}_approx"] = tsne.TSNE(method=method, perplexity=10, random_state=7, max_iter=250,
+                                                     n_jobs=t, neighbors="approx").fit_transform(X)
         numba.set_num_threads(t)  # transform runs on the caller's thread count
         res[f"transform_{method}"] = est.transform(X_new)
         if method == "fft":
