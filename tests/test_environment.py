@@ -85,3 +85,27 @@ def test_an_openmp_runtime_loaded_first_is_not_shared():
     except OSError:
         pytest.skip("no GNU OpenMP runtime on this machine")
     assert _run(code) == "workqueue"
+
+
+@pytest.mark.parametrize("first", ["import numpy", "import faiss, scipy.linalg, numpy", "import scipy.linalg, faiss"])
+def test_products_hold_numpys_own_openblas_whatever_came_first(first):
+    """faiss-cpu and SciPy load OpenBLAS copies of their own, exporting the same names; minigrad's
+    products must set (to one thread while they run) the copy NumPy's products call, else NumPy's
+    keeps its threads and the results depend on the thread count."""
+    code = (f"{first}; import numpy as np, threading; from minigrad.kernels import gemm; "
+            "from threadpoolctl import threadpool_info, threadpool_limits; "
+            "seen = []; "
+            "a = np.random.default_rng(0).standard_normal((8, 6776)); b = np.ones((6776, 760)); "
+            "old = np.matmul\n"
+            "def spy(x, y, out=None):\n"
+            "    seen.append([i['num_threads'] for i in threadpool_info() if i['filepath'] == gemm._NUMPY_OPENBLAS[0]])\n"
+            "    return old(x, y, out=out)\n"
+            "np.matmul = spy; gemm.matmul(a, b); np.matmul = old\n"
+            "loaded = [i['filepath'] for i in threadpool_info() if i['internal_api'] == 'openblas']\n"
+            "print(gemm._NUMPY_OPENBLAS[0].split('/')[-2], len(loaded), seen[0], "
+            "[i['num_threads'] for i in threadpool_info() if i['filepath'] == gemm._NUMPY_OPENBLAS[0]])")
+    lib_dir, n_loaded, during, after = _run(code, OPENBLAS_NUM_THREADS="2").split(" ", 3)
+    assert lib_dir == "numpy.libs"
+    assert int(n_loaded) >= (3 if "faiss" in first else 1)
+    assert during == "[1]"  # NumPy's OpenBLAS on one thread inside minigrad's product
+    assert after == "[2]"  # and given back its count after

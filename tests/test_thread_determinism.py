@@ -115,7 +115,8 @@ _CHILD = textwrap.dedent(r'''
     # products whose inner dimension OpenBLAS's drivers cut differently, run on minigrad's threads
     from threadpoolctl import threadpool_info
     from minigrad.kernels import gemm
-    blas_threads = next(i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas")
+    # NumPy's own OpenBLAS: faiss-cpu (loaded by the approximate t-SNE fits above) brings another
+    blas_threads = next(i["num_threads"] for i in threadpool_info() if i["filepath"] == gemm._NUMPY_OPENBLAS[0])
     for dt in (np.float32, np.float64):
         name = np.dtype(dt).name
         a, b = rng.normal(size=(8, 6776)).astype(dt), rng.normal(size=(6776, 760)).astype(dt)

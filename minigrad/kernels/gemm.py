@@ -36,18 +36,9 @@ _MAX_PARTS = 4
 _MIN_SIDE = 128  # rows or columns per part: each part repacks the other operand, and runs OpenBLAS's fast kernels
 
 
-def _openblas():
-    """NumPy's OpenBLAS's ``openblas_set_num_threads_local`` (it returns the count it replaces), or None."""
-    for path in process_settings._loaded_openblas():
-        try:
-            return ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 4) | os.RTLD_LAZY).openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-    return None
-
-
 np.ones((2, 2)) @ np.ones((2, 2))  # make sure NumPy has loaded its BLAS before looking for it
-_BLAS = _openblas()
+_NUMPY_OPENBLAS = process_settings._numpy_openblas()  # (path, openblas_set_num_threads_local) or None
+_BLAS = _NUMPY_OPENBLAS and _NUMPY_OPENBLAS[1]  # it returns the count it replaces
 
 
 def matmul(a, b, out=None):

@@ -81,6 +81,34 @@ def let_blas_threads_sleep():
     return restarted
 
 
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+
+def _numpy_openblas():
+    """(path, ``openblas_set_num_threads_local``) of the OpenBLAS NumPy's own products call, or None.
+
+    Other packages bring OpenBLAS copies of their own (SciPy's, faiss-cpu's, each exporting the
+    same names); which one comes first in /proc/self/maps depends on the import order. Looking the
+    symbol up through NumPy's extension module finds the copy NumPy links: dlsym on a library's
+    handle searches that library and its dependencies only.
+    """
+    try:
+        from numpy._core import _multiarray_umath as ext
+    except ImportError:  # NumPy 1.x
+        from numpy.core import _multiarray_umath as ext
+    try:
+        fn = ctypes.CDLL(ext.__file__, mode=getattr(os, "RTLD_NOLOAD", 4) | os.RTLD_LAZY).openblas_set_num_threads_local
+        dladdr = ctypes.CDLL(None).dladdr
+    except (OSError, AttributeError):
+        return None  # MKL, Accelerate or an old OpenBLAS: NumPy's BLAS decides its own threads
+    info = _DlInfo()
+    if not dladdr(ctypes.cast(fn, ctypes.c_void_p), ctypes.byref(info)) or not info.dli_fname:
+        return None
+    return os.path.realpath(info.dli_fname.decode()), fn
+
+
 def _loaded_openblas():
     """Paths of the OpenBLAS libraries mapped into this process (Linux's /proc/self/maps)."""
     try:
