@@ -30,6 +30,26 @@ def test_permuted_affinities_are_the_same_matrix():
         assert np.all(np.diff(Q.indices[Q.indptr[r]:Q.indptr[r + 1]]) > 0)
 
 
+def test_permuted_compact_affinities_keep_their_types_and_values():
+    """The large-data P (int32 columns, float32 values, built in a run order) renumbered again:
+    the same entries, bit for bit, in the same types; a permutation and its inverse give P back."""
+    from tsne.compact_affinities import compact_joint_probabilities
+    from tsne.neighbors import nearest_neighbors
+    from tsne.perplexity import conditional_probabilities
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((400, 6))
+    idx, dist = nearest_neighbors(X, 30)
+    P = compact_joint_probabilities(idx, conditional_probabilities(dist, 10.0, skip_self=False), rng.permutation(400))
+    order = rng.permutation(400)
+    Q = permuted(P, order)
+    assert (Q.indptr.dtype, Q.indices.dtype, Q.data.dtype) == (P.indptr.dtype, np.int32, np.float32)
+    assert np.array_equal(Q.toarray(), P.toarray()[np.ix_(order, order)])
+    back = permuted(Q, np.argsort(order))
+    for a, b in zip(back[:3], P[:3]):
+        assert np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("method", ["fft", "barnes_hut"])
 def test_fit_returns_and_reports_the_data_order(method):
     rng = np.random.default_rng(3)

@@ -264,7 +264,8 @@ class TSNEEmbedding:
         learning_rate : float > 0 or 'auto': n / (4 exaggeration) (openTSNE's n / exaggeration in this
             gradient's scale; Belkina et al. 2019)
         restart : bool, start this phase with update 0 and gains 1, as each phase of ``TSNE`` (scikit-learn)
-            does; False continues them, as openTSNE does
+            does; False continues them, as openTSNE does. A restart in a locality order also renumbers
+            the run along the current map's Z-order, as ``TSNE`` does after early exaggeration
         inplace : bool, update this embedding; otherwise (openTSNE's default) a new one is returned and
             this one is left as it was
         callback : callable(iteration, Y, kl) or None, every ``callback_every`` iterations (Y in the data's order)
@@ -282,6 +283,11 @@ class TSNEEmbedding:
         rate = n / (exaggeration or 1) / 4 if isinstance(learning_rate, str) else float(learning_rate)
         if restart:
             target._update[:], target._gains[:] = 0.0, 1.0
+            if target._order is not None:  # renumber along the map as it is now, as TSNE between its phases
+                again = morton_order(target._Y)
+                target._P = target._P_run = permuted(target._P, again)
+                target._Y = np.ascontiguousarray(target._Y[again])
+                target._order = target._order[again]
         rank = None if target._order is None else np.argsort(target._order)  # run row of each data point
 
         def report(i, Y_run, kl):

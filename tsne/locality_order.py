@@ -10,6 +10,7 @@ unchanged within noise on shifted digits. t-SNE is the same problem in any order
 only the rounding of its sums changes.
 """
 import numpy as np
+from numba import njit
 
 from tsne.affinities import SparseAffinities
 
@@ -32,15 +33,32 @@ def morton_order(Y):
 
 def permuted(P, order):
     """P with rows and columns renumbered so that new point r is old point order[r]:
-    P'[r, s] = P[order[r], order[s]], columns sorted within each row again."""
+    P'[r, s] = P[order[r], order[s]], columns sorted within each row.
+
+    P is symmetric, so P' is the transpose of the matrix whose row r is old row order[r] with its
+    columns renumbered: placing each entry (r, s) of those rows into row s, rows r taken in
+    ascending order, writes every row of P' already sorted. One pass over the entries, no sort and
+    no scratch beyond P' itself (a million points, 1.2 x 10^8 entries: about a second; a stable
+    argsort of the entries needed 2 GB of keys).
+    """
     n = P.n
-    counts = np.diff(P.indptr)[order]
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(P.indptr.dtype)
-    # position in the old arrays of every entry of the new rows, row after row
-    source = np.repeat(P.indptr[order] - indptr[:-1], counts) + np.arange(indptr[-1])
+    order = np.asarray(order, dtype=np.int64)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
-    cols = rank[P.indices[source]]
-    rows = np.repeat(np.arange(n), counts)
-    sort = np.argsort(rows * n + cols, kind="stable")
-    return SparseAffinities(indptr, cols[sort].astype(P.indices.dtype), P.data[source][sort], n)
+    indptr = np.zeros(n + 1, dtype=P.indptr.dtype)
+    np.cumsum(np.diff(P.indptr)[order], out=indptr[1:])
+    indices, data = np.empty_like(P.indices), np.empty_like(P.data)
+    _place_transposed(P.indptr, P.indices, P.data, order, rank, indptr, indices, data)
+    return SparseAffinities(indptr, indices, data, n)
+
+
+@njit(nogil=True, cache=True)
+def _place_transposed(old_indptr, old_indices, old_data, order, rank, indptr, indices, data):
+    fill = indptr[:-1].copy()
+    for r in range(len(order)):
+        old = order[r]
+        for e in range(old_indptr[old], old_indptr[old + 1]):
+            s = rank[old_indices[e]]
+            indices[fill[s]] = r
+            data[fill[s]] = old_data[e]
+            fill[s] += 1

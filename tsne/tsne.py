@@ -284,16 +284,18 @@ class TSNE(EstimatorAPI):
                     min_num_intervals=self.min_num_intervals, ints_in_interval=self.ints_in_interval, **kernel)
             return lambda Y, compute_error: kl_divergence_bh(P, Y, self.angle, compute_error=compute_error, **kernel)
 
-        callback = self.callback
         if order is None:
             Y = self._initial_embedding(X)
         else:
             P, Y = (P if in_order else permuted(P, order)), Y[order]
-            if callback is not None:
-                callback = lambda i, Y_run, error: self.callback(i, _unpermuted(Y_run, order), error)  # noqa: E731
+
+        def callback(i, Y_run, error):  # reads ``order`` when called: the run is renumbered once below
+            self.callback(i, Y_run if order is None else _unpermuted(Y_run, order), error)
+
         # each phase starts its momentum and gains afresh, as scikit-learn's (``optimizer.py``)
         common = dict(min_grad_norm=self.min_grad_norm, progress=progress,
-                      n_iter_check=self._N_ITER_CHECK, verbose=self.verbose, callback=callback,
+                      n_iter_check=self._N_ITER_CHECK, verbose=self.verbose,
+                      callback=None if self.callback is None else callback,
                       callback_every=self.callback_every)
         # the dense O(n^2) loop is bound by reading P: iterate on a float32 copy, report with float64
         P_run = P.astype(np.float32) if exact else P
@@ -305,6 +307,18 @@ class TSNE(EstimatorAPI):
         if self.verbose:
             print(f"[t-SNE] KL divergence after {it + 1} iterations with early exaggeration: {kl:.6f}")
         del P_exaggerated  # a million points: 0.5 GB
+        if order is not None:
+            # The map now shows the data's neighbourhoods far better than the PCA map the run's
+            # order came from: renumber the run along the map's own Morton curve, so that the
+            # attraction's reads of y_j and the FFT's spreading stay in cache for the rest of the
+            # fit (a million deformed digits: attraction 252 -> 190 ms an iteration, for a 4.4 s
+            # renumbering). The momentum and gains restart here anyway. (A random start runs in
+            # the data's order throughout, as it always has; TSNEEmbedding.optimize(restart=True)
+            # renumbers as this does.)
+            again = morton_order(Y)
+            P_run = P = permuted(P, again)
+            Y = Y[again]
+            order = again if order is None else order[again]
         if self.exaggeration is not None:
             P_run = P_run * np.float32(self.exaggeration) if exact else P_run.scaled(self.exaggeration)
         if it < explore - 1 or self.max_iter > explore:
