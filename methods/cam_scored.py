@@ -19,7 +19,7 @@ from methods.inputs_and_targets import as_batch, copies_of, follow_batch, repeat
 from methods.upsample import resize
 from minigrad import Tensor
 from minigrad.argument_checks import boolean, integer
-from minigrad.backward import _topological_order
+from minigrad.backward import topological_order
 
 
 def _chunks(n_channels, size):
@@ -86,7 +86,7 @@ def _replay(output, tensor, value):
     arrays; everything else (weights, other branches) is read from the graph as it is."""
     values = {id(tensor): value}
     with minigrad.no_grad():
-        for t in _topological_order([output]):
+        for t in topological_order([output]):
             node = t._node
             if node is not None and any(id(i) in values for i in node.inputs):
                 changed = [Tensor(values[id(i)]) if id(i) in values else i for i in node.inputs]

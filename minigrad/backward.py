@@ -12,8 +12,10 @@ from minigrad.rules import rule_for
 from minigrad.tensor import Tensor
 
 
-def _topological_order(outputs):
-    """Tensors reachable from ``outputs`` through nodes, inputs before the tensors they made."""
+def topological_order(outputs):
+    """Tensors reachable from ``outputs`` (a list of Tensors) through nodes, inputs before the
+    tensors they made: the order a backward pass walks in reverse. Methods that replay part of
+    a recorded graph (``methods/cam_scored.py``'s Ablation-CAM) walk it too."""
     order, seen, stack = [], set(), [(t, False) for t in outputs]
     while stack:
         t, expanded = stack.pop()
@@ -70,7 +72,7 @@ def _reverse(outputs, seeds, wanted, release=False):
     """Gradients of sum_k <seed_k, output_k> with respect to each tensor in ``wanted``. The pass lets
     go of each tensor once done with it; with ``release`` it also empties each node once its rule
     has run (keeping ``op``, ``module`` and ``released``), so the graph's arrays are freed as it goes."""
-    order = _topological_order(outputs)
+    order = topological_order(outputs)
     keep = {id(t) for t in wanted}
     relevant = set(keep)
     for t in order:  # a node matters if one of its inputs leads to a wanted tensor
@@ -133,7 +135,7 @@ def accumulate_into_leaves(output, seed=None, retain_graph=False):
     end), so a second backward through it raises; ``retain_graph=True`` keeps it."""
     if not output.requires_grad:
         raise ValueError("backward: the tensor does not require grad (no graph was recorded)")
-    leaves = [t for t in _topological_order([output]) if t._node is None and t.requires_grad]
+    leaves = [t for t in topological_order([output]) if t._node is None and t.requires_grad]
     seeds = _seeds([output], seed)
     shared = {id(s) for s in seeds}  # arrays .grad must not alias: the caller's seed, one given to two leaves
     for leaf, g in zip(leaves, _reverse([output], seeds, leaves, release=not retain_graph)):

@@ -20,28 +20,14 @@ from methods.shapley import shapley_values
 from methods.surrogate_models import _shapley_kernel_sample, kernel_shap, lime
 
 sys.path.insert(0, os.path.dirname(__file__))
-
-
-def _x(shape=(2, 3, 6, 6), seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def _five_groups():
-    mask = 2 * (np.arange(6)[:, None] >= 3) + (np.arange(6)[None, :] >= 3)
-    mask[:2, :2] = 4
-    return mask
+from grouped_features import five_groups as _five_groups  # noqa: E402
+from grouped_features import per_group as _per_group  # noqa: E402
+from grouped_features import random_input as _x  # noqa: E402
+from grouped_features import relative_error as _relative  # noqa: E402
 
 
 def _all_coalitions(m):
     return (np.arange(2 ** m)[:, None] >> np.arange(m)) & 1
-
-
-def _per_group(attributions, mask):
-    return np.stack([attributions[:, 0][:, mask == g][:, 0] for g in range(mask.max() + 1)], axis=1)
-
-
-def _relative(ours, theirs):
-    return np.abs(ours - theirs).max() / np.abs(theirs).max()
 
 
 def _net():

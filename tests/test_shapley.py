@@ -19,28 +19,12 @@ import layers as L
 from methods.shapley import MAX_EXACT_FEATURES, shapley_value_sampling, shapley_values
 
 sys.path.insert(0, os.path.dirname(__file__))
+from grouped_features import five_groups as _five_groups  # noqa: E402
+from grouped_features import per_group as _per_group  # noqa: E402
+from grouped_features import random_input as _x  # noqa: E402
+from grouped_features import relative_error as _relative  # noqa: E402
 
 TARGET = [1, 3]
-
-
-def _x(shape=(2, 3, 6, 6), seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def _five_groups():
-    """An (H, W) mask of 5 groups over a 6 x 6 image: the quadrants, with a 2 x 2 corner split off."""
-    mask = 2 * (np.arange(6)[:, None] >= 3) + (np.arange(6)[None, :] >= 3)
-    mask[:2, :2] = 4
-    return mask
-
-
-def _relative(ours, theirs):
-    return np.abs(ours - theirs).max() / np.abs(theirs).max()
-
-
-def _per_group(attributions, mask):
-    """(N, C, H, W) attributions constant on each group of an (H, W) mask -> (N, M) one value per group."""
-    return np.stack([attributions[:, 0][:, mask == g][:, 0] for g in range(mask.max() + 1)], axis=1)
 
 
 @pytest.fixture(scope="module")
