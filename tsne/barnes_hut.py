@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from tsne.affinities import check_sparse
-from tsne.chunked_threads import run_in_chunks
+from tsne.chunked_threads import beside, run_in_chunks
 
 from tsne.kl import check_embedding, finish_gradient, kernel_shape, sparse_attraction, sparse_kl_rows
 
@@ -35,10 +35,17 @@ def _quadrant(Y, i, center, cell):
     return q
 
 
+# _SPREAD[d][v]: the 8 bits of v spread d places apart (bit b of v at bit b d)
+_SPREAD = {d: np.array([sum(((v >> b) & 1) << (b * d) for b in range(8)) for v in range(256)], dtype=np.int64)
+           for d in (2, 3)}
+
+
 def _morton_keys(Y):
     """Z-order keys: the bits of the quantised coordinates interleaved, so that sorting by key
     puts points of the same tree cell next to each other (cache-friendly build and traversal).
-    NumPy, one bit plane at a time (compiling it with Numba cost 1.3 s of a first fit)."""
+    NumPy, a byte of each coordinate at a time through a table of spread bytes (compiling it with
+    Numba cost 1.3 s of a first fit; one bit plane at a time took 1.4 ms a call at 10k points, this
+    0.1 ms: the same keys, tested)."""
     n, dim = Y.shape
     bits = 62 // dim
     lo = Y.min(axis=0)
@@ -46,9 +53,10 @@ def _morton_keys(Y):
     span = span if span > 0 else 1.0
     q = ((Y - lo) / span * float((1 << bits) - 1)).astype(np.int64)
     keys = np.zeros(n, dtype=np.int64)
-    for b in range(bits):
-        for a in range(dim):
-            keys |= ((q[:, a] >> b) & 1) << (b * dim + a)
+    spread = _SPREAD[dim]
+    for a in range(dim):
+        for first in range(0, bits, 8):
+            keys |= spread[(q[:, a] >> first) & 255] << (first * dim + a)
     return keys
 
 
@@ -81,7 +89,7 @@ def _build_tree(Y, order):
         cap *= 2
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _build_tree_within(Y, order, children, count, com, center, half, is_leaf, leaf_point):
     """The insertion loop of ``_build_tree`` into arrays of ``len(count)`` cells (the root's centre
     and half-side set): -> the number of cells used, or -1 when they ran out."""
@@ -269,14 +277,15 @@ def kl_divergence_bh(P, Y, angle=0.5, dof=1.0, compute_error=True, exponent=None
     if not angle >= 0:
         raise ValueError(f"angle: expected a value >= 0, got {angle}")
     Y_tree = _on_a_plane(Y)
-    order = np.argsort(_morton_keys(Y_tree), kind="stable")
-    children, count, com, center, half, is_leaf = _build_tree(Y_tree, order)
     repulse, attract = np.empty_like(Y_tree), np.empty_like(Y)
+    # the tree is built on one thread: the attraction (independent of it) runs beside it
+    with beside(sparse_attraction, P.indptr, P.indices, P.data, Y, alpha, attract):
+        order = np.argsort(_morton_keys(Y_tree), kind="stable")
+        children, count, com, center, half, is_leaf = _build_tree(Y_tree, order)
     row_z = np.empty(len(Y))
     run_in_chunks(_repulsion, (len(Y) + _BLOCK - 1) // _BLOCK, Y_tree, order, children,
                   _pack(count, com, half, is_leaf), center, float(angle), alpha, expo, repulse, row_z)
     repulse = repulse[:, :Y.shape[1]]
-    sparse_attraction(P.indptr, P.indices, P.data, Y, alpha, attract)
 
     def kl_rows(z, rows):
         sparse_kl_rows(P.indptr, P.indices, P.data, Y, alpha, expo, z, rows)

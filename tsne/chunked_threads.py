@@ -12,18 +12,22 @@ Threads are Numba's count (``numba.get_num_threads``, which ``TSNE``
 sets from ``n_jobs``). The pool is kept between calls; a forked child, which inherits the pool but
 not its threads (work submitted to it would wait forever), starts a new one.
 """
+import contextlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
 _CHUNKS_PER_THREAD = 4  # uneven chunks (Barnes-Hut blocks differ in cost) balance out
 _pool, _pool_threads = None, 0
+_side = None  # the one thread ``beside`` runs work on
+_here = threading.local()  # .serial: run_in_chunks runs its kernel in one piece on this thread
 
 
 def _forget_pool():
-    global _pool, _pool_threads
-    _pool, _pool_threads = None, 0
+    global _pool, _pool_threads, _side
+    _pool, _pool_threads, _side = None, 0, None
 
 
 if hasattr(os, "register_at_fork"):
@@ -33,6 +37,9 @@ if hasattr(os, "register_at_fork"):
 def run_in_chunks(kernel, n, *args):
     """kernel(start, stop, *args) over [0, n) in contiguous chunks, on numba.get_num_threads() threads."""
     global _pool, _pool_threads
+    if getattr(_here, "serial", False):
+        kernel(0, n, *args)
+        return
     threads = numba.get_num_threads()
     if threads == 1 or n < 2:
         kernel(0, n, *args)
@@ -45,3 +52,31 @@ def run_in_chunks(kernel, n, *args):
     bounds = [n * c // chunks for c in range(chunks + 1)]
     for f in [_pool.submit(kernel, lo, hi, *args) for lo, hi in zip(bounds[:-1], bounds[1:])]:
         f.result()
+
+
+@contextlib.contextmanager
+def beside(fn, *args):
+    """Run fn(*args) on another thread while the ``with`` block runs on this one, for work that
+    cannot be split (a tree built point by point) next to work that can. fn's own ``run_in_chunks``
+    calls run in one piece there; every item is computed as it would be in chunks, so the results
+    are the same bits. On one thread (numba.get_num_threads() == 1), fn runs first, then the block."""
+    global _side
+    if numba.get_num_threads() == 1:
+        fn(*args)
+        yield
+        return
+    if _side is None:
+        _side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsne-beside")
+    future = _side.submit(_in_one_piece, fn, args)
+    try:
+        yield
+    finally:
+        future.result()
+
+
+def _in_one_piece(fn, args):
+    _here.serial = True
+    try:
+        fn(*args)
+    finally:
+        _here.serial = False
