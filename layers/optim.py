@@ -7,6 +7,7 @@ import numpy as np
 from minigrad import Tensor
 from minigrad.argument_checks import number, one_of
 from minigrad.kernels.adam import adam_step
+from minigrad.kernels.sgd import sgd_step
 
 
 class Optimizer:
@@ -43,15 +44,16 @@ class SGD(Optimizer):
         self.nesterov = nesterov
         super().__init__(params, lr)
 
-    def _update(self, p, g, state):
-        if self.weight_decay:
-            g = g + self.weight_decay * p
-        if self.momentum:
-            v = state.get("v")
-            v = g.copy() if v is None else self.momentum * v + g
-            state["v"] = v
-            g = g + self.momentum * v if self.nesterov else v
-        return self.lr * g
+    def step(self):
+        # one compiled pass per parameter (minigrad/kernels/sgd.py) instead of up to five NumPy passes
+        for p, state in zip(self.params, self.state):
+            if p.grad is not None:
+                first = "v" not in state
+                if first or not p.data.flags.c_contiguous:
+                    p.data = np.ascontiguousarray(p.data)
+                    state.setdefault("v", np.empty_like(p.data) if self.momentum else np.empty(0, p.dtype))
+                sgd_step(p.data, p.grad, state["v"], self.lr, self.momentum, self.weight_decay, self.nesterov,
+                         first)
 
 
 class Adam(Optimizer):

@@ -141,3 +141,29 @@ def test_adams_compiled_step_equals_its_numpy_formula_bit_for_bit(dtype, weight_
         P -= (1e-2 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)).astype(dtype)
         np.testing.assert_array_equal(a.data, P)
     assert a.data.dtype == dtype and opt.state[0]["m"].dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", [dict(), dict(momentum=0.9), dict(momentum=0.9, weight_decay=0.01),
+                                     dict(momentum=0.9, nesterov=True), dict(weight_decay=0.01)])
+@pytest.mark.parametrize("shape", [(300, 257), (5,)])  # compiled on two threads, and on one (small)
+def test_sgds_compiled_step_equals_its_numpy_formula_bit_for_bit(dtype, options, shape):
+    rng = np.random.default_rng(1)
+    p0 = rng.standard_normal(shape).astype(dtype)
+    a = mg.Tensor(p0.copy(), requires_grad=True)
+    opt = L.SGD([a], lr=0.05, **options)
+    mu, wd, nesterov = options.get("momentum", 0.0), options.get("weight_decay", 0.0), options.get("nesterov", False)
+    P, v = p0.copy(), None
+    for _ in range(4):
+        g = rng.standard_normal(shape).astype(dtype)
+        a.grad = g.copy()
+        opt.step()
+        # torch.optim.SGD's rule in NumPy
+        if wd:
+            g = g + wd * P
+        if mu:
+            v = g.copy() if v is None else mu * v + g
+            g = g + mu * v if nesterov else v
+        P -= (0.05 * g).astype(dtype)
+        np.testing.assert_array_equal(a.data, P)
+    assert a.data.dtype == dtype
