@@ -1,7 +1,7 @@
-"""minigrad vs PyTorch CPU on the real networks: ResNet-18 and VGG-16 at 3x224x224, float32.
+"""minigrad vs PyTorch CPU on the real networks: ResNet-18, VGG-11 and MobileNetV2 at 3x224x224, float32.
 
     python benchmarks/real_networks.py [--threads 2] [--repeats 3] [--rounds 2] [--batches 1 8]
-                                       [--archs resnet18 vgg16] [--no-memory]
+                                       [--archs resnet18 vgg11 mobilenet_v2] [--no-memory]
 
 For each network and batch: the forward pass (eval mode, no graph) and the forward pass plus the
 input gradient of the summed top logits (what saliency, guided backprop and Grad-CAM cost), with
@@ -20,10 +20,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "reference"))
 
-import minigrad as mg  # noqa: E402  first: it configures OpenBLAS before NumPy loads
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np  # noqa: E402  first, as users write it (issue #27: no figure may depend on import order)
 import torch  # noqa: E402
+import minigrad as mg  # noqa: E402
+import numba  # noqa: E402
 import torchvision_nets  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
@@ -59,9 +59,9 @@ def cases(arch, batch, size=224, models=None):
         with torch.no_grad():
             twin(torch.from_numpy(x))
 
-    def t_input_gradient():
+    def t_input_gradient():  # the input's gradient alone, as Captum asks autograd for it (no weight gradients)
         xt = torch.from_numpy(x.copy()).requires_grad_()
-        twin(xt).max(dim=1).values.sum().backward()
+        torch.autograd.grad(twin(xt).max(dim=1).values.sum(), [xt])
 
     return [("forward", mg_forward, t_forward), ("fwd+grad", mg_input_gradient, t_input_gradient)]
 
@@ -103,7 +103,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    p.add_argument("--archs", nargs="+", default=["resnet18", "vgg16"])
+    p.add_argument("--archs", nargs="+", default=["resnet18", "vgg11", "mobilenet_v2"])
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--one-process", action="store_true", help="time the reference in this process too")
     p.add_argument("--memory-probe", nargs=5, help=argparse.SUPPRESS)

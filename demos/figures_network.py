@@ -163,9 +163,10 @@ def style_transfer(ctx):
     content_layer, style_layers = features[index[CONTENT_LAYER]], [features[index[n]] for n in STYLE_LAYERS]
     size, steps = (64, 6) if ctx.quick else (96, 30)  # VGG-19 only: ~30 s on 2 cores
     photo, style = photograph(size), procedural_texture(size, "waves", seed=ctx.seed)
-    acts = methods.activations(net, np.stack([photo, style]), [content_layer, *style_layers])
-    content_target = acts[content_layer][0]
-    grams = [methods.gram_matrix(Tensor(acts[m][1:])).data[0] for m in style_layers]
+    # each image on its own, as the losses below see them: a kernel may be chosen by the batch's size
+    content_target = methods.activations(net, photo[None], [content_layer])[content_layer][0]
+    acts = methods.activations(net, style[None], style_layers)
+    grams = [methods.gram_matrix(Tensor(acts[m])).data[0] for m in style_layers]
     # PyTorch's neural-style tutorial balance on torchvision's VGG-19 (content 1, style 1e6 on mean squared
     # errors), in the sums of Gatys et al.'s eqs. 1 and 4 that methods' losses are: per layer l with C_l
     # channels, w_l = 1e6 * (4 / C_l^2) / (2 / (C H W of the content layer))

@@ -92,6 +92,7 @@ def _reverse(outputs, seeds, wanted, release=False):
         input_grads = _checked(node, rule, rule(node, g))
         for inp, gi, need in zip(node.inputs, input_grads, node.needs_input_grad):
             if gi is not None and need:
+                gi = gi.astype(inp.dtype, copy=False)  # a float32 graph stays float32 whatever a rule computed in
                 grads[id(inp)] = grads[id(inp)] + gi if id(inp) in grads else gi
         if release:
             node.__dict__ = {"op": node.op, "module": node.module, "released": True}

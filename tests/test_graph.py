@@ -6,6 +6,7 @@ import pytest
 
 import layers as L
 import minigrad as mg
+from minigrad import backward as backward_module
 
 
 def test_diamond_graph_accumulates_both_paths():
@@ -195,3 +196,28 @@ def test_backward_gives_each_leaf_a_gradient_of_its_own():
     s = np.arange(5.0)
     c.backward(s)  # a leaf that is its own output: its gradient is the seed, copied
     assert not np.shares_memory(c.grad, s)
+
+
+@pytest.mark.parametrize("table", [{}, {"relu": "guided"}, {"relu": "deconvnet"}], ids=["plain", "guided", "deconvnet"])
+def test_no_backward_rule_turns_float32_into_float64(table, monkeypatch):
+    # a float64 gradient in a float32 graph runs every later kernel at half speed (Max's backward
+    # once divided by an integer count); the pass casts, but each rule must already keep the dtype
+    seen = []
+    checked = backward_module._checked
+
+    def record(node, rule, grads):
+        seen.extend((node.op.name, g.dtype) for g in grads if g is not None)
+        return checked(node, rule, grads)
+
+    monkeypatch.setattr(backward_module, "_checked", record)
+    net = L.resnet18(num_classes=5, seed=0, dtype=np.float32)
+    x = mg.Tensor(np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32), requires_grad=True)
+    for mode in (net.eval, net.train):
+        mode()
+        y = net(x)
+        outs = [y.max(axis=1).sum(), y.mean(), mg.softmax(y, axis=1).sum(), mg.log_softmax(y, axis=1).sum(),
+                L.cross_entropy(y, [0, 3]), mg.avg_pool2d(x, 2).sum()]
+        with mg.rules(**table):
+            grads = [mg.grad(o, [x])[0] for o in outs]
+        assert all(g.dtype == np.float32 for g in grads)
+    assert seen and {dtype for _, dtype in seen} == {np.dtype(np.float32)}, sorted(set(seen))

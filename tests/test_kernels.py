@@ -5,6 +5,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.kernels import conv, pool, process_settings
+from minigrad.kernels.channel_affine import channel_affine
 from minigrad.kernels.im2col import col2im, im2col
 from minigrad.kernels.scatter_add import scatter_add
 
@@ -132,6 +133,19 @@ def test_winograd_is_chosen_for_3x3_stride_1_convolutions_with_at_least_32_chann
     assert not conv._winograd((64, 64, 3, 3), (1, 1), (1, 1), (2, 2))  # dilated taps
 
 
+def test_winograd_needs_enough_output_tiles_over_the_batch():
+    # few 4x4 tiles: reading the 4x larger transformed filters costs more than the multiplies saved
+    args = (512, 512, 3, 3), (1, 1), (1, 1), (1, 1)
+    assert not conv._winograd(*args, 1, (7, 7), np.float32)  # ResNet-18's last stage at batch 1: 4 tiles
+    assert not conv._winograd(*args, 7, (7, 7), np.float32)  # 28 tiles, float32
+    assert conv._winograd(*args, 8, (7, 7), np.float32)  # 32 tiles
+    assert conv._winograd(*args, 4, (7, 7), np.float64)  # 16 tiles suffice in float64
+    assert not conv._winograd(*args, 3, (7, 7), np.float64)
+    assert conv._winograd(*args, 1, (28, 28), np.float32)  # 49 tiles
+    with mg.kernels(winograd=True):
+        assert conv._winograd(*args, 1, (7, 7), np.float32)
+
+
 # --- scatter_add: np.add.at for getitem's gradient ---------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("index", [
@@ -196,7 +210,8 @@ def test_every_fast_convolution_path_equals_the_reference_loops(shape, O, k, s, 
 
 # (x shape, kernel, stride, padding, dilation): 2x2 stride 2 takes the fast 2x2 kernel
 REFERENCE_POOL_SHAPES = [((2, 3, 8, 8), 2, 2, 0, 1), ((1, 2, 7, 9), 3, 2, 1, 1), ((3, 1, 6, 6), 3, 1, 1, 1),
-                         ((1, 2, 9, 8), 5, 2, 2, 1), ((2, 2, 9, 9), 3, 2, 1, 2), ((1, 1, 5, 5), 1, 1, 0, 1)]
+                         ((1, 2, 9, 8), 5, 2, 2, 1), ((2, 2, 9, 9), 3, 2, 1, 2), ((1, 1, 5, 5), 1, 1, 0, 1),
+                         ((1, 2, 23, 22), 3, 2, 1, 1), ((2, 1, 16, 19), 3, 1, 1, 2)]  # rows inside and out
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
@@ -218,6 +233,27 @@ def test_every_fast_pooling_path_equals_the_reference_loops(shape, k, s, p, d, d
             for got, ref in zip(run(), reference):
                 assert got.dtype == dtype
                 assert np.max(np.abs(got - ref)) <= tol * max(np.max(np.abs(ref)), 1e-300)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, k, s, p, d", REFERENCE_POOL_SHAPES)
+def test_max_pool_with_nans_and_ties_equals_the_reference_loops_bit_for_bit(shape, k, s, p, d, dtype):
+    # the general kernel takes the taps of a row's inside windows in another loop order, with selects:
+    # the same values and the same argmax (first maximum, last NaN) as window by window
+    rng = np.random.default_rng(sum(shape) + 7 * k)
+    x = rng.integers(-2, 3, shape).astype(dtype)
+    x.flat[rng.choice(x.size, max(1, x.size // 20), replace=False)] = np.nan
+
+    def run():
+        t = mg.Tensor(x, requires_grad=True)
+        y = mg.max_pool2d(t, k, s, p, dilation=d)
+        return y.data, mg.grad(y, [t], seed=np.arange(1.0, y.size + 1).reshape(y.shape).astype(dtype))[0]
+
+    with mg.kernels("reference"):
+        reference = run()
+    with mg.kernels(fast_2x2=False):
+        for got, ref in zip(run(), reference):
+            np.testing.assert_array_equal(got, ref)
 
 
 def test_the_reference_block_runs_other_code_and_only_inside_it(monkeypatch):
@@ -315,3 +351,23 @@ def test_gemm_hands_a_workers_error_to_the_caller_and_keeps_working():
     with pytest.raises(ValueError):
         gemm.matmul(a, b, out=np.empty((64, 4095)))
     np.testing.assert_array_equal(gemm.matmul(a, b), 512.0)
+
+
+# --- channel_affine: batch normalisation with running statistics ------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 5), (2, 4, 7), (2, 3, 9, 8), (1, 64, 40, 40)])  # the last runs parallel
+def test_channel_affine_is_numpys_expression_bit_for_bit(dtype, shape):
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape).astype(dtype)
+    scale, shift = rng.standard_normal(shape[1]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
+    per_channel = (1, -1) + (1,) * (len(shape) - 2)
+    want = x * scale.reshape(per_channel) + shift.reshape(per_channel)
+    got = channel_affine(x, scale, shift)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(channel_affine(x, scale), x * scale.reshape(per_channel))
+    strided = np.swapaxes(np.swapaxes(x, 0, -1).copy(), 0, -1)  # the same values, not C-contiguous
+    np.testing.assert_array_equal(channel_affine(strided, scale, shift), want)
+    mixed = channel_affine(x, scale.astype(np.float64), shift.astype(np.float64))  # NumPy's promotion, x's dtype
+    np.testing.assert_array_equal(mixed, (x * scale.astype(np.float64).reshape(per_channel)
+                                          + shift.astype(np.float64).reshape(per_channel)).astype(dtype))

@@ -11,6 +11,7 @@ the ops in ``minigrad/ops`` call them. Read the ops first; come here for how the
     im2col            patches <-> columns (the plainest fast convolution path)
     pool              max and average pooling
     relu              ReLU and its backward as single parallel passes
+    channel_affine    x * scale[c] + shift[c]: batch normalisation in eval mode, one parallel pass
     scatter_add       np.add.at for fancy indexing's gradient, as one compiled loop
     scratch           reusable buffers (one per slot) for large temporaries
     depthwise         direct loops for depthwise convolutions (one input channel per group)

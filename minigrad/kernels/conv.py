@@ -11,8 +11,11 @@ forced with ``minigrad.kernels(...)`` (docs/performance.md has the measurements)
   one GEMM per sample write NCHW directly. Smaller products are too small for BLAS one sample at a
   time, so they take one GEMM for the batch and a transposing copy (``per_sample``).
 - **Winograd F(4x4, 3x3)** (``winograd.py``) for 3x3 stride-1 convolutions with at least 32
-  channels on both sides, forward and input gradient: 4x fewer multiplies; with fewer channels its
-  transforms cost more than the GEMM saves (``winograd``).
+  channels on both sides and enough output tiles over the batch, forward and input gradient: 4x
+  fewer multiplies; with fewer channels its transforms cost more than the GEMM saves, and with few
+  tiles reading the 4x larger transformed filters does (``winograd``).
+- **Pointwise** convolutions (1x1, stride 1, unpadded) skip im2col: x is already each sample's
+  columns, so one GEMM per sample reads and writes NCHW (forward and input gradient).
 - The input gradient is col2im of W^T g (the transposed convolution).
 - **Small weight gradients** (M * K <= 512: few filters, a small kernel) are one compiled pass
   over g and the columns (``weight_gradient.py``): BLAS splits their tiny output instead of the
@@ -44,8 +47,13 @@ def forward(x, w, b, stride, padding, size, dilation=(1, 1), groups=1):
                          (x, 1), (w, 0), (b, 0))
     O = w.shape[0]
     out = np.empty((x.shape[0], O) + tuple(size), x.dtype)
-    if _winograd(w.shape, stride, padding, dilation):
+    if _winograd(w.shape, stride, padding, dilation, x.shape[0], size, x.dtype):
         return winograd.conv3x3(x, winograd.filter_transform(w), b, padding, size, out, _tiles(w.shape))
+    if _pointwise(w.shape, stride, padding):
+        gemm.matmul(w.reshape(O, -1), _samples(x), out=_samples(out))
+        if b is not None:
+            out += b.astype(out.dtype, copy=False).reshape(1, O, 1, 1)
+        return out
     weights = w.reshape(O, -1)
     if b is not None:
         weights = np.concatenate([weights, b[:, None].astype(w.dtype, copy=False)], axis=1)
@@ -90,9 +98,11 @@ def input_grad(g, x_shape, w, stride, padding, size, dilation=(1, 1), groups=1):
                          (g, 1), (w, 0))
     O, C, kh, kw = w.shape
     dx = np.empty(x_shape, g.dtype)
+    if _pointwise(w.shape, stride, padding):
+        return gemm.matmul(w.reshape(O, C).T, _samples(g), out=_samples(dx)).reshape(x_shape)
     flipped = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # dx is g convolved with these, padding k - 1 - p
     dual = (kh - 1 - padding[0], kw - 1 - padding[1])
-    if _winograd(flipped.shape, stride, dual, dilation):
+    if _winograd(flipped.shape, stride, dual, dilation, x_shape[0], x_shape[2:], g.dtype):
         return winograd.conv3x3(g, winograd.filter_transform(flipped), None, dual, x_shape[2:], dx, _tiles(w.shape))
     for s in _chunks(x_shape[0], C * kh * kw * size[0] * size[1]):
         g_s = g[s]
@@ -138,15 +148,45 @@ def _columns(xp, w_shape, has_bias, stride, size, dilation):
     return cols
 
 
-def _winograd(w_shape, stride, padding, dilation=(1, 1)):
+def _winograd(w_shape, stride, padding, dilation=(1, 1), batch=None, size=None, dtype=np.float32):
     """Whether a convolution (or, with the flipped filters, an input gradient) takes the Winograd
     path: 3x3, stride 1, no dilation, padding 0-2, and (chosen per shape) at least 32 channels on
-    each side."""
+    each side and enough 4x4 output tiles over the batch (``batch`` samples of ``size`` outputs).
+
+    Why the tiles: Winograd saves multiplies per tile, but transforms the filters into 36 / 9 =
+    4x their size on every call and reads them in 36 products of ``tiles`` rows. With few tiles
+    (ResNet-18's 7x7 and 14x14 stages at batch 1) those products are bound by reading the
+    transformed filters, and im2col's one product over the plain filters wins: measured 4.3x
+    faster at 512 channels and 4 tiles. The break-even was 25-36 tiles in float32 and 16-20 in
+    float64, whose multiplies cost twice as much (docs/performance.md), hence
+    ``tiles * itemsize >= 128``."""
     if (tuple(w_shape[2:]) != (3, 3) or tuple(stride) != (1, 1) or tuple(dilation) != (1, 1)
             or not 0 <= min(padding) <= max(padding) <= 2):
         return False
     forced = current().winograd
-    return min(w_shape[:2]) >= 32 if forced is None else forced
+    if forced is not None:
+        return forced
+    if min(w_shape[:2]) < 32:
+        return False
+    if batch is None:
+        return True
+    tiles = batch * -(-size[0] // 4) * -(-size[1] // 4)
+    return tiles * np.dtype(dtype).itemsize >= 128
+
+
+def _pointwise(w_shape, stride, padding):
+    """Whether a convolution is pointwise (1x1, stride 1, unpadded: MobileNet's expansions and
+    projections, ResNet-50's bottlenecks): then x (N, C, H, W) is already every sample's columns
+    (C, H*W), and one GEMM per sample reads and writes NCHW with no im2col copy, no transposing
+    copy (forward) and no col2im (input gradient). Forced off by ``per_sample=False`` (the tests'
+    one-GEMM path, on which im2col of a 1x1 kernel is a plain copy)."""
+    return (tuple(w_shape[2:]) == (1, 1) and tuple(stride) == (1, 1) and tuple(padding) == (0, 0)
+            and current().per_sample is not False)
+
+
+def _samples(a):
+    """a (N, C, H, W) -> the (N, C, H*W) view (a contiguous copy if a is strided)."""
+    return np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1], -1)
 
 
 def _tiles(w_shape):

@@ -28,14 +28,15 @@ def _forward(xp, w, m, sh, sw, dh, dw, out):
         o = t % O
         c = o // m
         for oh in range(Ho):
-            for ow in range(Wo):
-                out[n, o, oh, ow] = 0
+            dst = out[n, o, oh]
+            dst[:] = 0
             for i in range(kh):
                 for j in range(kw):
                     v = w[o, 0, i, j]
-                    h = oh * sh + i * dh
+                    # 1-D views indexed from 0: Numba drops its negative-index test and vectorises
+                    src = xp[n, c, oh * sh + i * dh, j * dw:]
                     for ow in range(Wo):
-                        out[n, o, oh, ow] += v * xp[n, c, h, ow * sw + j * dw]
+                        dst[ow] += v * src[ow * sw]
 
 
 @parallel_kernel()
@@ -52,12 +53,13 @@ def _input_grad(g, w, m, sh, sw, dh, dw, dxp):
         for k in range(m):
             o = c * m + k
             for oh in range(Ho):
+                src = g[n, o, oh]
                 for i in range(kh):
                     for j in range(kw):
                         v = w[o, 0, i, j]
-                        h = oh * sh + i * dh
+                        dst = dxp[n, c, oh * sh + i * dh, j * dw:]
                         for ow in range(Wo):
-                            dxp[n, c, h, ow * sw + j * dw] += v * g[n, o, oh, ow]
+                            dst[ow * sw] += v * src[ow]
 
 
 @parallel_kernel()

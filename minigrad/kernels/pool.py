@@ -24,45 +24,70 @@ def _taps_inside(start, k, d, n):
     return lo, min(hi, k)
 
 
+@njit(cache=True, inline="always")
+def _max_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
+    """One window's maximum and its flat index, in order (the borders, and any window of a row
+    that reaches the padding)."""
+    H, W = x.shape[2], x.shape[3]
+    h0, w0 = oh * sh - ph, ow * sw - pw
+    # padding counts as -inf, never the maximum: clip the window's taps to the image once
+    i_lo, i_hi = _taps_inside(h0, kh, dh, H)
+    j_lo, j_hi = _taps_inside(w0, kw, dw, W)
+    if i_lo >= i_hi or j_lo >= j_hi:  # a dilated window whose taps all fall in the padding
+        out[n, c, oh, ow] = -np.inf
+        argmax[n, c, oh, ow] = -1
+        return
+    best = x[n, c, h0 + i_lo * dh, w0 + j_lo * dw]
+    where = (h0 + i_lo * dh) * W + w0 + j_lo * dw
+    for i in range(i_lo, i_hi):
+        for j in range(j_lo, j_hi):
+            v = x[n, c, h0 + i * dh, w0 + j * dw]
+            # strict '>': the first maximum in row-major order wins; a NaN wins its window (the
+            # last NaN takes the gradient), as PyTorch's CPU kernel
+            if v > best or v != v:
+                best = v
+                where = (h0 + i * dh) * W + w0 + j * dw
+    out[n, c, oh, ow] = best
+    argmax[n, c, oh, ow] = where
+
+
 @parallel_kernel()
 def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
+    # the windows of a row that lie inside the image: output columns [a, b)
+    a = min(Wo, -(-pw // sw))
+    b = max(a, min(Wo, (W - 1 - (kw - 1) * dw + pw) // sw + 1))
     for t in prange(N * C):
         n = t // C
         c = t % C
         for oh in range(Ho):
             h0 = oh * sh - ph
-            # padding counts as -inf, never the maximum: clip the window's taps to the image once
-            i_lo, i_hi = _taps_inside(h0, kh, dh, H)
-            for ow in range(Wo):
-                w0 = ow * sw - pw
-                j_lo, j_hi = _taps_inside(w0, kw, dw, W)
-                if i_lo >= i_hi or j_lo >= j_hi:  # a dilated window whose taps all fall in the padding
-                    out[n, c, oh, ow] = -np.inf
-                    argmax[n, c, oh, ow] = -1
-                    continue
-                best = x[n, c, h0 + i_lo * dh, w0 + j_lo * dw]
-                where = (h0 + i_lo * dh) * W + w0 + j_lo * dw
-                if i_lo == 0 and j_lo == 0 and i_hi == kh and j_hi == kw:
-                    # the window lies inside: fixed trip counts, 2x faster than the clipped loops
-                    for i in range(kh):
-                        for j in range(kw):
-                            v = x[n, c, h0 + i * dh, w0 + j * dw]
-                            # strict '>': the first maximum in row-major order wins; a NaN wins its
-                            # window (the last NaN takes the gradient), as PyTorch's CPU kernel
-                            if v > best or v != v:
-                                best = v
-                                where = (h0 + i * dh) * W + w0 + j * dw
-                else:
-                    for i in range(i_lo, i_hi):
-                        for j in range(j_lo, j_hi):
-                            v = x[n, c, h0 + i * dh, w0 + j * dw]
-                            if v > best or v != v:
-                                best = v
-                                where = (h0 + i * dh) * W + w0 + j * dw
-                out[n, c, oh, ow] = best
-                argmax[n, c, oh, ow] = where
+            if h0 < 0 or h0 + (kh - 1) * dh >= H or a == b:
+                for ow in range(Wo):
+                    _max_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax)
+                continue
+            for ow in range(a):
+                _max_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax)
+            for ow in range(b, Wo):
+                _max_window(x, n, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax)
+            # inside: tap by tap over the whole row, with selects instead of branches, so the
+            # loop over windows vectorises (the taps in the same row-major order: the same result)
+            best, where = out[n, c, oh, a:b], argmax[n, c, oh, a:b]
+            first = x[n, c, h0, a * sw - pw:]
+            for k in range(b - a):
+                best[k] = first[k * sw]
+                where[k] = h0 * W + a * sw - pw + k * sw
+            for i in range(kh):
+                h = h0 + i * dh
+                for j in range(kw):
+                    start = a * sw - pw + j * dw
+                    row = x[n, c, h, start:]
+                    for k in range(b - a):
+                        v = row[k * sw]
+                        take = v > best[k] or v != v
+                        best[k] = v if take else best[k]
+                        where[k] = h * W + start + k * sw if take else where[k]
 
 
 @njit(cache=True, inline="always")

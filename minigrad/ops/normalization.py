@@ -13,6 +13,7 @@ The running statistics themselves are updated by the layer (``layers.BatchNorm2d
 import numpy as np
 
 from minigrad.graph import Op
+from minigrad.kernels.channel_affine import channel_affine
 from minigrad.tensor import as_tensor
 
 
@@ -29,14 +30,16 @@ class BatchNorm(Op):
         # y = x * scale + shift: the affine map a relevance rule can fold into the layer before
         ctx.scale, ctx.shift = scale, (-mean * scale if bias is None else bias - mean * scale)
         ctx.mean, ctx.invstd = mean, invstd
-        return (x * _per_channel(scale, x.ndim) + _per_channel(ctx.shift, x.ndim)).astype(x.dtype, copy=False)
+        return channel_affine(x, scale, ctx.shift)
 
     def backward(ctx, g):
-        x = ctx.arrays[0]
+        x, need, stats = ctx.arrays[0], ctx.needs_input_grad, ctx.kwargs["batch_stats"]
+        if not stats and not any(need[1:]):  # a fixed affine map and no parameter wanted: dx = g * scale
+            return (channel_affine(g, ctx.scale),) + (None,) * (len(ctx.arrays) - 1)
         axes = (0,) + tuple(range(2, x.ndim))
         xhat = (x - _per_channel(ctx.mean, x.ndim)) * _per_channel(ctx.invstd, x.ndim)
         gx = g * _per_channel(ctx.scale, x.ndim)
-        if ctx.kwargs["batch_stats"]:
+        if stats:
             gx -= _per_channel(ctx.scale, x.ndim) * (g.mean(axis=axes, keepdims=True)
                                                      + xhat * (g * xhat).mean(axis=axes, keepdims=True))
         if len(ctx.arrays) == 1:

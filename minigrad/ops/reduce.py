@@ -47,7 +47,8 @@ class Max(Op):
     def backward(ctx, g):
         mask = ctx.arrays[0] == _expand(ctx.output, ctx)
         count = mask.sum(axis=_axes(ctx.kwargs["axis"], mask.ndim), keepdims=True)
-        return (mask * (_expand(g, ctx) / count),)
+        # count is an integer array: divided as it is, it would make a float32 gradient float64
+        return (mask * (_expand(g, ctx) / count.astype(g.dtype)),)
 
 
 class Softmax(Op):
