@@ -74,11 +74,16 @@ def prove_threads(threads, blas_threads):
 
 
 def prove_gemm_threads(blas_threads):
-    """Where minigrad computes its products on threads of its own (``minigrad/kernels/gemm.py``,
-    as many as OpenBLAS is allowed), raise AssertionError unless that many ran."""
+    """Where minigrad computes its products on threads of its own (``minigrad/kernels/gemm.py``:
+    Numba's, as many as OpenBLAS and Numba both allow; else a pool as large as OpenBLAS's count),
+    raise AssertionError unless that many ran."""
     try:
         from minigrad.kernels import gemm
     except ImportError:
+        return
+    if getattr(gemm, "_CBLAS", False):  # the products run on Numba's threads, as many as both allow
+        expected = min(blas_threads, numba.get_num_threads(), os.cpu_count())
+        assert len(gemm.THREADS_SEEN) == expected, ("product threads", gemm.THREADS_SEEN)
         return
     pool = getattr(gemm, "_POOL", None)
     if pool is not None:

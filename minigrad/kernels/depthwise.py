@@ -27,16 +27,22 @@ def _forward(xp, w, m, sh, sw, dh, dw, out):
         n = t // O
         o = t % O
         c = o // m
+        row = np.empty(Wo, out.dtype)  # a row's sums, local, so the compiler need not fear aliasing
         for oh in range(Ho):
-            dst = out[n, o, oh]
-            dst[:] = 0
+            row[:] = 0
             for i in range(kh):
                 for j in range(kw):
                     v = w[o, 0, i, j]
-                    # 1-D views indexed from 0: Numba drops its negative-index test and vectorises
+                    # 1-D views indexed from 0: Numba drops its negative-index test, and with a
+                    # literal stride of 1 the loop vectorises (a runtime stride of 1 does not)
                     src = xp[n, c, oh * sh + i * dh, j * dw:]
-                    for ow in range(Wo):
-                        dst[ow] += v * src[ow * sw]
+                    if sw == 1:
+                        for ow in range(Wo):
+                            row[ow] += v * src[ow]
+                    else:
+                        for ow in range(Wo):
+                            row[ow] += v * src[ow * sw]
+            out[n, o, oh, :] = row
 
 
 @parallel_kernel()
@@ -58,8 +64,12 @@ def _input_grad(g, w, m, sh, sw, dh, dw, dxp):
                     for j in range(kw):
                         v = w[o, 0, i, j]
                         dst = dxp[n, c, oh * sh + i * dh, j * dw:]
-                        for ow in range(Wo):
-                            dst[ow * sw] += v * src[ow]
+                        if sw == 1:
+                            for ow in range(Wo):
+                                dst[ow] += v * src[ow]
+                        else:
+                            for ow in range(Wo):
+                                dst[ow * sw] += v * src[ow]
 
 
 @parallel_kernel()

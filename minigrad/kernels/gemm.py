@@ -8,12 +8,19 @@ so a network's weights after training, or a saliency map, changed with the threa
 
 ``matmul`` therefore never asks OpenBLAS for its threads. It cuts the product into parts fixed
 by the shapes alone (samples of a batch; else blocks of output rows or columns, whichever side is
-longer), computes each part with OpenBLAS's single-threaded path, and runs the parts on minigrad's
-own threads: as many as OpenBLAS is allowed (OPENBLAS_NUM_THREADS, ``threadpoolctl``), the caller
-being one of them. Every element is computed by the same code on any thread count, so the results
-are bit-identical; the parallel split follows the shape, not a list of known layers. OpenBLAS's own
-idle threads then never wake for minigrad's products, which also removes their spinning from
-between the Numba kernels.
+longer) and computes each part with OpenBLAS's single-threaded path. Every element is computed by
+the same code on any thread count, so the results are bit-identical; the parallel split follows
+the shape, not a list of known layers. OpenBLAS's own idle threads then never wake for minigrad's
+products, which also removes their spinning from between the Numba kernels.
+
+The parts run on Numba's threads, the ones minigrad's kernels run on: a compiled loop
+(``_products``) calls NumPy's OpenBLAS ``cblas_?gemm`` once per matrix, as many threads at once as
+OpenBLAS and Numba both allow (OPENBLAS_NUM_THREADS, ``threadpoolctl``, NUMBA_NUM_THREADS). One pool
+for all the work means no handover between pools per product, and no pool left waiting while
+another spins: with PyTorch imported first, whose GNU OpenMP spins long after each region, a
+ResNet-18 forward pass at batch 1 took 36-57 ms through a second pool against 30 ms this way.
+Where NumPy's OpenBLAS has no 64-bit-integer ``cblas_?gemm`` (NumPy 1.x builds), or the operands
+mix dtypes, the parts run through ``np.matmul`` on a pool of Python threads as before.
 
 OpenBLAS's thread count is one number for the whole process (``openblas_set_num_threads_local``
 sets it for all threads in NumPy's pthreads build), so it is 1 only while a ``matmul`` runs and is
@@ -27,7 +34,10 @@ import ctypes
 import os
 import threading
 
+import numba
 import numpy as np
+from llvmlite import binding as llvm
+from numba import njit, prange, types
 
 from minigrad.kernels import process_settings
 
@@ -41,6 +51,101 @@ _NUMPY_OPENBLAS = process_settings._numpy_openblas()  # (path, openblas_set_num_
 _BLAS = _NUMPY_OPENBLAS and _NUMPY_OPENBLAS[1]  # it returns the count it replaces
 
 
+def _register_cblas():
+    """Make NumPy's OpenBLAS ``cblas_?gemm`` (64-bit integers, NumPy 2's wheels) callable from
+    compiled code under fixed names; True if found. Looked up by name at load time, so the compiled
+    parts' kernel can be cached across processes (a ctypes pointer could not: the library's address
+    changes from run to run)."""
+    if not _NUMPY_OPENBLAS:
+        return False
+    lib = ctypes.CDLL(_NUMPY_OPENBLAS[0], mode=getattr(os, "RTLD_NOLOAD", 4) | os.RTLD_LAZY)
+    for prefix in ("scipy_cblas_", "cblas_"):
+        try:
+            found = [ctypes.cast(getattr(lib, f"{prefix}{t}gemm64_"), ctypes.c_void_p).value for t in "sd"]
+        except AttributeError:
+            continue
+        for t, address in zip("sd", found):
+            llvm.add_symbol(f"minigrad_cblas_{t}gemm64", address)
+        return True
+    return False
+
+
+_CBLAS = _register_cblas()
+THREADS_SEEN = set()  # Numba thread ids the compiled products ran on (tests prove the threads ran)
+
+
+def _gemm_signature(real):
+    # (order, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); pointers passed as
+    # 64-bit integers (the same registers on every 64-bit ABI)
+    i32, i64 = types.int32, types.int64
+    return types.void(i32, i32, i32, i64, i64, i64, real, i64, i64, i64, i64, real, i64, i64)
+
+
+_SGEMM = types.ExternalFunction("minigrad_cblas_sgemm64", _gemm_signature(types.float32))
+_DGEMM = types.ExternalFunction("minigrad_cblas_dgemm64", _gemm_signature(types.float64))
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _products(rows, single, ran_on):
+    """One single-threaded ``cblas_?gemm`` per row of ``rows`` (n, 11): (trans_a, trans_b, M, N, K,
+    A, lda, B, ldb, C, ldc), on Numba's threads, the ones its kernels run on. No handover to other
+    threads (~50-100 us a product), and when PyTorch was imported first, GNU OpenMP's long spin no
+    longer starves another pool (process_settings, item 3)."""
+    for p in prange(rows.shape[0]):
+        r = rows[p]
+        ran_on[p] = numba.get_thread_id()
+        if single:
+            _SGEMM(_ROW_MAJOR, r[0], r[1], r[2], r[3], r[4], 1.0, r[5], r[6], r[7], r[8], 0.0, r[9], r[10])
+        else:
+            _DGEMM(_ROW_MAJOR, r[0], r[1], r[2], r[3], r[4], 1.0, r[5], r[6], r[7], r[8], 0.0, r[9], r[10])
+
+
+def _operand(m):
+    """(trans, leading dimension, m) of a 2-D operand as cblas reads it: row-major as it is,
+    column-major as transposed, otherwise a contiguous copy."""
+    r, c = m.shape
+    s0, s1 = (s // m.itemsize for s in m.strides)
+    if all(s % m.itemsize == 0 for s in m.strides):
+        if (s1 == 1 or c == 1) and s0 >= c and s0 >= 1:
+            return _NO_TRANS, max(s0, c, 1), m
+        if (s0 == 1 or r == 1) and s1 >= r and s1 >= 1:
+            return _TRANS, max(s1, r, 1), m
+    return _NO_TRANS, max(c, 1), np.ascontiguousarray(m)
+
+
+def _run_parts_compiled(parts, threads):
+    """The parts' products through ``_products``: one row per matrix (a part of a batch holds
+    several), results written straight into out's views (through a temporary where out is not
+    row-major)."""
+    rows, keep, back = [], [], []
+    for a, b, out in parts:
+        a3, b3, c3 = (x if x.ndim == 3 else x[None] for x in (a, b, out))
+        for i in range(c3.shape[0]):
+            ta, lda, ai = _operand(a3[i if a3.shape[0] > 1 else 0])
+            tb, ldb, bi = _operand(b3[i if b3.shape[0] > 1 else 0])
+            ci = c3[i]
+            M, N = ci.shape
+            s0, s1 = (s // ci.itemsize for s in ci.strides)
+            if not ((s1 == 1 or N == 1) and s0 >= max(N, 1) and ci.strides[0] % ci.itemsize == 0):
+                back.append((np.empty((M, N), ci.dtype), ci))
+                ci, s0 = back[-1][0], N
+            keep += [ai, bi, ci]
+            rows.append((ta, tb, M, N, ai.shape[1], ai.ctypes.data, lda, bi.ctypes.data, ldb, ci.ctypes.data,
+                         max(s0, N, 1)))
+    rows = np.array(rows, np.int64)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, previous, len(rows))))
+    ran_on = np.empty(len(rows), np.int64)
+    try:
+        _products(rows, keep[0].dtype == np.float32, ran_on)
+    finally:
+        numba.set_num_threads(previous)
+    THREADS_SEEN.update(ran_on.tolist())
+    for tmp, view in back:
+        view[...] = tmp
+
+
 def matmul(a, b, out=None):
     """a (..., M, K) @ b (..., K, N) -> (..., M, N) (NumPy's matmul, 2-D or 3-D operands), computed
     in parts fixed by the shapes on OpenBLAS's single-threaded path: the same bits for any thread
@@ -50,16 +155,31 @@ def matmul(a, b, out=None):
     if out is None:
         shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
         out = np.empty(shape, np.result_type(a, b))
+    compiled = _CBLAS and a.dtype == b.dtype == out.dtype and a.dtype in (np.float32, np.float64) and min(
+        a.shape[-2:] + b.shape[-1:]) > 0
+    if compiled:
+        _check_out(a, b, out)
     parts = _parts(a, b, out)
     threads = _single_threaded_blas()
     try:
-        if min(threads, len(parts)) <= 1:
+        if compiled:
+            _run_parts_compiled(parts, threads)
+        elif min(threads, len(parts)) <= 1:
             _run_serially(parts)
         else:
             _POOL.run(parts, min(threads, len(parts)))
     finally:
         _restore_blas_threads()
     return out
+
+
+def _check_out(a, b, out):
+    """np.matmul's checks, which the compiled path skips: inner dimensions and out's shape."""
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: inner dimensions differ: a {a.shape} and b {b.shape}")
+    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    if out.shape != shape:
+        raise ValueError(f"matmul: out: expected shape {shape}, got {out.shape}")
 
 
 _state = threading.Lock(), [0, 1]  # (lock, [matmuls running, OpenBLAS's thread count before them])

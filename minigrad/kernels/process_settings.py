@@ -26,7 +26,11 @@ wins), and each was measured on the 2-core VMs this project is developed on (PER
    ``benchmarks/side_by_side.py``). The variable is set only while Numba's OpenMP pool loads
    libgomp (which reads it then) and removed again. When an OpenMP
    runtime is loaded already (PyTorch imported first: the loader shares libgomp by name), its
-   spin cannot be changed, so ``workqueue`` is kept, as it is without a loadable OpenMP pool.
+   spin cannot be changed; ``omp`` is chosen all the same, because minigrad's products run on
+   Numba's own threads (``gemm.py``), so no other pool waits while they spin. (``workqueue``,
+   chosen here until then, cost ~100 us a launch: ResNet-18's forward pass at batch 1 took
+   36-57 ms with PyTorch imported first against 30-37 ms without; now 30 ms either way.)
+   ``workqueue`` is kept where no OpenMP pool loads.
    Numba switches nested parallelism on when its pool starts; that made PyTorch's float64
    convolutions sharing the runtime 2x slower, so the pool is started here and nesting is
    switched off again (Numba's kernels do not nest).
@@ -148,9 +152,9 @@ def choose_numba_threading_layer(spin_count="3000"):
     import numba  # here, not at the top: this module must load before NumPy does
 
     numba.config.THREADING_LAYER = layer = "workqueue"
-    if _openmp_loaded():
-        return layer
-    ours = "GOMP_SPINCOUNT" not in os.environ
+    # with an OpenMP runtime loaded already (PyTorch first) its spin stays PyTorch's: harmless now
+    # that minigrad's products run on these same threads (gemm.py), so none waits for the spin
+    ours = "GOMP_SPINCOUNT" not in os.environ and not _openmp_loaded()
     if ours:
         os.environ["GOMP_SPINCOUNT"] = spin_count
     try:
