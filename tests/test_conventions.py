@@ -11,20 +11,24 @@ def test_relu_and_abs_have_zero_derivative_at_zero():
 
 
 def test_relu_kernels_equal_the_numpy_formulas():
-    # one parallel pass each; NaN passes forward as in np.maximum, dtype and shape are kept
+    # one parallel pass each; NaN passes forward as in np.maximum and np.clip, dtype and shape are
+    # kept; ReLU6 is the same clamp with top 6 (its mask 0 < x < 6); the last shape runs parallel
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
-        x = rng.standard_normal((3, 4, 5, 6)).astype(dtype)
-        x[0, 0, 0, :3] = [0.0, np.nan, -np.inf]
-        g = rng.standard_normal(x.shape).astype(dtype)
-        for a, b in ((x, g), (x.transpose(0, 2, 1, 3), g.transpose(0, 2, 1, 3))):  # and non-contiguous
-            xt = mg.Tensor(a, requires_grad=True)
-            y = mg.relu(xt)
-            np.testing.assert_array_equal(y.data, np.maximum(a, 0))
-            assert y.data.dtype == dtype and y.data.shape == a.shape
-            gx, = mg.grad(y, [xt], seed=b)
-            np.testing.assert_array_equal(gx, b * (a > 0))
-            assert gx.dtype == dtype
+        for shape in ((3, 4, 5, 6), (2, 8, 64, 64)):
+            x = 4 * rng.standard_normal(shape).astype(dtype)
+            x[0, 0, :2, :4] = [[0.0, np.nan, -np.inf, np.inf], [6.0, -0.0, 7.0, 5.5]]
+            g = rng.standard_normal(x.shape).astype(dtype)
+            for a, b in ((x, g), (x.transpose(0, 2, 1, 3), g.transpose(0, 2, 1, 3))):  # and non-contiguous
+                for op, want, mask in ((mg.relu, np.maximum(a, 0), a > 0),
+                                       (mg.relu6, np.clip(a, 0, 6), (a > 0) & (a < 6))):
+                    xt = mg.Tensor(a, requires_grad=True)
+                    y = op(xt)
+                    np.testing.assert_array_equal(y.data, want)
+                    assert y.data.dtype == dtype and y.data.shape == a.shape
+                    gx, = mg.grad(y, [xt], seed=b)
+                    np.testing.assert_array_equal(gx, b * mask)
+                    assert gx.dtype == dtype
 
 
 def test_max_pool_sends_tied_gradients_to_the_first_maximum():

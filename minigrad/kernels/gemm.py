@@ -86,19 +86,31 @@ _DGEMM = types.ExternalFunction("minigrad_cblas_dgemm64", _gemm_signature(types.
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _product(r, single):
+    """One single-threaded ``cblas_?gemm``: r = (trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc)."""
+    if single:
+        _SGEMM(_ROW_MAJOR, r[0], r[1], r[2], r[3], r[4], 1.0, r[5], r[6], r[7], r[8], 0.0, r[9], r[10])
+    else:
+        _DGEMM(_ROW_MAJOR, r[0], r[1], r[2], r[3], r[4], 1.0, r[5], r[6], r[7], r[8], 0.0, r[9], r[10])
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def _products(rows, single, ran_on):
-    """One single-threaded ``cblas_?gemm`` per row of ``rows`` (n, 11): (trans_a, trans_b, M, N, K,
-    A, lda, B, ldb, C, ldc), on Numba's threads, the ones its kernels run on. No handover to other
-    threads (~50-100 us a product), and when PyTorch was imported first, GNU OpenMP's long spin no
-    longer starves another pool (process_settings, item 3)."""
+    """The products of ``rows`` (n, 11) on Numba's threads, the ones its kernels run on: no handover
+    to other threads (~50-100 us a product), and when PyTorch was imported first, GNU OpenMP's long
+    spin no longer starves another pool (process_settings, item 3). ``ran_on`` gets each row's
+    thread id."""
     for p in prange(rows.shape[0]):
-        r = rows[p]
         ran_on[p] = numba.get_thread_id()
-        if single:
-            _SGEMM(_ROW_MAJOR, r[0], r[1], r[2], r[3], r[4], 1.0, r[5], r[6], r[7], r[8], 0.0, r[9], r[10])
-        else:
-            _DGEMM(_ROW_MAJOR, r[0], r[1], r[2], r[3], r[4], 1.0, r[5], r[6], r[7], r[8], 0.0, r[9], r[10])
+        _product(rows[p], single)
+
+
+@njit(cache=True, nogil=True)
+def _products_here(rows, single):
+    """The same in the calling thread: one part needs no parallel launch (~50 us)."""
+    for p in range(rows.shape[0]):
+        _product(rows[p], single)
 
 
 def _operand(m):
@@ -134,13 +146,17 @@ def _run_parts_compiled(parts, threads):
             rows.append((ta, tb, M, N, ai.shape[1], ai.ctypes.data, lda, bi.ctypes.data, ldb, ci.ctypes.data,
                          max(s0, N, 1)))
     rows = np.array(rows, np.int64)
+    ran_on = np.zeros(len(rows), np.int64)
     previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(threads, previous, len(rows))))
-    ran_on = np.empty(len(rows), np.int64)
-    try:
-        _products(rows, keep[0].dtype == np.float32, ran_on)
-    finally:
-        numba.set_num_threads(previous)
+    use = max(1, min(threads, previous, len(rows)))
+    if use == 1:
+        _products_here(rows, keep[0].dtype == np.float32)
+    else:
+        numba.set_num_threads(use)
+        try:
+            _products(rows, keep[0].dtype == np.float32, ran_on)
+        finally:
+            numba.set_num_threads(previous)
     THREADS_SEEN.update(ran_on.tolist())
     for tmp, view in back:
         view[...] = tmp

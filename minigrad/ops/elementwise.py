@@ -136,10 +136,10 @@ class ReLU6(Op):
     name = "relu6"
 
     def forward(ctx, a):
-        return np.clip(a, 0, 6)
+        return relu_forward(a, 6)
 
     def backward(ctx, g):
-        return (g * ((ctx.arrays[0] > 0) & (ctx.arrays[0] < 6)),)
+        return (relu_backward(g, ctx.arrays[0], 6),)
 
 
 class Sigmoid(Op):
