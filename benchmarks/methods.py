@@ -42,13 +42,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # this file is named like the package it measures: keep its own folder off the import path
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 
-import minigrad  # noqa: F401,E402  first: it configures OpenBLAS before NumPy loads
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np  # noqa: E402  NumPy and torch first, as users write it (issue 27)
 import torch  # noqa: E402
+import minigrad  # noqa: F401,E402
+import numba  # noqa: E402
 from captum import attr, metrics  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+import layers  # noqa: E402
 import methods  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_layers", os.path.join(HERE, "layers.py"))
@@ -98,11 +99,14 @@ def _patch_mask(side, patch):
     return cells[:, None] * (side // patch) + cells[None, :]
 
 
-def rows(net, tnet, x, dtype):
-    """The table's rows for the minigrad ``net`` and its torch twin ``tnet`` on the batch x (N, 3, H, W)."""
+def rows(net, tnet, x, dtype, cam_layers=None):
+    """The table's rows for the minigrad ``net`` and its torch twin ``tnet`` on the batch x (N, 3, H, W);
+    Grad-CAM at ``cam_layers`` (minigrad's, torch's), by default the last ReLU."""
     n, side = len(x), x.shape[-1]
     relus = [m for m in net.modules() if type(m).__name__ == "ReLU"]
     t_relus = [m for m in tnet.modules() if isinstance(m, torch.nn.ReLU)]
+    cam, t_cam = cam_layers or (relus[-1], t_relus[-1])
+    window, step = (8, 2) if side <= 64 else (side // 7, side // 14)  # 224 px: 32x32 windows, stride 16
     convs = [m for m in net.modules() if type(m).__name__ == "Conv2d"]
     t_convs = [m for m in tnet.modules() if isinstance(m, torch.nn.Conv2d)]
     conv, t_conv = convs[len(convs) // 2], t_convs[len(t_convs) // 2]
@@ -138,18 +142,19 @@ def rows(net, tnet, x, dtype):
             lambda: attr.Saliency(tnet).attribute(xt(), target=tt, abs=False)),
         Row("guided_backprop", "GuidedBackprop", lambda: methods.guided_backprop(net, x, target),
             lambda: attr.GuidedBackprop(tnet).attribute(xt(), target=tt), label="guided backprop"),
-        Row("gradcam", "LayerGradCam", lambda: methods.gradcam(net, x, target, relus[-1]),
+        Row("gradcam", "LayerGradCam", lambda: methods.gradcam(net, x, target, cam),
             lambda: attr.LayerAttribution.interpolate(
-                attr.LayerGradCam(tnet, t_relus[-1]).attribute(xt(), target=tt, relu_attributions=True),
+                attr.LayerGradCam(tnet, t_cam).attribute(xt(), target=tt, relu_attributions=True),
                 (side, side), "bilinear"), label="Grad-CAM"),
         Row("integrated_gradients", "IntegratedGradients",
             lambda: methods.integrated_gradients(net, x, target, internal_batch_size=64),
             lambda: attr.IntegratedGradients(tnet).attribute(xt(), target=tt, n_steps=50, internal_batch_size=64),
             label="IG (50 steps)"),
-        Row("occlusion", "Occlusion", lambda: methods.occlusion(net, one, 0, window=8, stride=2, batch_size=32),
-            lambda: attr.Occlusion(tnet).attribute(one_t(), sliding_window_shapes=(3, 8, 8), strides=(3, 2, 2),
-                                                  target=0, perturbations_per_eval=32),
-            label="occlusion 8x8/2 (1 img)"),
+        Row("occlusion", "Occlusion",
+            lambda: methods.occlusion(net, one, 0, window=window, stride=step, batch_size=32),
+            lambda: attr.Occlusion(tnet).attribute(one_t(), sliding_window_shapes=(3, window, window),
+                                                  strides=(3, step, step), target=0, perturbations_per_eval=32),
+            label=f"occlusion {window}x{window}/{step} (1 img)"),
         Row("deeplift", "DeepLift", lambda: methods.deeplift(net, x, target),
             lambda: attr.DeepLift(tnet).attribute(xt(), target=tt)),
         Row("deeplift_shap", "DeepLiftShap", lambda: methods.deeplift_shap(net, x, target, refs),
@@ -227,6 +232,8 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=3, help="interleaved medians per side; the best is printed")
     p.add_argument("--one-process", action="store_true", help="time the reference in this process too")
     p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--arch", default="vgg_like", help="vgg_like (benchmarks/layers.py, 64 px) or a torchvision "
+                                                      "name minigrad builds (resnet18, vgg11, mobilenet_v2; 224 px)")
     p.add_argument("--methods", help="comma-separated rows to run, by minigrad's or Captum's name "
                                      "(e.g. deeplift,Lime,sensitivity_max); default: all")
     p.add_argument("--check", action="store_true",
@@ -239,19 +246,31 @@ def main(argv=None):
     warnings.filterwarnings("ignore")
     dtype = np.float64 if args.check else np.float32
     # float32 weights on both sides (to_torch loads them into float32 modules), float64 for --check
-    net = bench_layers.vgg_like().to(np.float32).to(dtype)
-    tnet = bench_layers.to_torch(net).to(torch.float64 if args.check else torch.float32).eval()
-    x = np.random.default_rng(0).standard_normal((args.batch, 3, 64, 64)).astype(dtype)
+    cam_layers, side = None, 64
+    if args.arch == "vgg_like":
+        net = bench_layers.vgg_like().to(np.float32).to(dtype)
+        tnet = bench_layers.to_torch(net).to(torch.float64 if args.check else torch.float32).eval()
+    else:  # a real network at 224 px, torch's twin under torchvision's names (tests/reference)
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "reference"))
+        import torchvision_nets
+        net = getattr(layers, args.arch)(seed=0, dtype=dtype).eval()
+        tnet = getattr(torchvision_nets, args.arch)(dtype=torch.float64 if args.check else torch.float32)
+        tnet.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
+        tnet.eval()
+        side = 224
+        if hasattr(net, "layer4"):  # ResNet: Grad-CAM at the last stage, as the paper's ResNet maps
+            cam_layers = net.layer4, tnet.layer4
+    x = np.random.default_rng(0).standard_normal((args.batch, 3, side, side)).astype(dtype)
     torch.set_num_threads(args.threads)
     numba.set_num_threads(args.threads)
     with threadpool_limits(args.threads):
-        table = rows(net, tnet, x, dtype)
+        table = rows(net, tnet, x, dtype, cam_layers)
         unknown = (names or set()) - {r.method.lower() for r in table} - {r.captum_name.lower() for r in table}
         if unknown:
             p.error(f"--methods: unknown {sorted(unknown)}; the rows are "
                     f"{', '.join(f'{r.method} ({r.captum_name})' for r in table)}")
         table = [r for r in table if r.chosen(names)]
-        print(f"batch {args.batch} x 3x64x64, {np.dtype(dtype).name}, {args.threads} threads, "
+        print(f"{args.arch}, batch {args.batch} x 3x{side}x{side}, {np.dtype(dtype).name}, {args.threads} threads, "
               f"torch {torch.__version__}")
         if args.check:
             return check(table)
