@@ -178,7 +178,8 @@ REFERENCE_CONV_SHAPES = [((1, 2, 6, 7), 3, 1, 1, 0, 1, 1), ((2, 3, 7, 7), 4, 3, 
                          ((1, 4, 7, 6), 4, 2, 2, 1, 1, 2), ((2, 3, 8, 8), 3, 3, 2, 1, 1, 3),
                          ((1, 32, 6, 6), 32, 3, 1, 1, 1, 1)]
 FAST_PATHS = [dict(), dict(path="im2col"), dict(per_sample=True), dict(per_sample=False, small_weight_gradient=True),
-              dict(small_weight_gradient=False, column_entries=1), dict(winograd=True), dict(depthwise=False)]
+              dict(small_weight_gradient=False, column_entries=1), dict(winograd=True), dict(depthwise=False),
+              dict(few_filters=True), dict(few_filters=False)]
 
 
 def _conv_results(x, w, b, s, p, d, groups, seed):

@@ -147,6 +147,18 @@ def test_conv2d_winograd(column_entries, n, c, o, p, data, bias, seed):
         assert mg.gradcheck(lambda *t: mg.conv2d(*t, padding=p), args, seed=seed) < TOL
 
 
+@given(n=st.integers(1, 2), c=st.integers(1, 3), o=st.integers(1, 3), k=st.integers(1, 4), s=st.integers(1, 3),
+       p=st.integers(0, 2), d=st.integers(1, 2), bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_conv2d_few_filters(n, c, o, k, s, p, d, bias, seed):
+    """The direct loops for few filters forced (any kernel, stride, padding and dilation)."""
+    rng = np.random.default_rng(seed)
+    size = max(d * (k - 1) + 1 - 2 * p, 1) + int(rng.integers(0, 6))
+    args = [rng.standard_normal((n, c, size, size + 1)), rng.standard_normal((o, c, k, k))]
+    args += [rng.standard_normal(o)] if bias else []
+    with mg.kernels(few_filters=True):
+        assert mg.gradcheck(lambda *t: mg.conv2d(*t, stride=s, padding=p, dilation=d), args, seed=seed) < TOL
+
+
 def test_conv2d_bias_gradient_alone_and_with_the_weights():
     # the bias rides in the weight GEMM (a row of ones); alone it is a sum of g: both must agree
     rng = np.random.default_rng(0)

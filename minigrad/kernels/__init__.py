@@ -15,6 +15,7 @@ the ops in ``minigrad/ops`` call them. Read the ops first; come here for how the
     scatter_add       np.add.at for fancy indexing's gradient, as one compiled loop
     scratch           reusable buffers (one per slot) for large temporaries
     depthwise         direct loops for depthwise convolutions (one input channel per group)
+    few_filters       direct loops for convolutions with few output channels
     weight_gradient   a convolution's weight gradient when it is small (few filters, small kernel)
     winograd          3x3 stride-1 convolutions by Winograd's F(4x4, 3x3)
 """

@@ -29,6 +29,8 @@ class KernelChoice:
     small_weight_gradient : the compiled weight gradient (True) or BLAS (False)
     winograd : Winograd F(4x4, 3x3) where it applies (True) or im2col (False)
     depthwise : depthwise convolutions by the direct kernels (True) or one GEMM per group (False)
+    few_filters : convolutions' forward pass and input gradient by the direct loops for few
+        filters (True, any number of filters) or im2col (False)
     fast_2x2 : 2x2 stride-2 max pooling by its own kernel (True) or the general one (False)
     column_entries : the largest im2col chunk, in entries (0: the whole batch at once)
     """
@@ -37,6 +39,7 @@ class KernelChoice:
     small_weight_gradient: bool = None
     winograd: bool = None
     depthwise: bool = None
+    few_filters: bool = None
     fast_2x2: bool = True
     column_entries: int = 1 << 19
 
@@ -56,8 +59,8 @@ def kernels(path=None, **forced):
     readable loops of ``minigrad/kernels/reference.py``) or "im2col" (the plainest fast path: im2col
     and one GEMM for every convolution, no Winograd, no per-sample GEMMs, BLAS weight gradients, no
     depthwise loops); None keeps the enclosing block's. Fast-path choices are forced by name
-    (``per_sample``, ``small_weight_gradient``, ``winograd``, ``depthwise``: True, False or None
-    for the rule; ``fast_2x2``: True or False; ``column_entries``: an int >= 0). Choices not named
+    (``per_sample``, ``small_weight_gradient``, ``winograd``, ``depthwise``, ``few_filters``: True,
+    False or None for the rule; ``fast_2x2``: True or False; ``column_entries``: an int >= 0). Choices not named
     stay as the enclosing block has them.
 
     A graph remembers no kernel choice: its backward pass runs the kernels chosen where
@@ -73,7 +76,8 @@ def kernels(path=None, **forced):
             raise TypeError(f"{name}: expected True, False{'' if name == 'fast_2x2' else ' or None'}, got {value!r}")
     reference = _CHOICE.get().reference if path is None else path == "reference"
     if path == "im2col":
-        forced = {**dict(per_sample=False, small_weight_gradient=False, winograd=False, depthwise=False), **forced}
+        forced = {**dict(per_sample=False, small_weight_gradient=False, winograd=False, depthwise=False,
+                         few_filters=False), **forced}
     token = _CHOICE.set(replace(_CHOICE.get(), reference=reference, **forced))
     try:
         yield _CHOICE.get()

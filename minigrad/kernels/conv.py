@@ -14,6 +14,8 @@ forced with ``minigrad.kernels(...)`` (docs/performance.md has the measurements)
   channels on both sides and enough output tiles over the batch, forward and input gradient: 4x
   fewer multiplies; with fewer channels its transforms cost more than the GEMM saves, and with few
   tiles reading the 4x larger transformed filters does (``winograd``).
+- **Few filters** (8 output channels in float32, 4 in float64): direct loops over the padded input
+  (``few_filters.py``), forward and input gradient (``few_filters``).
 - **Pointwise** convolutions (1x1, stride 1, unpadded) skip im2col: x is already each sample's
   columns, so one GEMM per sample reads and writes NCHW (forward and input gradient).
 - The input gradient is col2im of W^T g (the transposed convolution).
@@ -32,7 +34,7 @@ forced with ``minigrad.kernels(...)`` (docs/performance.md has the measurements)
 """
 import numpy as np
 
-from minigrad.kernels import depthwise, gemm, weight_gradient, winograd
+from minigrad.kernels import depthwise, few_filters, gemm, weight_gradient, winograd
 from minigrad.kernels.choice import current
 from minigrad.kernels.im2col import col2im, im2col, zero_pad
 from minigrad.kernels.scratch import scratch
@@ -54,6 +56,8 @@ def forward(x, w, b, stride, padding, size, dilation=(1, 1), groups=1):
         if b is not None:
             out += b.astype(out.dtype, copy=False).reshape(1, O, 1, 1)
         return out
+    if _few_filters(O, x.dtype):
+        return few_filters.forward(x, w, b, stride, padding, dilation, size)
     weights = w.reshape(O, -1)
     if b is not None:
         weights = np.concatenate([weights, b[:, None].astype(w.dtype, copy=False)], axis=1)
@@ -100,6 +104,8 @@ def input_grad(g, x_shape, w, stride, padding, size, dilation=(1, 1), groups=1):
     dx = np.empty(x_shape, g.dtype)
     if _pointwise(w.shape, stride, padding):
         return gemm.matmul(w.reshape(O, C).T, _samples(g), out=_samples(dx)).reshape(x_shape)
+    if _few_filters(O, g.dtype):
+        return few_filters.input_grad(g, x_shape, w, stride, padding, dilation)
     flipped = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # dx is g convolved with these, padding k - 1 - p
     dual = (kh - 1 - padding[0], kw - 1 - padding[1])
     if _winograd(flipped.shape, stride, dual, dilation, x_shape[0], x_shape[2:], g.dtype):
@@ -182,6 +188,13 @@ def _pointwise(w_shape, stride, padding):
     one-GEMM path, on which im2col of a 1x1 kernel is a plain copy)."""
     return (tuple(w_shape[2:]) == (1, 1) and tuple(stride) == (1, 1) and tuple(padding) == (0, 0)
             and current().per_sample is not False)
+
+
+def _few_filters(out_channels, dtype):
+    """Whether a convolution's forward pass and input gradient take the direct loops for few
+    filters (``few_filters.py``): im2col's kh*kw-fold copy costs more than the tiny GEMM it feeds."""
+    forced = current().few_filters
+    return few_filters.applies(out_channels, dtype) if forced is None else forced
 
 
 def _samples(a):
