@@ -1,7 +1,7 @@
 """minigrad vs PyTorch CPU on the real networks: ResNet-18, VGG-11 and MobileNetV2 at 3x224x224, float32.
 
     python benchmarks/real_networks.py [--threads 2] [--repeats 3] [--rounds 2] [--batches 1 8]
-                                       [--archs resnet18 vgg11 mobilenet_v2] [--no-memory]
+                                       [--archs resnet18 vgg11 mobilenet_v2] [--no-memory] [--ig-memory]
 
 For each network and batch: the forward pass (eval mode, no graph) and the forward pass plus the
 input gradient of the summed top logits (what saliency, guided backprop and Grad-CAM cost), with
@@ -28,6 +28,10 @@ import torchvision_nets  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import layers as L  # noqa: E402
+import methods  # noqa: E402
+from captum.attr import IntegratedGradients  # noqa: E402
+
+IG_BATCH = 16  # integrated gradients' internal batch (steps x images per pass), the same on both sides
 
 _spec = importlib.util.spec_from_file_location("side_by_side", os.path.join(HERE, "side_by_side.py"))
 side_by_side = importlib.util.module_from_spec(_spec)
@@ -63,7 +67,15 @@ def cases(arch, batch, size=224, models=None):
         xt = torch.from_numpy(x.copy()).requires_grad_()
         torch.autograd.grad(twin(xt).max(dim=1).values.sum(), [xt])
 
-    return [("forward", mg_forward, t_forward), ("fwd+grad", mg_input_gradient, t_input_gradient)]
+    def mg_integrated_gradients():
+        methods.integrated_gradients(net, x, list(range(batch)), n_steps=50, internal_batch_size=IG_BATCH)
+
+    def t_integrated_gradients():
+        IntegratedGradients(twin).attribute(torch.from_numpy(x.copy()), target=list(range(batch)), n_steps=50,
+                                            internal_batch_size=IG_BATCH)
+
+    return [("forward", mg_forward, t_forward), ("fwd+grad", mg_input_gradient, t_input_gradient),
+            ("ig", mg_integrated_gradients, t_integrated_gradients)]
 
 
 def _rss_kib(field):
@@ -105,12 +117,22 @@ def main(argv=None):
     p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     p.add_argument("--archs", nargs="+", default=["resnet18", "vgg11", "mobilenet_v2"])
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--ig-memory", action="store_true",
+                   help="only the peak memory of integrated gradients (50 steps, internal batches of "
+                        f"{IG_BATCH}) beside Captum's, per network and batch")
     p.add_argument("--one-process", action="store_true", help="time the reference in this process too")
     p.add_argument("--memory-probe", nargs=5, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.memory_probe:
         arch, batch, case, side, threads = args.memory_probe
         print(memory_probe(arch, int(batch), case, side, int(threads)))
+        return
+    if args.ig_memory:
+        for arch in args.archs:
+            for batch in args.batches:
+                ma, mb = _peak_memory(arch, batch, "ig", args.threads)
+                print(f"{arch:12s} batch {batch:2d} integrated gradients peak MiB minigrad {ma:7.1f}   "
+                      f"Captum {mb:7.1f}   ratio {ma / max(mb, 0.1):4.2f}", flush=True)
         return
     side_by_side.start(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
@@ -119,7 +141,7 @@ def main(argv=None):
     with threadpool_limits(args.threads):
         for arch in args.archs:
             for batch in args.batches:
-                for name, ours, theirs in cases(arch, batch):
+                for name, ours, theirs in cases(arch, batch)[:2]:  # the IG row is --ig-memory's
                     ta, tb = side_by_side.interleaved(ours, theirs, args.repeats, args.rounds)
                     mem = ""
                     if memory:
