@@ -17,10 +17,17 @@ order than BLAS's, so the results differ from the im2col path in the last bits (
 the reference loops, float64 1e-10 and float32 1e-5 relative, and by gradcheck).
 """
 import numpy as np
-from numba import prange
+from numba import njit, prange
 
 from minigrad.kernels.im2col import zero_pad
 from minigrad.kernels.parallel_launch import parallel_kernel
+
+
+@njit(cache=True, inline="always")
+def _tap_start(di, dj, sh, sw, Hq, Wq):
+    """Where tap (i, j), at offsets di = i dh, dj = j dw, starts reading in a sample's flattened
+    phase planes (sh, sw, Hq, Wq): phase (di % sh, dj % sw), row di // sh, column dj // sw."""
+    return (((di % sh) * sw + dj % sw) * Hq + di // sh) * Wq + dj // sw
 
 
 @parallel_kernel()
@@ -57,8 +64,7 @@ def _forward_wide(xq, w, sh, sw, dh, dw, Ho, acc):
             flat = xq[n, c].reshape(-1)
             for i in range(kh):
                 for j in range(kw):
-                    a, b = (i * dh) % sh, (j * dw) % sw
-                    start = ((a * sw + b) * Hq + (i * dh) // sh) * Wq + (j * dw) // sw
+                    start = _tap_start(i * dh, j * dw, sh, sw, Hq, Wq)
                     src = flat[start:]
                     v = w[o, c, i, j]
                     for k in range(L):
@@ -81,8 +87,7 @@ def _input_grad_wide(gw, w, sh, sw, dh, dw, dxq):
             src = gw[n, o]
             for i in range(kh):
                 for j in range(kw):
-                    a, b = (i * dh) % sh, (j * dw) % sw
-                    start = ((a * sw + b) * Hq + (i * dh) // sh) * Wq + (j * dw) // sw
+                    start = _tap_start(i * dh, j * dw, sh, sw, Hq, Wq)
                     dst = flat[start:]
                     v = w[o, c, i, j]
                     for k in range(L):
