@@ -13,6 +13,7 @@ sets from ``n_jobs``). The pool is kept between calls; a forked child, which inh
 not its threads (work submitted to it would wait forever), starts a new one.
 """
 import contextlib
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -34,24 +35,36 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def run_in_chunks(kernel, n, *args):
-    """kernel(start, stop, *args) over [0, n) in contiguous chunks, on numba.get_num_threads() threads."""
+def run_in_chunks(kernel, n, *args, chunks_per_thread=_CHUNKS_PER_THREAD, min_chunk=1):
+    """kernel(start, stop, *args) over [0, n) in contiguous chunks, on numba.get_num_threads() threads:
+    ``chunks_per_thread`` of them per thread (1 where every item costs the same), none shorter than
+    ``min_chunk`` items (a chunk handed to the pool costs ~20 us: small work runs here, in one piece)."""
     global _pool, _pool_threads
-    if getattr(_here, "serial", False):
-        kernel(0, n, *args)
-        return
     threads = numba.get_num_threads()
-    if threads == 1 or n < 2:
+    chunks = min(n // max(min_chunk, 1), threads * chunks_per_thread)
+    if getattr(_here, "serial", False) or threads == 1 or chunks < 2:
         kernel(0, n, *args)
         return
     if _pool_threads < threads:
         if _pool is not None:
             _pool.shutdown(wait=False)
         _pool, _pool_threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tsne"), threads
-    chunks = min(n, threads * _CHUNKS_PER_THREAD)
     bounds = [n * c // chunks for c in range(chunks + 1)]
-    for f in [_pool.submit(kernel, lo, hi, *args) for lo, hi in zip(bounds[:-1], bounds[1:])]:
-        f.result()
+    taken = itertools.count()  # next() on it is atomic under the GIL: each chunk is run once
+
+    def take_chunks():
+        c = next(taken)
+        while c < chunks:
+            kernel(bounds[c], bounds[c + 1], *args)
+            c = next(taken)
+
+    # this thread takes chunks too, so a call wakes threads - 1 pool threads, not one per chunk
+    helpers = [_pool.submit(take_chunks) for _ in range(threads - 1)]
+    try:
+        take_chunks()
+    finally:  # never return (or raise) while a helper still writes into the caller's arrays
+        for f in helpers:
+            f.result()
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ from tsne.distances import neighbor_distances
 from tsne.fft_interpolation import kl_divergence_fft
 from tsne.fit_input import COMPONENTS, check_fit_input, samples
 from tsne.input_checks import count, random_generator, real_matrix
-from tsne.kl import kl_divergence
+from tsne.kl import exact_objective
 from tsne.locality_order import morton_order, permuted
 from tsne.optimizer import gradient_descent
 from tsne.parameter_constraints import CONSTRAINTS, TRANSFORM_CONSTRAINTS, Interval, Kind
@@ -239,7 +239,7 @@ class TSNEEmbedding:
         """objective(Y, compute_error) -> (kl, grad) for P in the run order, with this embedding's method."""
         kernel = dict(dof=self.dof, exponent=self.exponent)
         if self.method == "exact":
-            return lambda Y, compute_error: kl_divergence(P, Y, compute_error=compute_error, **kernel)
+            return exact_objective(P, **kernel)
         if self.method == "fft":
             return lambda Y, compute_error: kl_divergence_fft(P, Y, compute_error=compute_error, **self.fft_params,
                                                               **kernel)

@@ -15,6 +15,11 @@ class TSNEDiverged(ValueError, FloatingPointError):
     ValueError (a setting is wrong) and a FloatingPointError, as ``layers.TrainingDiverged``."""
 
 
+# entries per thread below which the step runs in one piece: 1,000 points' 2,000 entries take ~2 us,
+# handing them to the thread pool ~50 us
+_STEP_MIN_CHUNK = 1 << 15
+
+
 @njit(nogil=True, cache=True)
 def _step(start, stop, Y, grad, update, gains, momentum, learning_rate, min_gain):
     """One update of flat entries [start, stop) (``gradient_descent``'s rule), in one pass: the
@@ -88,7 +93,8 @@ def gradient_descent(objective, Y, it, max_iter, momentum, learning_rate, n_iter
         if want_error:
             error = kl
         grad = np.ascontiguousarray(grad, dtype=np.float64)
-        run_in_chunks(_step, Y.size, flat_Y, grad.reshape(-1), flat_update, flat_gains, momentum, learning_rate, min_gain)
+        run_in_chunks(_step, Y.size, flat_Y, grad.reshape(-1), flat_update, flat_gains, momentum, learning_rate,
+                      min_gain, min_chunk=_STEP_MIN_CHUNK)
         if callback is not None and (i + 1) % callback_every == 0:
             callback(i + 1, Y.copy(), error)
         if progress is not None:

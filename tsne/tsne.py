@@ -12,7 +12,7 @@ from tsne.estimator_api import EstimatorAPI
 from tsne.fft_interpolation import kl_divergence_fft
 from tsne.fit_progress import FitProgress
 from tsne.fit_input import check_fit_input, samples
-from tsne.kl import kl_divergence
+from tsne.kl import exact_objective
 from tsne.locality_order import morton_order, permuted
 from tsne.optimizer import gradient_descent
 from tsne.parameter_constraints import threads as n_threads
@@ -277,7 +277,7 @@ class TSNE(EstimatorAPI):
         def objective_for(P):
             kernel = dict(dof=dof, exponent=exponent)
             if exact:
-                return lambda Y, compute_error: kl_divergence(P, Y, compute_error=compute_error, **kernel)
+                return exact_objective(P, **kernel)
             if self.method == "fft":
                 return lambda Y, compute_error: kl_divergence_fft(
                     P, Y, compute_error=compute_error, n_interpolation_points=self.n_interpolation_points,
