@@ -83,6 +83,9 @@ def parameter_grads(g, x, w_shape, has_bias, need_weight, need_bias, stride, pad
         gw = _by_group(lambda gg, xg: parameter_grads(gg, xg, shape, False, True, False, stride, padding, size,
                                                       dilation)[0], groups, 0, (g, 1), (x, 1))
         return gw, gb
+    if _few_filters_weight_grad(w_shape, size, x.shape[3] + 2 * padding[1], stride, g.dtype):
+        return (few_filters.weight_grad(g, x, w_shape, stride, padding, dilation),
+                g.sum(axis=(0, 2, 3)) if has_bias and need_bias else None)
     K = int(np.prod(w_shape[1:]))
     both = None  # (O, K), or (O, K + 1) whose last column is sum g
     xp = zero_pad(x, padding)
@@ -188,6 +191,12 @@ def _pointwise(w_shape, stride, padding):
     one-GEMM path, on which im2col of a 1x1 kernel is a plain copy)."""
     return (tuple(w_shape[2:]) == (1, 1) and tuple(stride) == (1, 1) and tuple(padding) == (0, 0)
             and current().per_sample is not False)
+
+
+def _few_filters_weight_grad(w_shape, size, padded_width, stride, dtype):
+    """Whether a weight gradient takes the few-filters loops (``few_filters.weight_grad_applies``)."""
+    forced = current().few_filters
+    return few_filters.weight_grad_applies(w_shape, size, padded_width, stride, dtype) if forced is None else forced
 
 
 def _few_filters(out_channels, dtype):
