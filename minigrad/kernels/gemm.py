@@ -40,6 +40,7 @@ from llvmlite import binding as llvm
 from numba import njit, prange, types
 
 from minigrad.kernels import process_settings
+from minigrad.kernels.parallel_launch import get_threads, set_threads
 
 _MIN_PART_FLOPS = 2_000_000  # below this a part costs less than handing it to a thread
 _MAX_PARTS = 4
@@ -147,16 +148,16 @@ def _run_parts_compiled(parts, threads):
                          max(s0, N, 1)))
     rows = np.array(rows, np.int64)
     ran_on = np.zeros(len(rows), np.int64)
-    previous = numba.get_num_threads()
+    previous = get_threads()
     use = max(1, min(threads, previous, len(rows)))
     if use == 1:
         _products_here(rows, keep[0].dtype == np.float32)
     else:
-        numba.set_num_threads(use)
+        set_threads(use)
         try:
             _products(rows, keep[0].dtype == np.float32, ran_on)
         finally:
-            numba.set_num_threads(previous)
+            set_threads(previous)
     THREADS_SEEN.update(ran_on.tolist())
     for tmp, view in back:
         view[...] = tmp

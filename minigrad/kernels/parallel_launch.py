@@ -14,10 +14,36 @@ across its parallel iterations in a thread-dependent order), so the results are 
 import functools
 
 import numba
+import numba.np.ufunc.parallel as _numba_parallel
 import numpy as np
 from numba import njit
 
 SERIAL_BELOW = 1 << 16  # elements of all array arguments of one call (input and output)
+
+_get_set = None  # (get, set) of this thread's Numba thread count, found on first use
+
+
+def get_threads():
+    """This thread's Numba thread count, as ``numba.get_num_threads()``."""
+    return (_get_set or _thread_functions())[0]()
+
+
+def set_threads(n):
+    """Set this thread's Numba thread count (1 <= n <= NUMBA_NUM_THREADS), as ``numba.set_num_threads``."""
+    (_get_set or _thread_functions())[1](n)
+
+
+def _thread_functions():
+    """The threading layer's own two C functions behind numba.get/set_num_threads, once it has been
+    launched. Every small kernel sets the count to 1 and back: through the public functions (which
+    check the layer is launched and validate n on every call) that cost ~3 us a kernel, through
+    these ~0.7 us, and a small network's step runs a few dozen kernels. Where a Numba release no
+    longer has them, the public functions."""
+    global _get_set
+    numba.get_num_threads()  # launches the layer, which sets the two below
+    get, put = getattr(_numba_parallel, "_get_num_threads", None), getattr(_numba_parallel, "_set_num_threads", None)
+    _get_set = (get, put) if callable(get) and callable(put) else (numba.get_num_threads, numba.set_num_threads)
+    return _get_set
 
 
 def parallel_kernel(**options):
@@ -36,14 +62,14 @@ def parallel_kernel(**options):
                     work += a.size
             if work >= SERIAL_BELOW:
                 return compiled(*args)
-            threads = numba.get_num_threads()
+            threads = get_threads()
             if threads == 1:
                 return compiled(*args)
-            numba.set_num_threads(1)
+            set_threads(1)
             try:
                 return compiled(*args)
             finally:
-                numba.set_num_threads(threads)
+                set_threads(threads)
 
         run.compiled = compiled
         return run
