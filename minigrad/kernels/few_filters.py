@@ -57,7 +57,7 @@ def _split_phases(xp, sh, sw, xq):
                         dst[k] = src[k * sw]
 
 
-_GROUP = 8  # taps summed per pass over a row (the tap lists are padded with zero weights to a multiple)
+_GROUP = 8  # taps summed per pass over a row (the weight gradient pads its tap list to a multiple)
 
 
 @njit(cache=True, inline="always")
@@ -73,20 +73,31 @@ def _add_taps(dst, src, offs, wt, g, L):
                   ((v4 * s4[k] + v5 * s5[k]) + (v6 * s6[k] + v7 * s7[k]))
 
 
+@njit(cache=True, inline="always")
+def _sum_taps(dst, src, offs, wt, count, L):
+    """dst[k] = sum over taps t < count of wt[t] times src read from offs[t] + k, for k < L: eight
+    taps per pass, then the last count % 8 one at a time (padded with zero weights they cost a
+    full pass each: a 1x1 convolution of one channel has one tap)."""
+    dst[:L] = 0
+    full = count - count % _GROUP
+    for g in range(0, full, _GROUP):
+        _add_taps(dst, src, offs, wt, g, L)
+    for t in range(full, count):
+        s = src[offs[t]:]
+        v = wt[t]
+        for k in range(L):
+            dst[k] += v * s[k]
+
+
 @parallel_kernel()
-def _forward_wide(xq, offs, wt, L, acc):
-    """acc[n, o] (Ho * Wq) = sum over taps t of wt[o, t] times sample n's flattened phase planes
+def _forward_wide(xq, offs, count, wt, L, acc):
+    """acc[n, o] (Ho * Wq) = sum over the first ``count`` taps t of wt[o, t] times sample n's flattened phase planes
     read from offs[t] (``_tap_offsets``): rows Wq wide, so one long contiguous loop per group of taps."""
     N, O = acc.shape[0], acc.shape[1]
     for t in prange(N * O):
         n = t // O
         o = t % O
-        dst = acc[n, o]
-        dst[:] = 0
-        src = xq[n].reshape(-1)
-        w = wt[o]
-        for g in range(0, offs.size, _GROUP):
-            _add_taps(dst, src, offs, w, g, L)
+        _sum_taps(acc[n, o], xq[n].reshape(-1), offs, wt[o], count, L)
 
 
 @parallel_kernel()
@@ -101,11 +112,7 @@ def _input_grad_wide(gm, offs, counts, wt, plane, dxq):
         flat = dxq[n, c].reshape(-1)
         src = gm[n].reshape(-1)
         for p in range(offs.shape[0]):
-            dst = flat[p * plane:(p + 1) * plane]
-            dst[:] = 0
-            w = wt[c, p]
-            for g in range(0, counts[p], _GROUP):
-                _add_taps(dst, src, offs[p], w, g, plane)
+            _sum_taps(flat[p * plane:(p + 1) * plane], src, offs[p], wt[c, p], counts[p], plane)
 
 
 @parallel_kernel(fastmath={"reassoc", "contract", "nsz"})
@@ -208,7 +215,7 @@ def forward(x, w, b, stride, padding, dilation, size):
     wt = np.zeros((O, offs.size), x.dtype)
     wt[:, :C * w.shape[2] * w.shape[3]] = w.reshape(O, -1)
     acc = np.empty((N, O, Ho * Wq), x.dtype)
-    _forward_wide(xq, offs, wt, Ho * Wq, acc)
+    _forward_wide(xq, offs, C * w.shape[2] * w.shape[3], wt, Ho * Wq, acc)
     out = np.ascontiguousarray(acc.reshape(N, O, Ho, Wq)[:, :, :, :Wo])
     if b is not None:
         out += b.astype(out.dtype, copy=False).reshape(1, -1, 1, 1)
@@ -251,7 +258,7 @@ def _gather_plan(O, kh, kw, stride, dilation, Wq, margin, block):
     di, dj = (a.reshape(-1) for a in np.meshgrid(np.arange(kh) * dh, np.arange(kw) * dw, indexing="ij"))
     plane_of, start = (di % sh) * sw + dj % sw, margin - (di // sh) * Wq - dj // sw
     taps = [np.flatnonzero(plane_of == p) for p in range(sh * sw)]
-    counts = np.array([_padded(len(t) * O) for t in taps], np.int64)
+    counts = np.array([len(t) * O for t in taps], np.int64)
     offs = np.zeros((sh * sw, counts.max()), np.int64)
     filter_of = np.zeros((sh * sw, counts.max()), np.int64)
     tap_of = np.full((sh * sw, counts.max()), kh * kw, np.int64)
