@@ -56,7 +56,7 @@ def forward(x, w, b, stride, padding, size, dilation=(1, 1), groups=1):
         if b is not None:
             out += b.astype(out.dtype, copy=False).reshape(1, O, 1, 1)
         return out
-    if _few_filters(O, x.dtype):
+    if _few_filters(w.shape, stride, dilation, x.dtype):
         return few_filters.forward(x, w, b, stride, padding, dilation, size)
     weights = w.reshape(O, -1)
     if b is not None:
@@ -83,7 +83,7 @@ def parameter_grads(g, x, w_shape, has_bias, need_weight, need_bias, stride, pad
         gw = _by_group(lambda gg, xg: parameter_grads(gg, xg, shape, False, True, False, stride, padding, size,
                                                       dilation)[0], groups, 0, (g, 1), (x, 1))
         return gw, gb
-    if _few_filters_weight_grad(w_shape, size, x.shape[3] + 2 * padding[1], stride, g.dtype):
+    if _few_filters_weight_grad(w_shape, size, x.shape[3] + 2 * padding[1], stride, dilation, g.dtype):
         return (few_filters.weight_grad(g, x, w_shape, stride, padding, dilation),
                 g.sum(axis=(0, 2, 3)) if has_bias and need_bias else None)
     K = int(np.prod(w_shape[1:]))
@@ -107,7 +107,7 @@ def input_grad(g, x_shape, w, stride, padding, size, dilation=(1, 1), groups=1):
     dx = np.empty(x_shape, g.dtype)
     if _pointwise(w.shape, stride, padding):
         return gemm.matmul(w.reshape(O, C).T, _samples(g), out=_samples(dx)).reshape(x_shape)
-    if _few_filters(O, g.dtype):
+    if _few_filters(w.shape, stride, dilation, g.dtype):
         return few_filters.input_grad(g, x_shape, w, stride, padding, dilation)
     flipped = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # dx is g convolved with these, padding k - 1 - p
     dual = (kh - 1 - padding[0], kw - 1 - padding[1])
@@ -193,17 +193,18 @@ def _pointwise(w_shape, stride, padding):
             and current().per_sample is not False)
 
 
-def _few_filters_weight_grad(w_shape, size, padded_width, stride, dtype):
+def _few_filters_weight_grad(w_shape, size, padded_width, stride, dilation, dtype):
     """Whether a weight gradient takes the few-filters loops (``few_filters.weight_grad_applies``)."""
     forced = current().few_filters
-    return few_filters.weight_grad_applies(w_shape, size, padded_width, stride, dtype) if forced is None else forced
+    return (few_filters.weight_grad_applies(w_shape, size, padded_width, stride, dilation, dtype) if forced is None
+            else forced)
 
 
-def _few_filters(out_channels, dtype):
+def _few_filters(w_shape, stride, dilation, dtype):
     """Whether a convolution's forward pass and input gradient take the direct loops for few
     filters (``few_filters.py``): im2col's kh*kw-fold copy costs more than the tiny GEMM it feeds."""
     forced = current().few_filters
-    return few_filters.applies(out_channels, dtype) if forced is None else forced
+    return few_filters.applies(w_shape, stride, dilation, dtype) if forced is None else forced
 
 
 def _samples(a):

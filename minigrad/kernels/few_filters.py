@@ -169,11 +169,16 @@ def _phase_shape(padded, stride):
     return sh, sw, -(-Hp // sh), -(-Wp // sw)
 
 
-def applies(out_channels, dtype):
+def applies(w_shape, stride, dilation, dtype):
     """Whether an (ungrouped) convolution takes these loops: at most 32 bytes of filters per
     position, 8 float32 filters or 4 float64 (a vector register's worth: with more, im2col's GEMM
-    is as fast; measured at 8 float64 filters 0.9-1.25x im2col's time, float32 0.4-1.0x)."""
-    return out_channels * np.dtype(dtype).itemsize <= 32
+    is as fast; measured at 8 float64 filters 0.9-1.25x im2col's time, float32 0.4-1.0x), and taps
+    that read every stride phase. A kernel narrower than its stride (a 1x1 stride-2 convolution)
+    reads one phase in four: splitting all four cost more than the work (120 -> 2 channels 1x1
+    stride 2 at 33 px, float64: 0.72 ms forward against im2col's 0.25)."""
+    (kh, kw), (sh, sw), (dh, dw) = w_shape[2:], stride, dilation
+    every_phase = len({i * dh % sh for i in range(kh)}) == sh and len({j * dw % sw for j in range(kw)}) == sw
+    return w_shape[0] * np.dtype(dtype).itemsize <= 32 and every_phase
 
 
 def _padded(n):
@@ -222,7 +227,7 @@ def forward(x, w, b, stride, padding, dilation, size):
     return out
 
 
-def weight_grad_applies(w_shape, size, padded_width, stride, dtype):
+def weight_grad_applies(w_shape, size, padded_width, stride, dilation, dtype):
     """Whether the weight gradient takes ``weight_grad``: few filters (``applies``), and both its
     loops long enough to pay for the phase split, at least 128 taps (C kh kw) and 128 positions in
     a wide row block (Ho x Wq). Measured against im2col + BLAS (float32, 6 shapes): 41 -> 8 5x5 at
@@ -231,7 +236,7 @@ def weight_grad_applies(w_shape, size, padded_width, stride, dtype):
     stride 2 at 12 px: 1.0 against 0.7)."""
     O, C, kh, kw = w_shape
     wide = size[0] * -(-padded_width // stride[1])
-    return applies(O, dtype) and C * kh * kw >= 128 and wide >= 128
+    return applies(w_shape, stride, dilation, dtype) and C * kh * kw >= 128 and wide >= 128
 
 
 def weight_grad(g, x, w_shape, stride, padding, dilation):
