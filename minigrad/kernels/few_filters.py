@@ -1,5 +1,4 @@
-"""Convolutions with few filters (8 output channels in float32, 4 in float64, and up to 16 where the
-loops are long: ``applies``) as direct loops.
+"""Convolutions with few filters (at most 8 output channels in float32, 4 in float64) as direct loops.
 
 im2col copies the input kh*kw times over, and with few filters the GEMM that reads the copy does
 almost nothing per entry (OpenBLAS ran an (8 x 1025) @ (1025 x 6300) product at a third of its
@@ -170,27 +169,16 @@ def _phase_shape(padded, stride):
     return sh, sw, -(-Hp // sh), -(-Wp // sw)
 
 
-def applies(w_shape, stride, dilation, dtype, size=None, padded_width=None):
-    """Whether an (ungrouped) convolution (size (Ho, Wo), padded input width) takes these loops: at
-    most 32 bytes of filters per position, 8 float32 filters or 4 float64 (a vector register's worth;
-    with one tap per pass, 8 float64 filters measured 0.9-1.25x im2col's time, float32 0.4-1.0x), or
-    up to 16 filters on long passes (below), and taps
+def applies(w_shape, stride, dilation, dtype):
+    """Whether an (ungrouped) convolution takes these loops: at most 32 bytes of filters per
+    position, 8 float32 filters or 4 float64 (a vector register's worth: with more, im2col's GEMM
+    is as fast; measured at 8 float64 filters 0.9-1.25x im2col's time, float32 0.4-1.0x), and taps
     that read every stride phase. A kernel narrower than its stride (a 1x1 stride-2 convolution)
     reads one phase in four: splitting all four cost more than the work (120 -> 2 channels 1x1
     stride 2 at 33 px, float64: 0.72 ms forward against im2col's 0.25)."""
-    (O, C, kh, kw), (sh, sw), (dh, dw) = w_shape, stride, dilation
+    (kh, kw), (sh, sw), (dh, dw) = w_shape[2:], stride, dilation
     every_phase = len({i * dh % sh for i in range(kh)}) == sh and len({j * dw % sw for j in range(kw)}) == sw
-    if not every_phase or O > 16:
-        return False
-    if O * np.dtype(dtype).itemsize <= 32:
-        return True
-    # 9-16 filters (5-16 in float64): where each pass is long, Ho x Wq >= 128 positions, and adds
-    # at least 8 taps (A/B in one process over the 32 family networks' rows with such layers:
-    # median 0.93x the time, best 0.52x; the losses, 1.08-1.17x, had 80-position passes (171 -> 16
-    # 3x3 on 8x8 maps) or 2 taps (a padded 1x1 convolution of 2 channels))
-    if size is None:
-        return False
-    return C * kh * kw >= 8 and size[0] * -(-padded_width // sw) >= 128
+    return w_shape[0] * np.dtype(dtype).itemsize <= 32 and every_phase
 
 
 def _padded(n):
@@ -248,7 +236,7 @@ def weight_grad_applies(w_shape, size, padded_width, stride, dilation, dtype):
     stride 2 at 12 px: 1.0 against 0.7)."""
     O, C, kh, kw = w_shape
     wide = size[0] * -(-padded_width // stride[1])
-    return applies(w_shape, stride, dilation, dtype, size, padded_width) and C * kh * kw >= 128 and wide >= 128
+    return applies(w_shape, stride, dilation, dtype) and C * kh * kw >= 128 and wide >= 128
 
 
 def weight_grad(g, x, w_shape, stride, padding, dilation):
