@@ -62,18 +62,57 @@ def test_neighbours_are_sorted_other_points_at_numpy_distances(searched):
     np.testing.assert_array_equal(order, np.broadcast_to(np.arange(k), idx.shape))
 
 
-def test_the_beam_widens_on_the_sample_until_the_recall_is_reached(monkeypatch):
+def test_the_beam_widens_on_the_sample_then_narrows_by_bisection(monkeypatch):
     X = _digits(1500, seed=1)
     seen = []
     search = approx._search
     monkeypatch.setattr(approx, "_search", lambda *a, **kw: seen.append((len(a[3]), a[5])) or search(*a, **kw))
     _, _, recall = approximate_nearest_neighbors(X, 30, random_state=0, min_recall=1.0)
     beams = [ef for rows, ef in seen]
-    # the sample alone at each width, 1.25x a step from k + 1, then every row once at the last width
-    assert beams[0] == 31 and all(b == min(max(a + 1, 5 * a // 4), len(X)) for a, b in zip(beams[:-2], beams[1:-1]))
+    # the sample alone at each width, then every row once at the chosen width
     assert [rows for rows, _ in seen] == [approx.RECALL_SAMPLE] * (len(seen) - 1) + [len(X)]
-    assert beams[-1] == beams[-2]
+    widening = [31]
+    while widening[-1] < max(beams[:-1]):
+        widening.append(min(max(widening[-1] + 1, 5 * widening[-1] // 4), len(X)))
+    assert beams[:len(widening)] == widening  # 1.25x a step from k + 1 up to the first width that passes
+    narrowing = beams[len(widening):-1]
+    assert all(widening[-2] < b < widening[-1] for b in narrowing)  # bisection between the last two widths
+    assert beams[-1] in widening[-1:] + narrowing
     assert recall == 1.0 or beams[-1] == len(X)
+
+
+def test_smallest_beam_bisects_to_a_32nd_of_the_beam():
+    calls = []
+
+    def recall_at(ef):  # a recall that reaches 0.9 at beam 180 exactly
+        calls.append(ef)
+        return min(1.0, ef / 200)
+
+    ef, recall = approx._smallest_beam(recall_at, 31, 0.9, 1000)
+    assert calls[:10] == [31, 38, 47, 58, 72, 90, 112, 140, 175, 218]
+    assert 180 <= ef <= 180 + 180 // 32 and recall == ef / 200 >= 0.9
+    assert all(175 < c < 218 for c in calls[10:]) and len(calls) <= 10 + 4
+    # the first width passes: no narrowing below it; the limit reached: the limit, whatever its recall
+    assert approx._smallest_beam(lambda ef: 1.0, 31, 0.9, 1000) == (31, 1.0)
+    assert approx._smallest_beam(lambda ef: 0.5, 31, 0.9, 100) == (100, 0.5)
+
+
+def test_the_build_order_is_the_graphs_and_changes_no_measurement():
+    X = _digits(2500, seed=6)
+    order = np.random.default_rng(1).permutation(len(X))
+    a = approximate_nearest_neighbors(X, 20, random_state=3, build_order=order)
+    b = approximate_nearest_neighbors(X, 20, random_state=3, build_order=order, query_order=order)
+    c = approximate_nearest_neighbors(X, 20, random_state=4, build_order=order)
+    for x, y in zip(a, b):  # the query order changes nothing
+        np.testing.assert_array_equal(x, y)
+    # the graph follows the given order, not random_state (which still draws the recall sample; its
+    # beam here happens to be the same)
+    np.testing.assert_array_equal(a[0], c[0])
+    np.testing.assert_array_equal(a[1], c[1])
+    sample = recall_sample(len(X), 3)
+    assert sampled_recall(X, a[0], sample) == a[2] >= approx.MIN_RECALL
+    with pytest.raises(ValueError, match=r"build_order: expected a permutation of range\(2500\)"):
+        approximate_nearest_neighbors(X, 20, build_order=np.arange(len(X)) * 1.0)
 
 
 def test_the_full_search_has_the_recall_measured_on_the_sample():

@@ -240,7 +240,7 @@ class TSNE(EstimatorAPI):
         k = min(n - 1, int(3.0 * np.max(self.perplexity) + 1))  # as affinities_from_data: the largest perplexity
         idx, sq_distances, self.neighbor_recall_ = approximate_nearest_neighbors(
             np.asarray(X, dtype=np.float64), k, self.random_state, verbose=self.verbose, progress=progress,
-            query_order=order)
+            query_order=order, build_order=order)
         progress.start("affinities")
         t0 = time.perf_counter()
         conditional = conditional_probabilities(sq_distances, self.perplexity, skip_self=False, verbose=self.verbose)
