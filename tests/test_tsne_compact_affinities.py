@@ -40,6 +40,27 @@ def test_the_same_matrix_as_symmetrize_then_permuted(n, k, with_order):
     assert abs(float(got.data.astype(np.float64).sum()) - 1.0) < 1e-6
 
 
+def test_overwrite_gives_the_same_matrix_and_only_then_uses_the_inputs():
+    idx, vals = _knn_graph(700, 12, seed=5)
+    order = np.random.default_rng(3).permutation(700)
+    kept_idx, kept_vals = idx.copy(), vals.copy()
+    plain = compact_joint_probabilities(idx, vals, order)
+    np.testing.assert_array_equal(idx, kept_idx)  # without overwrite the inputs are left as they were
+    np.testing.assert_array_equal(vals, kept_vals)
+    scratch = compact_joint_probabilities(idx, vals, order, overwrite=True)
+    for a, b in zip(plain[:3], scratch[:3]):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(idx, kept_idx)  # used as scratch: rows now in the run's order
+    # arrays it cannot use in place (int32 indices, a float32 or strided conditional) are copied
+    for i, v in ((kept_idx.astype(np.int32), kept_vals), (kept_idx, kept_vals.astype(np.float32)),
+                 (kept_idx, np.asfortranarray(kept_vals))):
+        before = v.copy()
+        got = compact_joint_probabilities(i, v, order, overwrite=True)
+        np.testing.assert_array_equal(v, before)
+        np.testing.assert_array_equal(got.indices, plain.indices)
+        np.testing.assert_allclose(got.data, plain.data, rtol=2 ** -23)
+
+
 def test_the_same_bits_for_any_thread_count():
     idx, vals = _knn_graph(2000, 15, seed=3)
     order = np.random.default_rng(2).permutation(2000)

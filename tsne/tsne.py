@@ -245,7 +245,7 @@ class TSNE(EstimatorAPI):
         t0 = time.perf_counter()
         conditional = conditional_probabilities(sq_distances, self.perplexity, skip_self=False, verbose=self.verbose)
         del sq_distances  # a million points: 0.7 GB
-        P = compact_joint_probabilities(idx, conditional, order)
+        P = compact_joint_probabilities(idx, conditional, order, overwrite=True)  # both dropped after
         if self.verbose >= 2:
             print(f"[t-SNE] Computed conditional probabilities in {time.perf_counter() - t0:.3f}s")
         return P, order is not None
