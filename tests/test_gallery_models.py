@@ -81,8 +81,19 @@ def test_the_shipped_shapes_network_starts_as_its_recipe_trains(tmp_path):
     first_epoch = gallery_model("shapes", out=str(tmp_path), retrain=True, epochs=1, snapshot_epochs=())
     shipped = gallery_model("shapes")
     np.testing.assert_allclose(first_epoch.snapshots[0], shipped.snapshots[0], rtol=0, atol=0)
-    np.testing.assert_allclose(first_epoch.model.features[0].weight.data, shipped.snapshots[1], rtol=1e-3,
-                               atol=1e-5)
+    # The epoch itself is the same bits only on the kind of CPU that made the shipped file: OpenBLAS
+    # and LLVM choose kernels by the vector width (AVX2 or AVX-512), which changes the order of the
+    # sums, and an epoch of SGD carries last-bit differences far (on an AVX2 machine the first layer
+    # landed 14% away from the AVX-512 one's, after moving 12x its initial norm). So the test asks
+    # what survives that: each filter's change over the epoch points the way the shipped one's does
+    # (cosine 0.92-1.00 there) and the end points are close compared with how far both moved.
+    init = shipped.snapshots[0].astype(np.float64)
+    fresh = first_epoch.model.features[0].weight.data.astype(np.float64)
+    recorded = shipped.snapshots[1].astype(np.float64)
+    moved, want_moved = (fresh - init).reshape(len(init), -1), (recorded - init).reshape(len(init), -1)
+    cosines = (moved * want_moved).sum(1) / np.linalg.norm(moved, axis=1) / np.linalg.norm(want_moved, axis=1)
+    assert cosines.min() > 0.85, cosines
+    assert np.linalg.norm(fresh - recorded) < 0.25 * np.linalg.norm(recorded - init)
 
 
 def test_bad_arguments_are_refused():
