@@ -47,11 +47,12 @@ class Conv2dNormActivation(Sequential):
     """Conv2d - norm - activation as one Sequential (children "0", "1", "2", torchvision's keys):
     (N, in_channels, H, W) -> (N, out_channels, H / stride, W / stride). ``padding`` None keeps the size
     ((kernel_size - 1) // 2 * dilation); the convolution has a bias only without a norm layer (``bias=None``).
-    ``norm_layer`` (called with the channels and ``dtype``) or ``activation_layer`` (called with no
-    argument) may be None to leave that child out."""
+    ``norm_layer`` (called with the channels and ``dtype``) or ``activation_layer`` (called with
+    ``inplace=inplace``, or with no argument when ``inplace`` is None, as in torchvision) may be None to
+    leave that child out."""
 
     def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, padding=None, groups=1,
-                 norm_layer=BatchNorm2d, activation_layer=ReLU, dilation=1, bias=None, *, rng=None,
+                 norm_layer=BatchNorm2d, activation_layer=ReLU, dilation=1, inplace=True, bias=None, *, rng=None,
                  dtype=np.float64):
         rng, dtype = model_arguments(rng, dtype)
         if padding is None:  # the sizes are checked (and named) first: the arithmetic below needs ints
@@ -63,7 +64,7 @@ class Conv2dNormActivation(Sequential):
         if norm_layer is not None:
             mods.append(norm_layer(out_channels, dtype=dtype))
         if activation_layer is not None:
-            mods.append(activation_layer())
+            mods.append(activation_layer() if inplace is None else activation_layer(inplace=inplace))
         super().__init__(*mods)
         self.out_channels = out_channels
 

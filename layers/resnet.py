@@ -60,7 +60,7 @@ class BasicBlock(Module):
         _check_downsample("BasicBlock", downsample)
         self.conv1 = _conv3x3(inplanes, planes, stride, rng=rng, dtype=dtype)
         self.bn1 = BatchNorm2d(planes, dtype=dtype)
-        self.relu = ReLU()
+        self.relu = ReLU(inplace=True)
         self.conv2 = _conv3x3(planes, planes, rng=rng, dtype=dtype)
         self.bn2 = BatchNorm2d(planes, dtype=dtype)
         self.downsample = downsample
@@ -92,7 +92,7 @@ class Bottleneck(Module):
         self.bn2 = BatchNorm2d(width, dtype=dtype)
         self.conv3 = _conv1x1(width, planes * self.expansion, rng=rng, dtype=dtype)
         self.bn3 = BatchNorm2d(planes * self.expansion, dtype=dtype)
-        self.relu = ReLU()
+        self.relu = ReLU(inplace=True)
         self.downsample = downsample
         self.stride = stride
 
@@ -129,7 +129,7 @@ class ResNet(Module):
                                      width_per_group=width_per_group)
         self.conv1 = Conv2d(3, 64, 7, stride=2, padding=3, bias=False, rng=rng, dtype=dtype)
         self.bn1 = BatchNorm2d(64, dtype=dtype)
-        self.relu = ReLU()
+        self.relu = ReLU(inplace=True)
         self.maxpool = MaxPool2d(3, stride=2, padding=1)
         # what the stages pass on to each other: channels out, and the dilation reached so far
         state = {"inplanes": 64, "dilation": 1}

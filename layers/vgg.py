@@ -14,6 +14,10 @@ what the visualisation methods are pointed at:
 - ``classifier`` is the fully connected part (with Dropout as in torchvision: before each of AlexNet's
   first two Linear layers, after each of VGG's first two ReLUs).
 
+Every ReLU is ``ReLU(inplace=True)``, as torchvision's: its result overwrites the convolution's output
+array where nothing else reads it, so a recorded graph keeps one array per convolution and ReLU. A
+captured layer (``minigrad.capture``) keeps its own values.
+
 ``init_like_torchvision`` (``layers/torchvision_init.py``) is the weight initialisation torchvision gives
 VGG, ResNet and MobileNetV2.
 
@@ -61,15 +65,15 @@ class AlexNet(Module):
             return Conv2d(cin, cout, k, **kw, rng=rng, dtype=dtype)
 
         self.features = Sequential(
-            conv(3, 64, 11, stride=4, padding=2), ReLU(), MaxPool2d(3, stride=2),
-            conv(64, 192, 5, padding=2), ReLU(), MaxPool2d(3, stride=2),
-            conv(192, 384, 3, padding=1), ReLU(),
-            conv(384, 256, 3, padding=1), ReLU(),
-            conv(256, 256, 3, padding=1), ReLU(), MaxPool2d(3, stride=2))
+            conv(3, 64, 11, stride=4, padding=2), ReLU(inplace=True), MaxPool2d(3, stride=2),
+            conv(64, 192, 5, padding=2), ReLU(inplace=True), MaxPool2d(3, stride=2),
+            conv(192, 384, 3, padding=1), ReLU(inplace=True),
+            conv(384, 256, 3, padding=1), ReLU(inplace=True),
+            conv(256, 256, 3, padding=1), ReLU(inplace=True), MaxPool2d(3, stride=2))
         self.avgpool = AdaptiveAvgPool2d((6, 6))
         self.classifier = Sequential(
-            Dropout(dropout, rng=rng), Linear(256 * 6 * 6, 4096, rng=rng, dtype=dtype), ReLU(),
-            Dropout(dropout, rng=rng), Linear(4096, 4096, rng=rng, dtype=dtype), ReLU(),
+            Dropout(dropout, rng=rng), Linear(256 * 6 * 6, 4096, rng=rng, dtype=dtype), ReLU(inplace=True),
+            Dropout(dropout, rng=rng), Linear(4096, 4096, rng=rng, dtype=dtype), ReLU(inplace=True),
             Linear(4096, num_classes, rng=rng, dtype=dtype))
 
     def forward(self, x):
@@ -89,7 +93,7 @@ def make_layers(cfg, batch_norm=False, *, rng=None, dtype=np.float64):
         mods.append(Conv2d(c, int(v), 3, padding=1, rng=rng, dtype=dtype))
         if batch_norm:
             mods.append(BatchNorm2d(int(v), dtype=dtype))
-        mods.append(ReLU())
+        mods.append(ReLU(inplace=True))
         c = int(v)
     return Sequential(*mods)
 
@@ -111,8 +115,8 @@ class VGG(Module):
         self.features = features
         self.avgpool = AdaptiveAvgPool2d((7, 7))
         self.classifier = Sequential(
-            Linear(512 * 7 * 7, 4096, rng=rng, dtype=dtype), ReLU(), Dropout(dropout, rng=rng),
-            Linear(4096, 4096, rng=rng, dtype=dtype), ReLU(), Dropout(dropout, rng=rng),
+            Linear(512 * 7 * 7, 4096, rng=rng, dtype=dtype), ReLU(inplace=True), Dropout(dropout, rng=rng),
+            Linear(4096, 4096, rng=rng, dtype=dtype), ReLU(inplace=True), Dropout(dropout, rng=rng),
             Linear(4096, num_classes, rng=rng, dtype=dtype))
         if init_weights:
             init_like_torchvision(self, rng)

@@ -77,6 +77,9 @@ class Rescale:
         self.eps = eps
 
     def __call__(self, ctx, grad_out):
+        if ctx.kwargs.get("inplace"):
+            raise ValueError(f"deeplift: op '{ctx.op.name}' wrote its output over its input (inplace=True), so the "
+                             f"Rescale rule cannot read z - z'; record the forward pass inside minigrad.no_inplace()")
         dz = _reference_difference(ctx.arrays[0], ctx)
         dy = _reference_difference(ctx.output, ctx)
         plain, = ctx.op.backward(ctx, grad_out)
@@ -127,8 +130,9 @@ def _reference_multipliers(model, arrays, references, target, additional_forward
     n = len(arrays[0])
     table = deeplift_rules(eps, max_pool)
     batch = [Tensor(np.concatenate([a, r]), requires_grad=True) for a, r in zip(arrays, references)]
-    s = scores(run_model(model, batch, follow_batch(additional_forward_args, n, copies_of(n, 2))),
-               repeat_target(target, n, 2))
+    with minigrad.no_inplace():  # Rescale reads what entered each ReLU
+        out = run_model(model, batch, follow_batch(additional_forward_args, n, copies_of(n, 2)))
+    s = scores(out, repeat_target(target, n, 2))
     with minigrad.rules(**table):
         grads = minigrad.grad(s, batch)
     return [g[:n] for g in grads], s.data[:n], s.data[n:]

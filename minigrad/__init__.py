@@ -20,7 +20,7 @@ from minigrad.backward import grad  # noqa: E402
 from minigrad.capture import capture, feed  # noqa: E402
 from minigrad.draw_graph import draw_graph  # noqa: E402
 from minigrad.gradcheck import gradcheck  # noqa: E402
-from minigrad.graph import OPS, Node, Op, is_grad_enabled, no_grad  # noqa: E402
+from minigrad.graph import OPS, Node, Op, is_grad_enabled, no_grad, no_inplace  # noqa: E402
 from minigrad import kernels  # noqa: E402  (the package, callable: kernels("reference") chooses kernels for a block)
 from minigrad.kernels import choice as _choice  # noqa: E402,F401  (so that kernels(...) finds it)
 from minigrad.ops import *  # noqa: E402,F401,F403  (the op functions: conv2d, relu, ...)
@@ -30,4 +30,4 @@ from minigrad.tensor import Tensor, as_tensor  # noqa: E402
 
 __all__ = ["ALTERNATIVES", "OPS", "Node", "Op", "Tensor", "as_tensor", "capture", "current_rules",
            "deconvnet", "draw_graph", "feed", "grad", "gradcheck", "guided", "is_grad_enabled", "kernels", "no_grad",
-           "relevance", "rules"] + list(_op_names)
+           "no_inplace", "relevance", "rules"] + list(_op_names)

@@ -34,19 +34,23 @@ def run_module(module, forward, *args, **kwargs):
     fed = _FEEDS.get().get(id(module))
     if fed is not None:
         args, forward = ((fed[0],) + args[1:], forward) if fed[1] else (args, lambda *_, **__: fed[0])
+    wanted = [store for store in _CAPTURES.get() if id(module) in store.wanted]
+    if wanted and args and hasattr(args[0], "_pinned"):
+        args[0]._pinned = True  # what entered a captured layer stays as it was (no in-place ReLU over it)
     with running_module(module):
         out = forward(*args, **kwargs)
-    for store in _CAPTURES.get():
-        if id(module) in store.wanted:
-            for t in out if isinstance(out, (tuple, list)) else (out,):  # a layer may return several tensors
-                if is_grad_enabled() and hasattr(t, "requires_grad") and not t.requires_grad:
-                    # a graph tensor even when nothing upstream wants a gradient, so that
-                    # grad(..., [acts[layer]]) works (Grad-CAM on a model with frozen weights)
-                    t.requires_grad = True
-            store[module] = out
-            store.inputs[module] = args[0] if args else None
-            if store.stop and len(store) == len(store.wanted):
-                raise _AllCaptured(store)
+    for t in (out if isinstance(out, (tuple, list)) else (out,)) if wanted else ():  # a layer may return several
+        if hasattr(t, "_pinned"):
+            t._pinned = True  # a captured output is never overwritten either
+        if is_grad_enabled() and hasattr(t, "requires_grad") and not t.requires_grad:
+            # a graph tensor even when nothing upstream wants a gradient, so that
+            # grad(..., [acts[layer]]) works (Grad-CAM on a model with frozen weights)
+            t.requires_grad = True
+    for store in wanted:
+        store[module] = out
+        store.inputs[module] = args[0] if args else None
+        if store.stop and len(store) == len(store.wanted):
+            raise _AllCaptured(store)
     return out
 
 

@@ -10,6 +10,8 @@ time, so rules can be swapped after the forward pass.
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import numpy as np
+
 from minigrad.argument_checks import op_input_name
 from minigrad.tensor import Tensor, as_tensor
 
@@ -18,6 +20,7 @@ OPS = {}
 
 _GRAD_ENABLED = ContextVar("minigrad_grad_enabled", default=True)
 _CURRENT_MODULE = ContextVar("minigrad_current_module", default=None)
+_INPLACE = ContextVar("minigrad_inplace", default=True)
 
 
 @contextmanager
@@ -34,6 +37,24 @@ def scoped(variable, value):
 def no_grad():
     """Run the block without recording a graph (outputs get ``requires_grad=False``)."""
     return scoped(_GRAD_ENABLED, False)
+
+
+def no_inplace():
+    """Run the block with every ``inplace=True`` ignored, so each op's inputs stay as they were:
+    for rules that read a pre-activation's values (DeepLIFT's Rescale reads what entered a ReLU)."""
+    return scoped(_INPLACE, False)
+
+
+def can_overwrite(t):
+    """Whether an op may write its result over tensor ``t``'s array (PyTorch's ``inplace=True``,
+    which lets VGG's graph keep one array per convolution and ReLU instead of two). Only an op's
+    fresh output that no recorded op and no ``capture`` has taken (``t._pinned``) and, in a recorded
+    graph, whose op's own backward does not read it (``Op.backward_reads_output``). The caller's
+    arrays, a view, a captured layer's output or exp's output are never overwritten, so ``inplace``
+    changes no value a rule, a method or the caller reads."""
+    node, a = t._node, t.data
+    return (_INPLACE.get() and not t._pinned and a.flags.c_contiguous and a.flags.writeable
+            and (node is None or (not node.op.backward_reads_output and node.output is a)))
 
 
 def is_grad_enabled():
@@ -56,7 +77,7 @@ class Node:
     inputs : tuple[Tensor]   the input tensors
     arrays : tuple[ndarray]  their ``.data`` (what forward received)
     kwargs : dict            the op's keyword options (stride, axis, ...)
-    output : ndarray         the forward result
+    output : ndarray         the forward result; None once an in-place op overwrote it
     module : Module or None  the innermost layer that was running when the op was recorded
     needs_input_grad : tuple[bool]  set by the reverse pass: which inputs want a gradient
     recorded : bool          whether the node joins a graph; when False, forward may keep
@@ -85,6 +106,8 @@ class Op:
     """Base class of all ops. Subclasses set ``name`` and define ``forward`` and ``backward``."""
 
     name = None
+    #: False where ``backward`` never reads ``ctx.output``: an in-place op may then overwrite it
+    backward_reads_output = True
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -97,9 +120,22 @@ class Op:
         ctx = Node(cls, tuple(t if isinstance(t, Tensor) else as_tensor(t, op_input_name(cls, i))
                               for i, t in enumerate(inputs)), kwargs)
         result = Tensor(cls.forward(ctx, *ctx.arrays, **kwargs), requires_grad=ctx.recorded)
+        result._pinned = any(np.may_share_memory(result.data, a) for a in ctx.arrays)  # a view, or x itself
         if ctx.recorded:
             ctx.output = result.data
             result._node = ctx
+            for t in ctx.inputs:
+                t._pinned = True
+        return result
+
+    @classmethod
+    def apply_inplace(cls, x, inplace):
+        """``apply(x, inplace=...)``, writing over ``x``'s array when ``inplace`` and
+        ``can_overwrite(x)``; x's node, if any, then no longer holds an output (LRP recomputes it)."""
+        overwrite = bool(inplace) and isinstance(x, Tensor) and can_overwrite(x)
+        result = cls.apply(x, inplace=overwrite)
+        if overwrite and x._node is not None:
+            x._node.output = None
         return result
 
 

@@ -127,7 +127,8 @@ class LayerRule:
             scale, shift = fold
             w = params[0] * scale.reshape((-1,) + (1,) * (params[0].ndim - 1))
             params = (w, shift if len(params) == 1 else params[1] * scale + shift)
-        if fold is not None or (params and (self.rho is not None or not self.keep_bias)):
+        if fold is not None or ctx.output is None or (params and (self.rho is not None or not self.keep_bias)):
+            # f' is not f, or an in-place ReLU overwrote f's output: run f' on the saved input
             w = params[0] if self.rho is None else self.rho(params[0])
             scratch.arrays = (a, w) + (params[1:] if self.keep_bias else ())
             z = ctx.op.forward(scratch, *scratch.arrays, **ctx.kwargs)

@@ -36,7 +36,10 @@ class Tensor:
         Force a dtype (minigrad computes in these two; others raise naming ``dtype``).
 
     Attributes: ``data`` (the ndarray), ``requires_grad``, ``grad`` (filled by ``backward()``)
-    and ``_node`` (the ``minigrad.graph.Node`` that made it; None for a leaf).
+    and ``_node`` (the ``minigrad.graph.Node`` that made it; None for a leaf). ``_pinned``: whether
+    in-place ops (``relu(x, inplace=True)``) must leave the array alone: True for the caller's data,
+    False for an op's fresh output until a recorded op or a ``capture`` takes it
+    (``minigrad.graph.can_overwrite``).
     """
 
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
@@ -46,6 +49,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._node = None
+        self._pinned = True
 
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)

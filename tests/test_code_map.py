@@ -56,13 +56,15 @@ def test_every_public_callable_has_a_docstring(package):
     assert missing == []
 
 
-def test_the_autodiff_core_is_at_most_800_lines_of_code():
+def test_the_autodiff_core_is_at_most_830_lines_of_code():
     # 700 until the real networks (issue 26): BatchNorm, adaptive pooling, ReLU6, grouped and dilated
-    # convolution are single ops (so a rule sees a whole layer), which took the core to ~780
+    # convolution are single ops (so a rule sees a whole layer), which took the core to ~780; 800 until
+    # in-place ReLU (issue 27: VGG's graph kept each convolution's output beside its ReLU's, and its
+    # integrated gradients took 1.7x Captum's memory), which took it to ~827
     core = [p for p in _modules() if not any(part in os.path.relpath(p, MINIGRAD).split(os.sep)
                                              for part in NOT_CORE)]
     assert len(core) >= 10
-    assert sum(code_lines(p) for p in core) <= 800
+    assert sum(code_lines(p) for p in core) <= 830
 
 
 def test_every_op_has_a_named_forward_and_backward():

@@ -29,12 +29,13 @@ def _clamp_backward(g, x, top, out):
         out[i] = g[i] if v > 0 and (v < top or top == np.inf) else 0
 
 
-def relu_forward(x, top=np.inf):
-    """min(max(x, 0), top), elementwise (top = inf: ReLU, 6: ReLU6); same shape and dtype."""
+def relu_forward(x, top=np.inf, out=None):
+    """min(max(x, 0), top), elementwise (top = inf: ReLU, 6: ReLU6); same shape and dtype. ``out``:
+    an array to write into, C-contiguous, of x's shape and dtype (x itself for an in-place ReLU)."""
     if x.dtype not in _FLOATS:
-        return np.maximum(x, 0) if top == np.inf else np.clip(x, 0, top)
+        return np.maximum(x, 0, out=out) if top == np.inf else np.clip(x, 0, top, out=out)
     x = np.ascontiguousarray(x)
-    out = np.empty_like(x)
+    out = np.empty_like(x) if out is None else out
     _clamp(x.reshape(-1), x.dtype.type(top), out.reshape(-1))
     return out
 

@@ -13,6 +13,7 @@ from minigrad.tensor import as_tensor
 
 class Conv2d(Op):
     name = "conv2d"
+    backward_reads_output = False
 
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
         ctx.size = output_size(x.shape[2:], w.shape[2:], stride, padding, "conv2d", dilation)

@@ -5,6 +5,7 @@ Conventions at kinks, shared with PyTorch: relu'(0) = 0, abs'(0) = 0.
 """
 import numpy as np
 
+from minigrad.argument_checks import boolean
 from minigrad.graph import Op, unbroadcast
 from minigrad.kernels.relu import relu_backward, relu_forward
 
@@ -17,6 +18,7 @@ def _binary(ctx, ga, gb):
 
 class Add(Op):
     name = "add"
+    backward_reads_output = False
 
     def forward(ctx, a, b):
         return a + b
@@ -27,6 +29,7 @@ class Add(Op):
 
 class Sub(Op):
     name = "sub"
+    backward_reads_output = False
 
     def forward(ctx, a, b):
         return a - b
@@ -125,8 +128,8 @@ class ReLU(Op):
 
     name = "relu"
 
-    def forward(ctx, a):
-        return relu_forward(a)
+    def forward(ctx, a, inplace=False):
+        return relu_forward(a, out=a if inplace else None)
 
     def backward(ctx, g):
         return (relu_backward(g, ctx.arrays[0]),)
@@ -135,8 +138,8 @@ class ReLU(Op):
 class ReLU6(Op):
     name = "relu6"
 
-    def forward(ctx, a):
-        return relu_forward(a, 6)
+    def forward(ctx, a, inplace=False):
+        return relu_forward(a, 6, out=a if inplace else None)
 
     def backward(ctx, g):
         return (relu_backward(g, ctx.arrays[0], 6),)
@@ -214,16 +217,19 @@ def abs(a):
     return Abs.apply(a)
 
 
-def relu(x):
+def relu(x, inplace=False):
     """max(x, 0), any shape. Backward: g * 1[x > 0] (relu'(0) = 0); ``minigrad.rules`` can swap it
-    (``"guided"``, ``"deconvnet"``, relevance pass-through)."""
-    return ReLU.apply(x)
+    (``"guided"``, ``"deconvnet"``, relevance pass-through). ``inplace=True`` writes the result over
+    x's array where nothing else reads it (``minigrad.graph.can_overwrite``), as PyTorch's
+    ``relu_``: the mask 1[x > 0] is then read from the output, where it is the same."""
+    return ReLU.apply_inplace(x, boolean(inplace, "relu: inplace"))
 
 
-def relu6(x):
+def relu6(x, inplace=False):
     """min(max(x, 0), 6), any shape (MobileNetV2's activation). Backward: g * 1[0 < x < 6] (0 at
-    both kinks, as PyTorch); ``minigrad.rules`` can swap it like ReLU's."""
-    return ReLU6.apply(x)
+    both kinks, as PyTorch); ``minigrad.rules`` can swap it like ReLU's. ``inplace`` as in ``relu``
+    (0 < relu6(x) < 6 exactly where 0 < x < 6)."""
+    return ReLU6.apply_inplace(x, boolean(inplace, "relu6: inplace"))
 
 
 def sigmoid(x):

@@ -10,6 +10,7 @@ class MatMul(Op):
     """NumPy's matmul: 1-D operands are promoted to matrices and the promotion undone after."""
 
     name = "matmul"
+    backward_reads_output = False
 
     def forward(ctx, a, b):
         return gemm.matmul(a, b)
@@ -31,6 +32,7 @@ class Linear(Op):
     """One op, not matmul + add, so that a rule sees a whole layer."""
 
     name = "linear"
+    backward_reads_output = False
 
     def forward(ctx, x, w, b=None):
         y = gemm.matmul(x, w.T)

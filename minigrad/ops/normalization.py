@@ -23,6 +23,7 @@ def _per_channel(v, ndim):
 
 class BatchNorm(Op):
     name = "batch_norm"
+    backward_reads_output = False
 
     def forward(ctx, x, weight=None, bias=None, mean=None, var=None, eps=1e-5, batch_stats=False):
         invstd = 1 / np.sqrt(var + eps)
