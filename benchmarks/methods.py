@@ -272,6 +272,14 @@ def main(argv=None):
         table = [r for r in table if r.chosen(names)]
         print(f"{args.arch}, batch {args.batch} x 3x{side}x{side}, {np.dtype(dtype).name}, {args.threads} threads, "
               f"torch {torch.__version__}")
+        if hasattr(net, "layer4"):
+            # Captum's DeepLift keeps one input and output per ReLU module, and torchvision's BasicBlock
+            # calls its ReLU module twice: Captum raises there ("used more than once in the network")
+            dropped = [r for r in table if r.captum_name in ("DeepLift", "DeepLiftShap")]
+            table = [r for r in table if r not in dropped]
+            if dropped:
+                print(f"  not timed ({', '.join(r.method for r in dropped)}): Captum's DeepLift cannot run on a "
+                      f"network that calls one ReLU module twice, as ResNet's blocks do")
         if args.check:
             return check(table)
         for row in table:
