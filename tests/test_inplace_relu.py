@@ -186,3 +186,19 @@ def test_from_torch_keeps_each_relus_inplace_setting():
     converted = L.from_torch(nn.Sequential(nn.Linear(3, 4), nn.ReLU(inplace=True), nn.Linear(4, 4), nn.ReLU(),
                                            nn.ReLU6(inplace=True)))
     assert [m.inplace for m in converted.modules() if isinstance(m, (L.ReLU, L.ReLU6))] == [True, False, True]
+
+
+@pytest.mark.parametrize("build", [L.resnet18, L.mobilenet_v2])
+def test_a_training_step_of_torchvision_shaped_networks_is_the_same_in_place(build):
+    """Batch norm in training mode (its backward reads its input, not the output the ReLU overwrites),
+    residual sums and ReLU6; ``backward()`` frees the graph as it goes."""
+    x = RNG.standard_normal((2, 3, 32, 32))
+    grads = []
+    for inplace in (False, True):
+        net = _set_inplace(build(num_classes=3, seed=0), inplace).train()
+        loss = L.cross_entropy(net(Tensor(x)), np.array([0, 2]))
+        loss.backward()
+        grads.append([loss.data] + [p.grad for p in net.parameters()])
+    assert len(grads[1]) > 50
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
