@@ -14,7 +14,7 @@ forced with ``minigrad.kernels(...)`` (docs/performance.md has the measurements)
   channels on both sides and enough output tiles over the batch, forward and input gradient: 4x
   fewer multiplies; with fewer channels its transforms cost more than the GEMM saves, and with few
   tiles reading the 4x larger transformed filters does (``winograd``).
-- **Few filters** (8 output channels in float32, 4 in float64): direct loops over the padded input
+- **Few filters** (8 output channels in float32, 4 in float64; 16 where rows are long): direct loops over the padded input
   (``few_filters.py``), forward and input gradient (``few_filters``).
 - **Pointwise** convolutions (1x1, stride 1, unpadded) skip im2col: x is already each sample's
   columns, so one GEMM per sample reads and writes NCHW (forward and input gradient).
@@ -56,7 +56,7 @@ def forward(x, w, b, stride, padding, size, dilation=(1, 1), groups=1):
         if b is not None:
             out += b.astype(out.dtype, copy=False).reshape(1, O, 1, 1)
         return out
-    if _few_filters(w.shape, stride, dilation, x.dtype):
+    if _few_filters(w.shape, stride, dilation, x.dtype, size, x.shape[3] + 2 * padding[1]):
         return few_filters.forward(x, w, b, stride, padding, dilation, size)
     weights = w.reshape(O, -1)
     if b is not None:
@@ -107,7 +107,7 @@ def input_grad(g, x_shape, w, stride, padding, size, dilation=(1, 1), groups=1):
     dx = np.empty(x_shape, g.dtype)
     if _pointwise(w.shape, stride, padding):
         return gemm.matmul(w.reshape(O, C).T, _samples(g), out=_samples(dx)).reshape(x_shape)
-    if _few_filters(w.shape, stride, dilation, g.dtype):
+    if _few_filters(w.shape, stride, dilation, g.dtype, size, x_shape[3] + 2 * padding[1]):
         return few_filters.input_grad(g, x_shape, w, stride, padding, dilation)
     flipped = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # dx is g convolved with these, padding k - 1 - p
     dual = (kh - 1 - padding[0], kw - 1 - padding[1])
@@ -200,11 +200,11 @@ def _few_filters_weight_grad(w_shape, size, padded_width, stride, dilation, dtyp
             else forced)
 
 
-def _few_filters(w_shape, stride, dilation, dtype):
+def _few_filters(w_shape, stride, dilation, dtype, size, padded_width):
     """Whether a convolution's forward pass and input gradient take the direct loops for few
     filters (``few_filters.py``): im2col's kh*kw-fold copy costs more than the tiny GEMM it feeds."""
     forced = current().few_filters
-    return few_filters.applies(w_shape, stride, dilation, dtype) if forced is None else forced
+    return few_filters.applies(w_shape, stride, dilation, dtype, size, padded_width) if forced is None else forced
 
 
 def _samples(a):

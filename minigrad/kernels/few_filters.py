@@ -1,4 +1,4 @@
-"""Convolutions with few filters (at most 8 output channels in float32, 4 in float64) as direct loops.
+"""Convolutions with few filters (8 float32 or 4 float64 output channels; 16 on long rows) as direct loops.
 
 im2col copies the input kh*kw times over, and with few filters the GEMM that reads the copy does
 almost nothing per entry (OpenBLAS ran an (8 x 1025) @ (1025 x 6300) product at a third of its
@@ -169,16 +169,31 @@ def _phase_shape(padded, stride):
     return sh, sw, -(-Hp // sh), -(-Wp // sw)
 
 
-def applies(w_shape, stride, dilation, dtype):
-    """Whether an (ungrouped) convolution takes these loops: at most 32 bytes of filters per
-    position, 8 float32 filters or 4 float64 (a vector register's worth: with more, im2col's GEMM
-    is as fast; measured at 8 float64 filters 0.9-1.25x im2col's time, float32 0.4-1.0x), and taps
-    that read every stride phase. A kernel narrower than its stride (a 1x1 stride-2 convolution)
-    reads one phase in four: splitting all four cost more than the work (120 -> 2 channels 1x1
-    stride 2 at 33 px, float64: 0.72 ms forward against im2col's 0.25)."""
+_MORE_FILTERS = 16  # filters the loops take in either dtype when their rows are long (``applies``)
+_LONG_ROWS = 128  # outputs in a wide row block (Ho x Wq) from which they do
+
+
+def applies(w_shape, stride, dilation, dtype, size, padded_width):
+    """Whether an (ungrouped) convolution takes these loops: taps that read every stride phase (a
+    kernel narrower than its stride, a 1x1 stride-2 convolution, reads one phase in four: splitting
+    all four cost more than the work, 120 -> 2 channels 1x1 stride 2 at 33 px, float64: 0.72 ms
+    forward against im2col's 0.25), and few filters: at most 32 bytes of them per position (8
+    float32 filters or 4 float64), or up to 16 filters of either dtype when a wide row block
+    (``size`` Ho x Wq, Wq = ``padded_width`` / stride) holds at least 128 outputs.
+
+    Why the filters and the rows: these loops cost one pass over a row block per filter and eight
+    taps, im2col + GEMM a copy of every tap's row and a GEMM whose few rows OpenBLAS runs slowly.
+    Measured against im2col on 13 shapes at 8-48 filters (docs/performance.md): the loops won at
+    up to 16 filters on every shape whose row blocks held 143-1088 outputs, forward, input gradient
+    and (where ``weight_grad_applies``) weight gradient, in both dtypes (0.4-0.95x im2col's time),
+    and lost by up to 1.8x on 7-8 px maps of 128-256 channels (63-80 outputs per row block), whose
+    short loops pay a pass's overhead for little work."""
     (kh, kw), (sh, sw), (dh, dw) = w_shape[2:], stride, dilation
     every_phase = len({i * dh % sh for i in range(kh)}) == sh and len({j * dw % sw for j in range(kw)}) == sw
-    return w_shape[0] * np.dtype(dtype).itemsize <= 32 and every_phase
+    filters = w_shape[0]
+    few = filters * np.dtype(dtype).itemsize <= 32 or (
+        filters <= _MORE_FILTERS and size[0] * -(-padded_width // sw) >= _LONG_ROWS)
+    return few and every_phase
 
 
 def _padded(n):
@@ -236,7 +251,7 @@ def weight_grad_applies(w_shape, size, padded_width, stride, dilation, dtype):
     stride 2 at 12 px: 1.0 against 0.7)."""
     O, C, kh, kw = w_shape
     wide = size[0] * -(-padded_width // stride[1])
-    return applies(w_shape, stride, dilation, dtype) and C * kh * kw >= 128 and wide >= 128
+    return applies(w_shape, stride, dilation, dtype, size, padded_width) and C * kh * kw >= 128 and wide >= 128
 
 
 def weight_grad(g, x, w_shape, stride, padding, dilation):

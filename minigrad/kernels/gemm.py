@@ -115,10 +115,11 @@ def _products_here(rows, single):
 
 
 def _operand(m):
-    """(trans, leading dimension, m) of a 2-D operand as cblas reads it: row-major as it is,
-    column-major as transposed, otherwise a contiguous copy."""
-    r, c = m.shape
-    s0, s1 = (s // m.itemsize for s in m.strides)
+    """(trans, leading dimension, m) of a 2-D operand, or of each matrix of a 3-D stack (all share
+    their strides), as cblas reads it: row-major as it is, column-major as transposed, otherwise a
+    contiguous copy."""
+    r, c = m.shape[-2:]
+    s0, s1 = (s // m.itemsize for s in m.strides[-2:])
     if all(s % m.itemsize == 0 for s in m.strides):
         if (s1 == 1 or c == 1) and s0 >= c and s0 >= 1:
             return _NO_TRANS, max(s0, c, 1), m
@@ -127,40 +128,53 @@ def _operand(m):
     return _NO_TRANS, max(c, 1), np.ascontiguousarray(m)
 
 
+def _rows_of(a, b, out):
+    """The cblas calls of one part, a row (trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc) per
+    matrix (a 3-D part holds several; an operand with one matrix is shared by all), and the
+    (temporary, view) pair when out's matrices are not row-major. Strides are read once per part,
+    not per matrix: a batch of small products costs one row each, not a Python loop each."""
+    ta, lda, a = _operand(a)
+    tb, ldb, b = _operand(b)
+    M, N = out.shape[-2:]
+    back = None
+    s0, s1 = (s // out.itemsize for s in out.strides[-2:])
+    if not ((s1 == 1 or N == 1) and s0 >= max(N, 1) and all(s % out.itemsize == 0 for s in out.strides)):
+        back = (np.empty(out.shape, out.dtype), out)
+        out, s0 = back[0], N
+    rows = np.array([(ta, tb, M, N, a.shape[-1], a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data,
+                      max(s0, N, 1))], np.int64)
+    count = out.shape[0] if out.ndim == 3 else 1
+    if count > 1:
+        rows = np.repeat(rows, count, axis=0)
+        for column, x in ((5, a), (7, b), (9, out)):
+            if x.ndim == 3 and x.shape[0] > 1:
+                rows[:, column] += x.strides[0] * np.arange(count)
+    return rows, (a, b, out), back
+
+
 def _run_parts_compiled(parts, threads):
     """The parts' products through ``_products``: one row per matrix (a part of a batch holds
     several), results written straight into out's views (through a temporary where out is not
     row-major)."""
-    rows, keep, back = [], [], []
-    for a, b, out in parts:
-        a3, b3, c3 = (x if x.ndim == 3 else x[None] for x in (a, b, out))
-        for i in range(c3.shape[0]):
-            ta, lda, ai = _operand(a3[i if a3.shape[0] > 1 else 0])
-            tb, ldb, bi = _operand(b3[i if b3.shape[0] > 1 else 0])
-            ci = c3[i]
-            M, N = ci.shape
-            s0, s1 = (s // ci.itemsize for s in ci.strides)
-            if not ((s1 == 1 or N == 1) and s0 >= max(N, 1) and ci.strides[0] % ci.itemsize == 0):
-                back.append((np.empty((M, N), ci.dtype), ci))
-                ci, s0 = back[-1][0], N
-            keep += [ai, bi, ci]
-            rows.append((ta, tb, M, N, ai.shape[1], ai.ctypes.data, lda, bi.ctypes.data, ldb, ci.ctypes.data,
-                         max(s0, N, 1)))
-    rows = np.array(rows, np.int64)
-    ran_on = np.zeros(len(rows), np.int64)
+    made = [_rows_of(*part) for part in parts]
+    rows = made[0][0] if len(made) == 1 else np.concatenate([m[0] for m in made])
+    single = parts[0][2].dtype == np.float32
     previous = get_threads()
     use = max(1, min(threads, previous, len(rows)))
     if use == 1:
-        _products_here(rows, keep[0].dtype == np.float32)
+        _products_here(rows, single)
+        THREADS_SEEN.add(0)  # the calling thread, Numba's thread 0 as prange's own share would be
     else:
+        ran_on = np.zeros(len(rows), np.int64)
         set_threads(use)
         try:
-            _products(rows, keep[0].dtype == np.float32, ran_on)
+            _products(rows, single, ran_on)
         finally:
             set_threads(previous)
-    THREADS_SEEN.update(ran_on.tolist())
-    for tmp, view in back:
-        view[...] = tmp
+        THREADS_SEEN.update(ran_on.tolist())
+    for _, _, back in made:
+        if back is not None:
+            back[1][...] = back[0]
 
 
 def matmul(a, b, out=None):
@@ -169,13 +183,16 @@ def matmul(a, b, out=None):
     count. ``out``, if given, receives the result (it may be a strided view)."""
     if _BLAS is None or a.ndim < 2 or b.ndim < 2 or max(a.ndim, b.ndim) > 3:
         return np.matmul(a, b, out=out)  # a vector or a 4-D stack: NumPy's loop (not on a hot path)
+    shape = _result_shape(a, b)
     if out is None:
-        shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
         out = np.empty(shape, np.result_type(a, b))
     compiled = _CBLAS and a.dtype == b.dtype == out.dtype and a.dtype in (np.float32, np.float64) and min(
         a.shape[-2:] + b.shape[-1:]) > 0
     if compiled:
-        _check_out(a, b, out)
+        if a.shape[-1] != b.shape[-2]:  # np.matmul's checks, which the compiled path skips
+            raise ValueError(f"matmul: inner dimensions differ: a {a.shape} and b {b.shape}")
+        if out.shape != shape:
+            raise ValueError(f"matmul: out: expected shape {shape}, got {out.shape}")
     parts = _parts(a, b, out)
     threads = _single_threaded_blas()
     try:
@@ -190,13 +207,11 @@ def matmul(a, b, out=None):
     return out
 
 
-def _check_out(a, b, out):
-    """np.matmul's checks, which the compiled path skips: inner dimensions and out's shape."""
-    if a.shape[-1] != b.shape[-2]:
-        raise ValueError(f"matmul: inner dimensions differ: a {a.shape} and b {b.shape}")
-    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
-    if out.shape != shape:
-        raise ValueError(f"matmul: out: expected shape {shape}, got {out.shape}")
+def _result_shape(a, b):
+    """The shape of a @ b for 2-D or 3-D operands (the batch axis broadcast as NumPy does)."""
+    if a.ndim == b.ndim == 2:
+        return a.shape[0], b.shape[1]
+    return np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
 
 
 _state = threading.Lock(), [0, 1]  # (lock, [matmuls running, OpenBLAS's thread count before them])
@@ -227,6 +242,8 @@ def _parts(a, b, out):
     batch = out.shape[0] if out.ndim == 3 else 1
     flops = 2 * batch * M * N * K
     n = int(min(_MAX_PARTS, max(1, flops // _MIN_PART_FLOPS)))
+    if n == 1:
+        return [(a, b, out)]
     if batch > 1:
         edges = _edges(batch, min(n, batch))
         return [(_samples(a, batch, lo, hi), _samples(b, batch, lo, hi), out[lo:hi]) for lo, hi in zip(edges, edges[1:])]
