@@ -183,11 +183,12 @@ def applies(w_shape, stride, dilation, dtype, size, padded_width):
 
     Why the filters and the rows: these loops cost one pass over a row block per filter and eight
     taps, im2col + GEMM a copy of every tap's row and a GEMM whose few rows OpenBLAS runs slowly.
-    Measured against im2col on 13 shapes at 8-48 filters (docs/performance.md): the loops won at
-    up to 16 filters on every shape whose row blocks held 143-1088 outputs, forward, input gradient
-    and (where ``weight_grad_applies``) weight gradient, in both dtypes (0.4-0.95x im2col's time),
-    and lost by up to 1.8x on 7-8 px maps of 128-256 channels (63-80 outputs per row block), whose
-    short loops pay a pass's overhead for little work."""
+    Measured against im2col on 13 shapes at 8-48 filters (docs/performance.md): at up to 16
+    filters the loops won on the shapes whose row blocks held 143-1088 outputs, forward, input
+    gradient and (where ``weight_grad_applies``) weight gradient, in both dtypes (0.4-0.95x
+    im2col's time; one exception, a float64 forward at 1.12x), and lost by up to 1.8x on 7-8 px
+    maps of 128-256 channels (63-80 outputs per row block), whose short loops pay a pass's
+    overhead for little work."""
     (kh, kw), (sh, sw), (dh, dw) = w_shape[2:], stride, dilation
     every_phase = len({i * dh % sh for i in range(kh)}) == sh and len({j * dw % sw for j in range(kw)}) == sw
     filters = w_shape[0]
