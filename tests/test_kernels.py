@@ -176,7 +176,7 @@ REFERENCE_CONV_SHAPES = [((1, 2, 6, 7), 3, 1, 1, 0, 1, 1), ((2, 3, 7, 7), 4, 3, 
                          ((3, 2, 9, 8), 2, 3, 2, 2, 1, 1), ((2, 1, 8, 8), 3, 5, 1, 2, 1, 1),
                          ((1, 3, 11, 10), 2, 5, 2, 0, 1, 1), ((2, 2, 9, 9), 4, 3, 1, 2, 2, 1),
                          ((1, 4, 7, 6), 4, 2, 2, 1, 1, 2), ((2, 3, 8, 8), 3, 3, 2, 1, 1, 3),
-                         ((1, 32, 6, 6), 32, 3, 1, 1, 1, 1)]
+                         ((1, 32, 6, 6), 32, 3, 1, 1, 1, 1), ((2, 3, 14, 14), 12, 3, 1, 1, 1, 1)]
 FAST_PATHS = [dict(), dict(path="im2col"), dict(per_sample=True), dict(per_sample=False, small_weight_gradient=True),
               dict(small_weight_gradient=False, column_entries=1), dict(winograd=True), dict(depthwise=False),
               dict(few_filters=True), dict(few_filters=False)]
@@ -207,6 +207,24 @@ def test_every_fast_convolution_path_equals_the_reference_loops(shape, O, k, s, 
             for got, ref in zip(_conv_results(x, w, b, s, p, d, groups, seed), reference):
                 assert got.dtype == ref.dtype == dtype
                 assert np.max(np.abs(got - ref)) <= tol * np.max(np.abs(ref)), forced
+
+
+def test_the_few_filter_loops_take_up_to_16_filters_only_on_long_rows():
+    """The per-shape rule (few_filters.applies): 8 float32 or 4 float64 filters always; up to 16 of
+    either when a wide row block (Ho x Wq) holds >= 128 outputs; never a 1x1 stride-2 kernel."""
+    from minigrad.kernels import few_filters
+    applies = few_filters.applies
+    for dtype in (np.float32, np.float64):
+        assert applies((12, 3, 3, 3), (1, 1), (1, 1), dtype, (14, 14), 16)  # 14 x 16 = 224 outputs
+        assert applies((16, 27, 7, 7), (2, 2), (1, 1), dtype, (29, 29), 64)  # 29 x 32
+        assert not applies((17, 27, 7, 7), (2, 2), (1, 1), dtype, (29, 29), 64)
+        assert not applies((12, 256, 3, 3), (1, 1), (1, 1), dtype, (7, 7), 9)  # 7 x 9 = 63 outputs
+        assert not applies((2, 120, 1, 1), (2, 2), (1, 1), dtype, (20, 20), 39)  # reads one phase in four
+    assert applies((8, 256, 3, 3), (1, 1), (1, 1), np.float32, (7, 7), 9)
+    assert not applies((8, 256, 3, 3), (1, 1), (1, 1), np.float64, (7, 7), 9)
+    assert applies((4, 256, 3, 3), (1, 1), (1, 1), np.float64, (7, 7), 9)
+    # the reference-shape row with 12 filters takes the loops by default, so the check above runs them
+    assert applies((12, 3, 3, 3), (1, 1), (1, 1), np.float64, (14, 14), 16)
 
 
 # (x shape, kernel, stride, padding, dilation): 2x2 stride 2 takes the fast 2x2 kernel
