@@ -101,10 +101,11 @@ def _forward_wide(xq, offs, count, wt, L, acc):
 
 
 @parallel_kernel()
-def _input_grad_wide(gm, offs, counts, wt, plane, dxq):
-    """dxq[n, c]'s phase plane p (flattened, ``plane`` values) = sum over its counts[p] taps t of wt[c, p, t]
-    times sample n's g read from offs[p, t] (``input_grad``): the transposed convolution as
-    a gather, so that each plane is written once per group of taps."""
+def _input_grad_wide(gm, offs, counts, wt, plane, spans, dxq):
+    """dxq[n, c]'s phase plane p (flattened, ``plane`` values), between spans[p, 0] and spans[p, 1]
+    (the rows that land inside dx), = sum over its counts[p] taps t of wt[c, p, t] times sample n's
+    g read from offs[p, t] (``input_grad``): the transposed convolution as a gather, so that each
+    plane is written once per group of taps."""
     N, C = dxq.shape[0], dxq.shape[1]
     for t in prange(N * C):
         n = t // C
@@ -112,7 +113,8 @@ def _input_grad_wide(gm, offs, counts, wt, plane, dxq):
         flat = dxq[n, c].reshape(-1)
         src = gm[n].reshape(-1)
         for p in range(offs.shape[0]):
-            _sum_taps(flat[p * plane:(p + 1) * plane], src, offs[p], wt[c, p], counts[p], plane)
+            lo, hi = spans[p, 0], spans[p, 1]
+            _sum_taps(flat[p * plane + lo:p * plane + hi], src[lo:], offs[p], wt[c, p], counts[p], hi - lo)
 
 
 @parallel_kernel(fastmath={"reassoc", "contract", "nsz"})
@@ -292,6 +294,20 @@ def _gather_plan(O, kh, kw, stride, dilation, Wq, margin, block):
     return offs, counts, filter_of, tap_of
 
 
+@functools.lru_cache(maxsize=256)
+def _rows_inside(H, ph, sh, sw, Hq, Wq):
+    """(sh sw, 2): per phase plane p = a sw + b, the flattened span [r0 Wq, r1 Wq) of its rows r
+    whose padded row a + r sh lies inside the image (ph <= a + r sh < ph + H). Only those reach dx,
+    so the gather skips the padding's rows: 5 of 19 rows a plane at 14 px with padding 2."""
+    spans = np.zeros((sh * sw, 2), np.int64)
+    for a in range(sh):
+        r0 = max(0, -(-(ph - a) // sh))
+        r1 = max(r0, min(Hq + 1, (ph + H - 1 - a) // sh + 1))
+        spans[a * sw:(a + 1) * sw] = r0 * Wq, r1 * Wq
+    spans.flags.writeable = False
+    return spans
+
+
 def input_grad(g, x_shape, w, stride, padding, dilation):
     """dL/dx (N, C, H, W) from g (N, O, Ho, Wo): each tap's weight times g, gathered into the phase
     planes of dx, which are then put back in place."""
@@ -313,7 +329,7 @@ def input_grad(g, x_shape, w, stride, padding, dilation):
     w_ext[:, :, :-1] = w.reshape(O, C, -1)
     wt = np.ascontiguousarray(w_ext[filter_of, :, tap_of].transpose(2, 0, 1))
     dxq = np.empty((N, C, sh, sw, Hq + 1, Wq), g.dtype)
-    _input_grad_wide(gm, offs, counts, wt, plane, dxq)
+    _input_grad_wide(gm, offs, counts, wt, plane, _rows_inside(H, ph, sh, sw, Hq, Wq), dxq)
     dx = np.empty(x_shape, g.dtype)
     _join_phases(dxq, sh, sw, ph, pw, dx)
     return dx
