@@ -114,6 +114,40 @@ def _products_here(rows, single):
         _product(rows[p], single)
 
 
+@njit(cache=True, nogil=True)
+def _layout(m):
+    """``_operand`` inside compiled code for a 2-D operand: (trans, leading dimension), or (0, 0)
+    where cblas cannot read it without a copy."""
+    r, c = m.shape
+    s0, s1 = m.strides
+    if s0 % m.itemsize or s1 % m.itemsize:
+        return 0, 0
+    s0, s1 = s0 // m.itemsize, s1 // m.itemsize
+    if (s1 == 1 or c == 1) and s0 >= c and s0 >= 1:
+        return _NO_TRANS, max(s0, c, 1)
+    if (s0 == 1 or r == 1) and s1 >= r and s1 >= 1:
+        return _TRANS, max(s1, r, 1)
+    return 0, 0
+
+
+@njit(cache=True, nogil=True)
+def _one_product(a, b, out, single):
+    """a (M, K) @ b (K, N) into the row-major out (M, N) with one cblas call in the calling thread,
+    reading layouts and addresses here (from Python they cost ~15 us, more than a tiny product's
+    arithmetic); False, with nothing done, when an operand needs a copy first."""
+    ta, lda = _layout(a)
+    tb, ldb = _layout(b)
+    if ta == 0 or tb == 0:
+        return False
+    M, K = a.shape
+    N = b.shape[1]
+    if single:
+        _SGEMM(_ROW_MAJOR, ta, tb, M, N, K, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb, 0.0, out.ctypes.data, N)
+    else:
+        _DGEMM(_ROW_MAJOR, ta, tb, M, N, K, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb, 0.0, out.ctypes.data, N)
+    return True
+
+
 def _operand(m):
     """(trans, leading dimension, m) of a 2-D operand, or of each matrix of a 3-D stack (all share
     their strides), as cblas reads it: row-major as it is, column-major as transposed, otherwise a
@@ -196,7 +230,10 @@ def matmul(a, b, out=None):
     parts = _parts(a, b, out)
     threads = _single_threaded_blas()
     try:
-        if compiled:
+        if compiled and len(parts) == 1 and a.ndim == b.ndim == 2 and out.flags.c_contiguous and _one_product(
+                a, b, out, a.dtype == np.float32):
+            THREADS_SEEN.add(0)
+        elif compiled:
             _run_parts_compiled(parts, threads)
         elif min(threads, len(parts)) <= 1:
             _run_serially(parts)
