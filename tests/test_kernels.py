@@ -346,6 +346,7 @@ def test_a_bad_kernel_choice_is_refused_naming_it(call, error, match):
     ((64, 577), (6, 577, 300)),
     ((1, 64, 200), (5, 200, 300)),  # a broadcast batch axis stays whole
     ((3, 5), (5, 7)),  # too small to split
+    ((0, 3, 4), (4, 5)), ((2, 3, 0), (2, 0, 5)), ((3, 0), (0, 0)),  # empty: an empty batch, K = 0, N = 0
     ((4,), (4, 3)),  # a vector: NumPy's own loop
     ((2, 2, 64, 100), (100, 300)),  # 4-D: NumPy's own loop
 ])
@@ -356,7 +357,7 @@ def test_gemm_equals_numpy_matmul(dtype, a_shape, b_shape):
     expected = np.matmul(a.astype(np.float64), b.astype(np.float64))
     got = gemm.matmul(a, b)
     assert got.dtype == dtype and got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=0, atol=(1e-4 if dtype == np.float32 else 1e-11) * np.abs(expected).max())
+    np.testing.assert_allclose(got, expected, rtol=0, atol=(1e-4 if dtype == np.float32 else 1e-11) * np.abs(expected).max(initial=1.0))
     if got.ndim == 2:  # into a strided view, from transposed operands
         out = np.full((got.shape[0], 2 * got.shape[1]), np.nan, dtype)
         gemm.matmul(np.asfortranarray(a), np.asfortranarray(b), out=out[:, ::2])

@@ -116,8 +116,8 @@ def _products_here(rows, single):
 
 @njit(cache=True, nogil=True)
 def _layout(m):
-    """``_operand`` inside compiled code for a 2-D operand: (trans, leading dimension), or (0, 0)
-    where cblas cannot read it without a copy."""
+    """(trans, leading dimension) of a 2-D operand as cblas reads it: row-major as it is,
+    column-major as transposed; (0, 0) where it cannot without a copy."""
     r, c = m.shape
     s0, s1 = m.strides
     if s0 % m.itemsize or s1 % m.itemsize:
@@ -150,16 +150,9 @@ def _one_product(a, b, out, single):
 
 def _operand(m):
     """(trans, leading dimension, m) of a 2-D operand, or of each matrix of a 3-D stack (all share
-    their strides), as cblas reads it: row-major as it is, column-major as transposed, otherwise a
-    contiguous copy."""
-    r, c = m.shape[-2:]
-    s0, s1 = (s // m.itemsize for s in m.strides[-2:])
-    if all(s % m.itemsize == 0 for s in m.strides):
-        if (s1 == 1 or c == 1) and s0 >= c and s0 >= 1:
-            return _NO_TRANS, max(s0, c, 1), m
-        if (s0 == 1 or r == 1) and s1 >= r and s1 >= 1:
-            return _TRANS, max(s1, r, 1), m
-    return _NO_TRANS, max(c, 1), np.ascontiguousarray(m)
+    their strides), as cblas reads it (``_layout``), m made contiguous where cblas cannot read it."""
+    trans, ld = _layout(m[0] if m.ndim == 3 else m)
+    return (trans, ld, m) if trans else (_NO_TRANS, max(m.shape[-1], 1), np.ascontiguousarray(m))
 
 
 def _rows_of(a, b, out):
@@ -220,8 +213,8 @@ def matmul(a, b, out=None):
     shape = _result_shape(a, b)
     if out is None:
         out = np.empty(shape, np.result_type(a, b))
-    compiled = _CBLAS and a.dtype == b.dtype == out.dtype and a.dtype in (np.float32, np.float64) and min(
-        a.shape[-2:] + b.shape[-1:]) > 0
+    compiled = _CBLAS and a.dtype == b.dtype == out.dtype and a.dtype in (np.float32, np.float64) and (
+        out.size > 0 and a.shape[-1] > 0)  # empty products (an empty batch too) take NumPy's loop
     if compiled:
         if a.shape[-1] != b.shape[-2]:  # np.matmul's checks, which the compiled path skips
             raise ValueError(f"matmul: inner dimensions differ: a {a.shape} and b {b.shape}")
