@@ -141,10 +141,7 @@ def _one_product(a, b, out, single):
         return False
     M, K = a.shape
     N = b.shape[1]
-    if single:
-        _SGEMM(_ROW_MAJOR, ta, tb, M, N, K, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb, 0.0, out.ctypes.data, N)
-    else:
-        _DGEMM(_ROW_MAJOR, ta, tb, M, N, K, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb, 0.0, out.ctypes.data, N)
+    _product((ta, tb, M, N, K, a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data, N), single)
     return True
 
 
@@ -164,12 +161,12 @@ def _rows_of(a, b, out):
     tb, ldb, b = _operand(b)
     M, N = out.shape[-2:]
     back = None
-    s0, s1 = (s // out.itemsize for s in out.strides[-2:])
-    if not ((s1 == 1 or N == 1) and s0 >= max(N, 1) and all(s % out.itemsize == 0 for s in out.strides)):
+    trans, ldc = _layout(out[0] if out.ndim == 3 else out)
+    if trans != _NO_TRANS:  # cblas writes row-major matrices only
         back = (np.empty(out.shape, out.dtype), out)
-        out, s0 = back[0], N
-    rows = np.array([(ta, tb, M, N, a.shape[-1], a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data,
-                      max(s0, N, 1))], np.int64)
+        out, ldc = back[0], max(N, 1)
+    rows = np.array([(ta, tb, M, N, a.shape[-1], a.ctypes.data, lda, b.ctypes.data, ldb, out.ctypes.data, ldc)],
+                    np.int64)
     count = out.shape[0] if out.ndim == 3 else 1
     if count > 1:
         rows = np.repeat(rows, count, axis=0)
