@@ -1,6 +1,7 @@
 """The Barnes-Hut gradient's fast parts against their plain definitions: the Z-order keys made
 a byte at a time through a table against the bits interleaved one by one, and the attraction run
-beside the tree build against the two run one after the other (the same bits)."""
+beside the tree build against the two run one after the other (the same bits), and both
+attraction loops (scalar, vectorised) against the sum taken entry by entry."""
 import numba
 import numpy as np
 import pytest
@@ -62,3 +63,44 @@ def test_attraction_beside_the_tree_is_the_same_gradient(threads):
     np.testing.assert_array_equal(grad, grad_ref)
     assert kl == kl_ref
     assert len(calls) == 2 and "block" in calls
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+@pytest.mark.parametrize("kernel", ["_sparse_attraction_upto3", "_sparse_attraction_vectorised"])
+def test_both_attraction_loops_are_the_sum_over_the_non_zeros(kernel, dim):
+    """The scalar and the vectorised loop (``kl.GATHERS_PAY`` picks one per machine) against
+    sum_j p_ij (y_i - y_j) / (1 + |y_i - y_j|^2 / alpha) taken entry by entry in NumPy, on rows of
+    0 to 40 non-zeros (so the vectorised loop's remainders run too) with float32 P as the fit's."""
+    rng = np.random.default_rng(dim)
+    n = 300
+    lengths = rng.integers(0, 41, n)
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    indices = np.concatenate([np.sort(rng.choice(n, m, replace=False)) for m in lengths]).astype(np.int32)
+    pvals = rng.uniform(0, 1e-3, indptr[-1]).astype(np.float32)
+    Y = rng.standard_normal((n, dim)) * 20
+    alpha = 1.7
+    rows = np.repeat(np.arange(n), lengths)
+    diff = Y[rows] - Y[indices]
+    pb = pvals.astype(np.float64) / (1.0 + (diff * diff).sum(axis=1) / alpha)
+    expected = np.stack([np.bincount(rows, weights=pb * diff[:, a], minlength=n) for a in range(dim)], axis=1)
+    got = np.full_like(Y, np.nan)
+    getattr(tsne.kl, kernel)(0, n, indptr, indices, pvals, Y, alpha, got)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+    assert np.all(got[lengths == 0] == 0.0)
+
+
+def test_the_attraction_loop_is_chosen_by_the_cpu_and_used(monkeypatch):
+    """Gathers pay except with AVX-512 (measured both ways, ``kl._gathers_pay``); ``sparse_attraction``
+    runs the loop the flag names."""
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx,+avx2,+fma")
+    assert tsne.kl._gathers_pay()
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx,+avx2,+avx512f,+fma")
+    assert not tsne.kl._gathers_pay()
+    for flag, name in ((True, "_sparse_attraction_vectorised"), (False, "_sparse_attraction_upto3")):
+        ran = set()
+        monkeypatch.setattr(tsne.kl, "GATHERS_PAY", flag)
+        monkeypatch.setattr(tsne.kl, name, lambda start, stop, *args, name=name: ran.add(name))
+        Y = np.zeros((5, 2))
+        tsne.kl.sparse_attraction(np.zeros(6, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32), Y, 1.0,
+                                  np.empty_like(Y))
+        assert ran == {name}
