@@ -145,9 +145,9 @@ def _gathers_pay():
     instructions: yes, except on CPUs with AVX-512. Measured with the same P and map, 2 threads:
     on an AMD EPYC (znver3, AVX2) the vectorised loop took 0.70-0.90x the scalar one's time from
     10,000 to 1,000,000 points (1 thread 0.76-0.83x), as four divisions go in one instruction; on
-    an AVX-512 Xeon it took 5.1 against 2.9 ms at 10,000 points (one thread), its 8-wide gathers
-    costing more than they save. The choice is fixed per machine (a fit's bits never depend on a
-    timing), and each loop sums every row in its own fixed order, whatever the threads."""
+    an earlier machine with AVX-512 it took 5.1 against 2.9 ms at 10,000 points (one thread), its
+    gathers costing more than they save. The choice is fixed per machine (a fit's bits never
+    depend on a timing), and each loop sums every row in its own fixed order, whatever the threads."""
     features = numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
     return "+avx512f" not in features.split(",")
 
