@@ -51,11 +51,14 @@ def _im2col_by_windows(x, k, s, p):
     return win.transpose(1, 4, 5, 0, 2, 3).reshape(x.shape[1] * k[0] * k[1], -1)  # (c, i, j) x (n, oh, ow)
 
 
-# (N, C, H, W), kernel, stride, padding: square and not, wider padding than kernel, rows of 1 to 70
+# (N, C, H, W), kernel, stride, padding: square and not, wider padding than kernel, rows of 1 to 70; the
+# strided 5x5 and 7x7 rows go through the stride phases (im2col._through_phases), the others not
 @pytest.mark.parametrize("shape, k, s, p", [
     ((2, 3, 8, 8), (3, 3), (1, 1), (1, 1)), ((1, 2, 7, 70), (3, 5), (1, 1), (0, 2)),
     ((3, 1, 9, 11), (3, 3), (2, 3), (2, 1)), ((2, 4, 5, 6), (1, 1), (1, 1), (0, 0)),
-    ((1, 2, 4, 4), (2, 2), (1, 1), (3, 3)), ((2, 3, 17, 16), (5, 5), (3, 2), (2, 0))])
+    ((1, 2, 4, 4), (2, 2), (1, 1), (3, 3)), ((2, 3, 17, 16), (5, 5), (3, 2), (2, 0)),
+    ((2, 2, 15, 13), (7, 7), (2, 2), (3, 3)), ((1, 3, 16, 14), (5, 5), (3, 3), (1, 1)),
+    ((2, 2, 12, 12), (2, 2), (2, 2), (0, 0))])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_im2col_equals_numpy_sliding_windows_and_col2im_is_its_adjoint(shape, k, s, p, dtype):
     rng = np.random.default_rng(1)
@@ -171,12 +174,14 @@ def test_scatter_add_equals_np_add_at_bit_for_bit(dtype, index):
 # --- the reference loops (minigrad/kernels/reference.py) against every fast path -----------------
 
 # (x shape, filters, kernel, stride, padding, dilation, groups): strides 1 and 2, padding 0-2, kernels
-# 1-5, batch 1-3; the last rows take Winograd (>= 32 channels), the depthwise kernels and groups
+# 1-7, batch 1-3; rows take Winograd (>= 32 channels), the depthwise kernels and groups, and the last two
+# im2col through the stride phases (7x7 stride 2; 5x5 stride 2 dilated 3)
 REFERENCE_CONV_SHAPES = [((1, 2, 6, 7), 3, 1, 1, 0, 1, 1), ((2, 3, 7, 7), 4, 3, 1, 1, 1, 1),
                          ((3, 2, 9, 8), 2, 3, 2, 2, 1, 1), ((2, 1, 8, 8), 3, 5, 1, 2, 1, 1),
                          ((1, 3, 11, 10), 2, 5, 2, 0, 1, 1), ((2, 2, 9, 9), 4, 3, 1, 2, 2, 1),
                          ((1, 4, 7, 6), 4, 2, 2, 1, 1, 2), ((2, 3, 8, 8), 3, 3, 2, 1, 1, 3),
-                         ((1, 32, 6, 6), 32, 3, 1, 1, 1, 1), ((2, 3, 14, 14), 12, 3, 1, 1, 1, 1)]
+                         ((1, 32, 6, 6), 32, 3, 1, 1, 1, 1), ((2, 3, 14, 14), 12, 3, 1, 1, 1, 1),
+                         ((2, 4, 13, 12), 20, 7, 2, 3, 1, 1), ((2, 3, 19, 17), 20, 5, 2, 2, 3, 1)]
 FAST_PATHS = [dict(), dict(path="im2col"), dict(per_sample=True), dict(per_sample=False, small_weight_gradient=True),
               dict(small_weight_gradient=False, column_entries=1), dict(winograd=True), dict(depthwise=False),
               dict(few_filters=True), dict(few_filters=False)]
@@ -225,6 +230,18 @@ def test_the_few_filter_loops_take_up_to_16_filters_only_on_long_rows():
     assert applies((4, 256, 3, 3), (1, 1), (1, 1), np.float64, (7, 7), 9)
     # the reference-shape row with 12 filters takes the loops by default, so the check above runs them
     assert applies((12, 3, 3, 3), (1, 1), (1, 1), np.float64, (14, 14), 16)
+
+
+def test_im2col_goes_through_the_stride_phases_where_each_value_fills_many_columns():
+    """The per-shape rule (im2col._through_phases): strided, every phase read, kh kw >= 2.5 sh sw."""
+    from minigrad.kernels.im2col import _through_phases
+    assert _through_phases((7, 7), (2, 2), (1, 1)) and _through_phases((5, 5), (2, 2), (1, 1))
+    assert _through_phases((4, 4), (2, 2), (1, 1)) and _through_phases((5, 5), (3, 3), (1, 1))  # 4 and 2.8
+    assert _through_phases((5, 5), (2, 2), (3, 3))  # dilated taps 0, 3, 6, ... still read both phases
+    assert not _through_phases((3, 3), (2, 2), (1, 1))  # 2.25 columns a value
+    assert not _through_phases((2, 2), (2, 2), (1, 1)) and not _through_phases((3, 3), (3, 3), (1, 1))
+    assert not _through_phases((5, 5), (2, 2), (2, 2))  # dilation 2, stride 2: one phase per axis
+    assert not _through_phases((7, 7), (1, 1), (1, 1)) and not _through_phases((1, 1), (2, 2), (1, 1))
 
 
 # (x shape, kernel, stride, padding, dilation): 2x2 stride 2 takes the fast 2x2 kernel

@@ -117,18 +117,21 @@ def conv_case(draw):
                 hw=(h, w), k=(kh, kw), s=(sh, sw), p=(ph, pw), bias=draw(st.booleans()))
 
 
-@pytest.mark.parametrize("per_sample, small_weight_gradient, column_entries",
-                         [(None, None, None), (True, False, None), (False, False, None), (None, None, 1)],
-                         ids=["chosen", "GEMM per sample, BLAS dW", "one GEMM, BLAS dW", "a sample at a time"])
+@pytest.mark.parametrize("per_sample, small_weight_gradient, column_entries, few_filters",
+                         [(None, None, None, None), (True, False, None, None), (False, False, None, None),
+                          (None, None, 1, None), (None, None, None, False)],
+                         ids=["chosen", "GEMM per sample, BLAS dW", "one GEMM, BLAS dW", "a sample at a time",
+                              "im2col (through the stride phases where kh kw >= 2.5 sh sw)"])
 @given(case=conv_case(), seed=st.integers(0, 2**31 - 1))
-def test_conv2d(per_sample, small_weight_gradient, column_entries, case, seed):
+def test_conv2d(per_sample, small_weight_gradient, column_entries, few_filters, case, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((case["n"], case["c"]) + case["hw"])
     w = rng.standard_normal((case["o"], case["c"]) + case["k"])
     args = [x, w] + ([rng.standard_normal(case["o"])] if case["bias"] else [])
     fn = lambda *t: mg.conv2d(*t, stride=case["s"], padding=case["p"])  # noqa: E731
     forced = {} if column_entries is None else {"column_entries": column_entries}
-    with mg.kernels(per_sample=per_sample, small_weight_gradient=small_weight_gradient, **forced):
+    with mg.kernels(per_sample=per_sample, small_weight_gradient=small_weight_gradient, few_filters=few_filters,
+                    **forced):
         assert mg.gradcheck(fn, args, seed=seed) < TOL
 
 

@@ -139,9 +139,13 @@ def _by_group(run, groups, join_axis, *arrays):
 
 
 def _chunks(N, entries_per_sample):
-    """Slices of the batch whose columns have at most ``column_entries`` entries (one sample at least)."""
+    """Slices of the batch whose columns have at most ``column_entries`` entries (one sample at
+    least), as equal as they can be: a batch of 4 cut 2 + 2, not 3 + 1 (whose one-sample product
+    runs BLAS on a narrow matrix: 0.93-0.98x the time of forward + weight gradient, 2 such layers)."""
     entries = current().column_entries
     step = max(1, entries // entries_per_sample) if entries else N
+    count = -(-N // step)
+    step = -(-N // count)
     return [slice(n, min(N, n + step)) for n in range(0, N, step)]
 
 

@@ -30,31 +30,8 @@ from numba import njit, prange
 
 from minigrad.kernels.im2col import zero_pad
 from minigrad.kernels.parallel_launch import parallel_kernel
-
-
-@njit(cache=True, inline="always")
-def _tap_start(di, dj, sh, sw, Hq, Wq):
-    """Where tap (i, j), at offsets di = i dh, dj = j dw, starts reading in a sample's flattened
-    phase planes (sh, sw, Hq, Wq): phase (di % sh, dj % sw), row di // sh, column dj // sw."""
-    return (((di % sh) * sw + dj % sw) * Hq + di // sh) * Wq + dj // sw
-
-
-@parallel_kernel()
-def _split_phases(xp, sh, sw, xq):
-    """xq[n, c, a, b] (Hq, Wq) = xp[n, c, a::sh, b::sw] padded with zeros: the stride's phases."""
-    N, C, Hp, Wp = xp.shape
-    Hq, Wq = xq.shape[4], xq.shape[5]
-    for t in prange(N * C):
-        n = t // C
-        c = t % C
-        for a in range(sh):
-            for b in range(sw):
-                plane = xq[n, c, a, b]
-                plane[:, :] = 0
-                for r in range((Hp - a + sh - 1) // sh):
-                    src, dst = xp[n, c, a + r * sh, b:], plane[r]
-                    for k in range((Wp - b + sw - 1) // sw):
-                        dst[k] = src[k * sw]
+from minigrad.kernels.stride_phases import (join_phases, phase_shape, reads_every_phase, split_phases,
+                                           tap_starts)
 
 
 _GROUP = 8  # taps summed per pass over a row (the weight gradient pads its tap list to a multiple)
@@ -147,30 +124,6 @@ def _weight_grad_wide(xq, gm, offs, L, out):
             out[o, g0 + 4], out[o, g0 + 5], out[o, g0 + 6], out[o, g0 + 7] = a4, a5, a6, a7
 
 
-@parallel_kernel()
-def _join_phases(dxq, sh, sw, ph, pw, dx):
-    """dx[n, c] = the phase planes put back in place, without the padding: row h from phase row
-    (h + ph) % sh, and in it columns x0, x0 + sw, ... from phase column (x0 + pw) % sw, read in a
-    row (no division per value: with one, Numba's zero test kept the loop from vectorising)."""
-    N, C, H, W = dx.shape
-    for t in prange(N * C):
-        n = t // C
-        c = t % C
-        for h in range(H):
-            a, r = (h + ph) % sh, (h + ph) // sh
-            dst = dx[n, c, h]
-            for b in range(sw):
-                x0 = (b - pw) % sw
-                src = dxq[n, c, a, b, r, (x0 + pw) // sw:]
-                for m in range((W - x0 + sw - 1) // sw):
-                    dst[x0 + m * sw] = src[m]
-
-
-def _phase_shape(padded, stride):
-    (Hp, Wp), (sh, sw) = padded, stride
-    return sh, sw, -(-Hp // sh), -(-Wp // sw)
-
-
 _MORE_FILTERS = 16  # filters the loops take in either dtype when their rows are long (``applies``)
 _LONG_ROWS = 128  # outputs in a wide row block (Ho x Wq) from which they do
 
@@ -192,11 +145,10 @@ def applies(w_shape, stride, dilation, dtype, size, padded_width):
     maps of 128-256 channels (63-80 outputs per row block), whose short loops pay a pass's
     overhead for little work."""
     (kh, kw), (sh, sw), (dh, dw) = w_shape[2:], stride, dilation
-    every_phase = len({i * dh % sh for i in range(kh)}) == sh and len({j * dw % sw for j in range(kw)}) == sw
     filters = w_shape[0]
     few = filters * np.dtype(dtype).itemsize <= 32 or (
         filters <= _MORE_FILTERS and size[0] * -(-padded_width // sw) >= _LONG_ROWS)
-    return few and every_phase
+    return few and reads_every_phase((kh, kw), stride, dilation)
 
 
 def _padded(n):
@@ -208,11 +160,9 @@ def _tap_offsets(C, kh, kw, stride, dilation, Hq, Wq):
     """(T,): tap (c, i, j)'s start in a sample's flattened phase planes (C, sh, sw, Hq + 1, Wq),
     T = C kh kw padded to a multiple of 8 with taps at 0 (given zero weight, or cut from dw). Kept
     per shape, as ``_gather_plan``."""
-    (sh, sw), (dh, dw) = stride, dilation
-    i, j = np.meshgrid(np.arange(kh) * dh, np.arange(kw) * dw, indexing="ij")
-    tap = (((i % sh) * sw + j % sw) * (Hq + 1) + i // sh) * Wq + j // sw
+    tap = tap_starts((kh, kw), stride, dilation, Hq + 1, Wq)
     offs = np.zeros(_padded(C * kh * kw), np.int64)
-    offs[:C * kh * kw] = (np.arange(C)[:, None] * (sh * sw * (Hq + 1) * Wq) + tap.reshape(1, -1)).reshape(-1)
+    offs[:C * kh * kw] = (np.arange(C)[:, None] * (stride[0] * stride[1] * (Hq + 1) * Wq) + tap).reshape(-1)
     offs.flags.writeable = False
     return offs
 
@@ -222,9 +172,9 @@ def _phases_of(x, padding, stride):
     with one spare row of zeros: a tap's long loop runs past its plane's last row into columns
     that are cut."""
     xp = zero_pad(x, padding)
-    sh, sw, Hq, Wq = _phase_shape(xp.shape[2:], stride)
+    sh, sw, Hq, Wq = phase_shape(xp.shape[2:], stride)
     xq = np.empty(x.shape[:2] + (sh, sw, Hq + 1, Wq), x.dtype)
-    _split_phases(xp, *stride, xq)
+    split_phases(xp, *stride, xq)
     xq[:, :, :, :, Hq] = 0
     return xq, Hq, Wq
 
@@ -315,7 +265,7 @@ def input_grad(g, x_shape, w, stride, padding, dilation):
     O, Ho, Wo = g.shape[1:]
     (sh, sw), (dh, dw) = stride, dilation
     kh, kw = w.shape[2:]
-    Hq, Wq = _phase_shape((H + 2 * ph, W + 2 * pw), stride)[2:]
+    Hq, Wq = phase_shape((H + 2 * ph, W + 2 * pw), stride)[2:]
     plane = (Hq + 1) * Wq
     # g in rows Wq wide (zeros beyond Wo: a read that runs off a row's start lands on them), after
     # ``margin`` zeros so that every tap's read starts at or after 0
@@ -331,5 +281,5 @@ def input_grad(g, x_shape, w, stride, padding, dilation):
     dxq = np.empty((N, C, sh, sw, Hq + 1, Wq), g.dtype)
     _input_grad_wide(gm, offs, counts, wt, plane, _rows_inside(H, ph, sh, sw, Hq, Wq), dxq)
     dx = np.empty(x_shape, g.dtype)
-    _join_phases(dxq, sh, sw, ph, pw, dx)
+    join_phases(dxq, sh, sw, ph, pw, dx)
     return dx

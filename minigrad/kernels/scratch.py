@@ -26,7 +26,7 @@ def scratch(shape, dtype, slot=0):
 
     Valid only until the next call to ``scratch`` with the same ``slot`` on the same thread: never
     store it or return it. Temporaries held at once take different slots: convolution uses 0 and 1,
-    im2col's padded input 2.
+    im2col's padded input 2, the stride phases of im2col and col2im 3.
     """
     if process_settings.freed_memory_kept:
         return np.empty(shape, dtype)
