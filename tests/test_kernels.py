@@ -214,6 +214,24 @@ def test_every_fast_convolution_path_equals_the_reference_loops(shape, O, k, s, 
                 assert np.max(np.abs(got - ref)) <= tol * np.max(np.abs(ref)), forced
 
 
+@pytest.mark.parametrize("shape, O, k, s, p, d, groups", REFERENCE_CONV_SHAPES)
+def test_an_empty_batch_gives_an_empty_output_and_zero_parameter_gradients(shape, O, k, s, p, d, groups):
+    """As PyTorch: (0, O, Ho, Wo), dx of shape (0, C, H, W), zero dW and db, on every path (the
+    fast paths raised bare NumPy errors on it, and this stop's chunk rule divided by zero)."""
+    x = np.zeros((0,) + shape[1:])
+    w = np.ones((O, shape[1] // groups, k, k))
+    b = np.ones(O)
+    with mg.kernels("reference"):
+        expected_shape = mg.conv2d(np.ones((1,) + shape[1:]), w, b, s, p, d, groups).shape[1:]
+    for forced in [dict(path="reference")] + FAST_PATHS:
+        with mg.kernels(**forced):
+            ts = [mg.Tensor(a, requires_grad=True) for a in (x, w, b)]
+            y = mg.conv2d(*ts, stride=s, padding=p, dilation=d, groups=groups)
+            assert y.shape == (0,) + expected_shape, forced
+            gx, gw, gb = mg.grad(y.sum(), ts)
+            assert gx.shape == x.shape and not gw.any() and not gb.any() and gw.shape == w.shape, forced
+
+
 def test_the_few_filter_loops_take_up_to_16_filters_only_on_long_rows():
     """The per-shape rule (few_filters.applies): 8 float32 or 4 float64 filters always; up to 16 of
     either when a wide row block (Ho x Wq) holds >= 128 outputs; never a 1x1 stride-2 kernel."""
