@@ -42,6 +42,8 @@ from minigrad.kernels.scratch import scratch
 
 def forward(x, w, b, stride, padding, size, dilation=(1, 1), groups=1):
     """x (N, C, H, W), w (O, C / groups, kh, kw), b (O,) or None -> out (N, O, Ho, Wo)."""
+    if x.shape[0] == 0:  # an empty batch, as PyTorch: an empty output (and zero parameter gradients)
+        return np.zeros((0, w.shape[0]) + tuple(size), x.dtype)
     if groups > 1:
         if _depthwise(x.shape[1], groups):
             return depthwise.forward(x, w, b, stride, padding, dilation, size)
@@ -73,6 +75,9 @@ def parameter_grads(g, x, w_shape, has_bias, need_weight, need_bias, stride, pad
 
     The columns are built again from x rather than kept from the forward pass: im2col costs
     less than a tenth of the GEMMs, and kept columns were most of a training step's memory."""
+    if x.shape[0] == 0:
+        return (np.zeros(w_shape, g.dtype) if need_weight else None,
+                np.zeros(w_shape[0], g.dtype) if has_bias and need_bias else None)
     if not need_weight:
         return None, (g.sum(axis=(0, 2, 3)) if has_bias and need_bias else None)
     if groups > 1:
@@ -97,6 +102,8 @@ def parameter_grads(g, x, w_shape, has_bias, need_weight, need_bias, stride, pad
 
 def input_grad(g, x_shape, w, stride, padding, size, dilation=(1, 1), groups=1):
     """dL/dx (N, C, H, W) from g (N, O, Ho, Wo): col2im of W^T g (the transposed convolution)."""
+    if g.shape[0] == 0:
+        return np.zeros(x_shape, g.dtype)
     if groups > 1:
         if _depthwise(x_shape[1], groups):
             return depthwise.input_grad(g, x_shape, w, stride, padding, dilation)

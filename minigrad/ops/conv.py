@@ -3,8 +3,6 @@
 The kernel work (im2col + GEMM, the layout chosen per shape) is in ``minigrad/kernels/conv.py``; inside
 ``minigrad.kernels("reference")`` the readable loops of ``minigrad/kernels/reference.py`` run instead.
 """
-import numpy as np
-
 from minigrad.argument_checks import integer
 from minigrad.graph import Op
 from minigrad.kernels import conv as fast, reference
@@ -19,16 +17,12 @@ class Conv2d(Op):
 
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
         ctx.size = output_size(x.shape[2:], w.shape[2:], stride, padding, "conv2d", dilation)
-        if x.shape[0] == 0:  # an empty batch, as PyTorch: an empty output, zero parameter gradients
-            return np.zeros((0, w.shape[0]) + tuple(ctx.size), x.dtype)
         run = reference.conv2d_forward if current().reference else fast.forward
         return run(x, w, b, stride, padding, ctx.size, dilation, groups)
 
     def backward(ctx, g):
         x, w = ctx.arrays[:2]
         need, has_bias = ctx.needs_input_grad, len(ctx.arrays) == 3
-        if x.shape[0] == 0:
-            return tuple(np.zeros_like(a) if n else None for a, n in zip(ctx.arrays, need))
         ref = current().reference
         parameter_grads = reference.conv2d_parameter_grads if ref else fast.parameter_grads
         gw, gb = parameter_grads(g, x, w.shape, has_bias, need[1], has_bias and need[2], **ctx.kwargs, size=ctx.size)
