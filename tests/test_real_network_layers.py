@@ -80,7 +80,8 @@ def test_relu6_gradcheck_and_kinks():
 # --- fast paths against reference paths -----------------------------------------------------------
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
 @pytest.mark.parametrize("C, m, k, s, p, d", [(8, 1, 3, 1, 1, 1), (6, 2, 3, 2, 1, 1), (5, 1, 5, 1, 2, 2), (4, 3, 1, 1, 0, 1),
-                                              (3, 1, 3, 2, 0, 1)])
+                                              (3, 1, 3, 2, 0, 1), (3, 2, 3, 3, 4, 1), (4, 1, 3, (2, 1), (3, 0), (1, 2)),
+                                              (2, 1, 5, (1, 3), (0, 2), (2, 1))])
 def test_depthwise_kernels_equal_the_grouped_im2col_path(dtype, tol, C, m, k, s, p, d):
     rng = np.random.default_rng(C * m)
     x, w, b = (rng.standard_normal(sh).astype(dtype) for sh in [(3, C, 13, 10), (C * m, 1, k, k), (C * m,)])
