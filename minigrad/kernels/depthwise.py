@@ -20,7 +20,7 @@ gradient takes each tap's dot product of g with its shifted phase, over the batc
 float64. One (n, c) plane per parallel task for the forward pass and the input gradient (each
 task writes only its own planes), one filter per task for the weight gradient, so the result
 does not depend on the thread count, and every sum adds its terms in the same order as the
-loops before this layout (the same bits, tested on 1,092 shapes). Tested against the grouped
+loops before this layout (the same bits, checked on 1,092 shapes when it was written). Tested against the grouped
 im2col path (tests/test_real_network_layers.py).
 """
 import numpy as np
