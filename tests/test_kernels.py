@@ -262,6 +262,25 @@ def test_im2col_goes_through_the_stride_phases_where_each_value_fills_many_colum
     assert not _through_phases((7, 7), (1, 1), (1, 1)) and not _through_phases((1, 1), (2, 2), (1, 1))
 
 
+
+def test_the_batch_is_chunked_by_entries_but_never_below_the_columns_a_gemm_splits_over_threads():
+    """conv._chunks: by the rule, at most 2^19 column entries a chunk unless that leaves fewer than
+    512 columns (a 90 -> 170-channel 5x5 layer on 8x8 maps, 2251 rows of columns: 3 samples were
+    192 columns, a product on one thread); a forced ``column_entries`` is taken as it is."""
+    from minigrad.kernels.conv import _chunks
+    sizes = lambda chunks: [c.stop - c.start for c in chunks]  # noqa: E731
+    assert sizes(_chunks(16, 2251 * 64, 64)) == [8, 8]  # 512 columns each, 1.15M entries
+    assert sizes(_chunks(16, 577 * 256, 256)) == [2, 3, 3, 2, 3, 3]  # 2^19 entries hold 3 samples
+    assert sizes(_chunks(4, 2251 * 64, 64)) == [4]
+    assert sizes(_chunks(4, 9 * 40000, 40000)) == [1, 1, 1, 1]  # one sample is already 40,000 columns
+    with mg.kernels(column_entries=1):
+        assert sizes(_chunks(16, 2251 * 64, 64)) == [1] * 16
+    with mg.kernels(column_entries=0):
+        assert sizes(_chunks(16, 2251 * 64, 64)) == [16]
+    with mg.kernels(column_entries=None):
+        assert sizes(_chunks(16, 2251 * 64, 64)) == [8, 8]
+
+
 # (x shape, kernel, stride, padding, dilation): 2x2 stride 2 takes the fast 2x2 kernel
 REFERENCE_POOL_SHAPES = [((2, 3, 8, 8), 2, 2, 0, 1), ((1, 2, 7, 9), 3, 2, 1, 1), ((3, 1, 6, 6), 3, 1, 1, 1),
                          ((1, 2, 9, 8), 5, 2, 2, 1), ((2, 2, 9, 9), 3, 2, 1, 2), ((1, 1, 5, 5), 1, 1, 0, 1),

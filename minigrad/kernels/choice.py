@@ -32,7 +32,8 @@ class KernelChoice:
     few_filters : convolutions' forward pass and input gradient by the direct loops for few
         filters (True, any number of filters) or im2col (False)
     fast_2x2 : 2x2 stride-2 max pooling by its own kernel (True) or the general one (False)
-    column_entries : the largest im2col chunk, in entries (0: the whole batch at once)
+    column_entries : the largest im2col chunk, in entries (0: the whole batch at once; None: the
+        rule, 2^19 entries but never fewer columns than the GEMM needs to use every thread)
     """
     reference: bool = False
     per_sample: bool = None
@@ -41,7 +42,7 @@ class KernelChoice:
     depthwise: bool = None
     few_filters: bool = None
     fast_2x2: bool = True
-    column_entries: int = 1 << 19
+    column_entries: int = None
 
 
 _CHOICE = ContextVar("minigrad_kernels", default=KernelChoice())
@@ -60,7 +61,7 @@ def kernels(path=None, **forced):
     and one GEMM for every convolution, no Winograd, no per-sample GEMMs, BLAS weight gradients, no
     depthwise loops); None keeps the enclosing block's. Fast-path choices are forced by name
     (``per_sample``, ``small_weight_gradient``, ``winograd``, ``depthwise``, ``few_filters``: True,
-    False or None for the rule; ``fast_2x2``: True or False; ``column_entries``: an int >= 0). Choices not named
+    False or None for the rule; ``fast_2x2``: True or False; ``column_entries``: an int >= 0, or None). Choices not named
     stay as the enclosing block has them.
 
     A graph remembers no kernel choice: its backward pass runs the kernels chosen where
@@ -71,7 +72,8 @@ def kernels(path=None, **forced):
         if name not in _FORCED:
             raise ValueError(f"{name}: not a kernel choice; expected one of {', '.join(_FORCED)}")
         if name == "column_entries":
-            integer(value, name, low=0)
+            if value is not None:
+                integer(value, name, low=0)
         elif not (value is True or value is False or (value is None and name != "fast_2x2")):
             raise TypeError(f"{name}: expected True, False{'' if name == 'fast_2x2' else ' or None'}, got {value!r}")
     reference = _CHOICE.get().reference if path is None else path == "reference"

@@ -30,7 +30,8 @@ forced with ``minigrad.kernels(...)`` (docs/performance.md has the measurements)
   rows, a GEMM's output or g transposed for one, in slot 1; a zero-padded input in slot 2). The
   weight gradient builds the columns again instead of keeping them from the forward pass, and
   every pass takes the batch in chunks of at most ``column_entries`` (2^19) column entries, so no
-  temporary grows with the batch.
+  temporary grows with the batch (but of at least 512 columns, ``_MIN_CHUNK_COLUMNS``, so that a
+  chunk's GEMM still runs on every thread).
 """
 import numpy as np
 
@@ -64,7 +65,7 @@ def forward(x, w, b, stride, padding, size, dilation=(1, 1), groups=1):
     if b is not None:
         weights = np.concatenate([weights, b[:, None].astype(w.dtype, copy=False)], axis=1)
     xp = zero_pad(x, padding)
-    for s in _chunks(x.shape[0], weights.shape[1] * size[0] * size[1]):
+    for s in _chunks(x.shape[0], weights.shape[1] * size[0] * size[1], size[0] * size[1]):
         _matmul_to_nchw(weights, _columns(xp[s], w.shape, b is not None, stride, size, dilation), out[s])
     return out
 
@@ -94,7 +95,7 @@ def parameter_grads(g, x, w_shape, has_bias, need_weight, need_bias, stride, pad
     K = int(np.prod(w_shape[1:]))
     both = None  # (O, K), or (O, K + 1) whose last column is sum g
     xp = zero_pad(x, padding)
-    for s in _chunks(g.shape[0], (K + has_bias) * size[0] * size[1]):
+    for s in _chunks(g.shape[0], (K + has_bias) * size[0] * size[1], size[0] * size[1]):
         part = _matmul_nchw_cols_t(g[s], _columns(xp[s], w_shape, has_bias, stride, size, dilation))
         both = part if both is None else both + part
     return both[:, :K].reshape(w_shape), (both[:, -1] if has_bias and need_bias else None)
@@ -120,7 +121,7 @@ def input_grad(g, x_shape, w, stride, padding, size, dilation=(1, 1), groups=1):
     dual = (kh - 1 - padding[0], kw - 1 - padding[1])
     if _winograd(flipped.shape, stride, dual, dilation, x_shape[0], x_shape[2:], g.dtype):
         return winograd.conv3x3(g, winograd.filter_transform(flipped), None, dual, x_shape[2:], dx, _tiles(w.shape))
-    for s in _chunks(x_shape[0], C * kh * kw * size[0] * size[1]):
+    for s in _chunks(x_shape[0], C * kh * kw * size[0] * size[1], size[0] * size[1]):
         g_s = g[s]
         cols = _matmul_nchw_to_cols(w.reshape(O, -1).T, g_s,
                                     scratch((C * kh * kw, g_s.shape[0] * size[0] * size[1]), g.dtype))
@@ -145,15 +146,26 @@ def _by_group(run, groups, join_axis, *arrays):
     return np.concatenate([run(*(part(t, axis, g) for t, axis in arrays)) for g in range(groups)], axis=join_axis)
 
 
-def _chunks(N, entries_per_sample):
-    """Slices of the batch whose columns have at most ``column_entries`` entries (one sample at
-    least), as equal as they can be: a batch of 4 cut 2 + 2, not 3 + 1 (whose one-sample product
-    runs BLAS on a narrow matrix: 0.93-0.98x the time of forward + weight gradient, 2 such layers)."""
+# A chunk's product has at least this many columns: enough for gemm.matmul to cut it into its
+# largest number of parts (_MAX_PARTS blocks of _MIN_SIDE columns), so that every thread takes one.
+# With fewer (a 90 -> 170-channel 5x5 layer on 8x8 maps: 2^19 entries were 3 samples, 192 columns)
+# the product of 170 rows ran on one thread: forward 0.58-0.61x the time with this floor.
+_MIN_CHUNK_COLUMNS = gemm._MIN_SIDE * gemm._MAX_PARTS
+_CHUNK_ENTRIES = 1 << 19  # columns of a chunk, in entries, unless that leaves too few columns
+
+
+def _chunks(N, entries_per_sample, columns_per_sample):
+    """Slices of the batch whose columns have at most ``column_entries`` entries (one sample, and
+    ``_MIN_CHUNK_COLUMNS`` columns, at least), as equal as they can be: a batch of 4 cut 2 + 2, not
+    3 + 1 (whose one-sample product runs BLAS on a narrow matrix: 0.93-0.98x the time of forward +
+    weight gradient, 2 such layers)."""
     entries = current().column_entries
-    step = max(1, entries // entries_per_sample) if entries else N
+    if entries is None:  # the rule
+        step = max(1, _CHUNK_ENTRIES // entries_per_sample, -(-_MIN_CHUNK_COLUMNS // columns_per_sample))
+    else:  # forced, as the tests do to run the batch a sample at a time (1) or whole (0)
+        step = max(1, entries // entries_per_sample) if entries else N
     count = -(-N // step)
-    step = -(-N // count)
-    return [slice(n, min(N, n + step)) for n in range(0, N, step)]
+    return [slice(N * i // count, N * (i + 1) // count) for i in range(count)]
 
 
 def _columns(xp, w_shape, has_bias, stride, size, dilation):
@@ -227,6 +239,7 @@ def _tiles(w_shape):
     """Tiles per Winograd chunk: its transformed input and output (36 entries per tile and channel)
     hold at most 4 ``column_entries`` each."""
     entries = current().column_entries
+    entries = _CHUNK_ENTRIES if entries is None else entries
     return max(1, 4 * entries // (36 * max(w_shape[:2]))) if entries else 1 << 62
 
 
