@@ -55,70 +55,90 @@ def _tap_start(i, j, sh, sw, dh, dw, Wph):
     return ((i * dh) % sh) * sw + (j * dw) % sw, ((i * dh) // sh) * Wph + (j * dw) // sw
 
 
+@njit(inline="always")
+def _per_block(tasks):
+    """Planes per parallel task: up to 16, so that small planes share one buffer's allocation and
+    zeroing, but at least 8 tasks where there are 8 planes (the block is fixed by the shape: each
+    plane is computed the same way whatever its block, so the bits do not depend on it)."""
+    return max(1, min(16, tasks // 8))
+
+
 @parallel_kernel()
 def _forward(x, w, m, sh, sw, ph, pw, dh, dw, out):
     N, C, H, W = x.shape
+    Hph, Wph = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)
+    tasks, per_block = N * C, _per_block(N * C)
+    for block in prange(-(-tasks // per_block)):
+        planes = np.zeros((sh * sw, (Hph + 1) * Wph), x.dtype)  # the frame and slack stay 0
+        acc = np.empty(out.shape[2] * Wph, out.dtype)
+        for t in range(block * per_block, min(tasks, (block + 1) * per_block)):
+            _plane_phases(x[t // C, t % C], sh, sw, ph, pw, Wph, planes)
+            _forward_plane(w, m, t // C, t % C, sh, sw, dh, dw, Wph, planes, acc, out)
+
+
+@njit(inline="always")
+def _forward_plane(w, m, n, c, sh, sw, dh, dw, Wph, planes, acc, out):
+    """The m output planes of input plane (n, c), from its phases."""
     Ho, Wo = out.shape[2], out.shape[3]
     kh, kw = w.shape[2], w.shape[3]
-    Hph, Wph = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)
-    L = Ho * Wph
-    for t in prange(N * C):
-        n = t // C
-        c = t % C
-        planes = np.zeros((sh * sw, (Hph + 1) * Wph), x.dtype)
-        _plane_phases(x[n, c], sh, sw, ph, pw, Wph, planes)
-        acc = np.empty(L, out.dtype)
-        for k in range(m):
-            o = c * m + k
-            acc[:] = 0
-            for i in range(kh):
-                for j in range(kw):
-                    v = w[o, 0, i, j]
-                    phase, start = _tap_start(i, j, sh, sw, dh, dw, Wph)
-                    src = planes[phase, start:]
-                    for q in range(L):
-                        acc[q] += v * src[q]
-            for oh in range(Ho):
-                out[n, o, oh, :] = acc[oh * Wph:oh * Wph + Wo]
+    for k in range(m):
+        o = c * m + k
+        acc[:] = 0
+        for i in range(kh):
+            for j in range(kw):
+                v = w[o, 0, i, j]
+                phase, start = _tap_start(i, j, sh, sw, dh, dw, Wph)
+                src = planes[phase, start:]
+                for q in range(Ho * Wph):
+                    acc[q] += v * src[q]
+        for oh in range(Ho):
+            out[n, o, oh, :] = acc[oh * Wph:oh * Wph + Wo]
 
 
 @parallel_kernel()
 def _input_grad(g, w, m, sh, sw, ph, pw, dh, dw, dx):
     N, C, H, W = dx.shape
+    Hph, Wph = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)
+    tasks, per_block = N * C, _per_block(N * C)
+    for block in prange(-(-tasks // per_block)):
+        planes = np.empty((sh * sw, (Hph + 1) * Wph), dx.dtype)
+        rows = np.zeros(g.shape[2] * Wph, g.dtype)  # g's rows Wph apart; the columns past Wo stay 0
+        for t in range(block * per_block, min(tasks, (block + 1) * per_block)):
+            planes[:] = 0
+            _input_grad_plane(g, w, m, t // C, t % C, sh, sw, ph, pw, dh, dw, Wph, planes, rows, dx)
+
+
+@njit(inline="always")
+def _input_grad_plane(g, w, m, n, c, sh, sw, ph, pw, dh, dw, Wph, planes, rows, dx):
+    """dx[n, c] from the m output planes that read it (no other plane writes there)."""
+    H, W = dx.shape[2], dx.shape[3]
     Ho, Wo = g.shape[2], g.shape[3]
     kh, kw = w.shape[2], w.shape[3]
-    Hph, Wph = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)
-    L = Ho * Wph
-    for t in prange(N * C):
-        n = t // C
-        c = t % C
-        planes = np.zeros((sh * sw, (Hph + 1) * Wph), dx.dtype)
-        rows = np.zeros(L, g.dtype)  # g's rows Wph apart; the columns past Wo stay 0
-        for k in range(m):
-            o = c * m + k
-            for oh in range(Ho):
-                rows[oh * Wph:oh * Wph + Wo] = g[n, o, oh]
-            # taps in reverse row order, so that each dx entry adds its terms by increasing oh, then
-            # j, as the loops over output rows did
-            for i in range(kh - 1, -1, -1):
-                for j in range(kw):
-                    v = w[o, 0, i, j]
-                    phase, start = _tap_start(i, j, sh, sw, dh, dw, Wph)
-                    dst = planes[phase, start:]
-                    for q in range(L):
-                        dst[q] += v * rows[q]
-        for r in range(H):
-            hp = r + ph
-            for b in range(sw):
-                col = (b - pw) % sw
-                src = planes[(hp % sh) * sw + b, (hp // sh) * Wph + (col + pw) // sw:]
-                dst = dx[n, c, r, col:]
-                if sw == 1:
-                    for q in range(W - col):
-                        dst[q] = src[q]
-                else:
-                    for q in range((W - col + sw - 1) // sw):
-                        dst[q * sw] = src[q]
+    for k in range(m):
+        o = c * m + k
+        for oh in range(Ho):
+            rows[oh * Wph:oh * Wph + Wo] = g[n, o, oh]
+        # taps in reverse row order, so that each dx entry adds its terms by increasing oh, then j,
+        # as the loops over output rows did
+        for i in range(kh - 1, -1, -1):
+            for j in range(kw):
+                v = w[o, 0, i, j]
+                phase, start = _tap_start(i, j, sh, sw, dh, dw, Wph)
+                dst = planes[phase, start:]
+                for q in range(Ho * Wph):
+                    dst[q] += v * rows[q]
+    for r in range(H):
+        hp = r + ph
+        for b in range(sw):
+            col = (b - pw) % sw
+            src = planes[(hp % sh) * sw + b, (hp // sh) * Wph + (col + pw) // sw:]
+            dst = dx[n, c, r, col:]
+            if sw == 1:
+                for q in range(W - col):
+                    dst[q] = src[q]
+            else:
+                for q in range((W - col + sw - 1) // sw):
+                    dst[q * sw] = src[q]
 
 
 @parallel_kernel()
