@@ -17,11 +17,11 @@ copy of the whole input (7% of MobileNetV2's forward pass). The input gradient a
 weight times g into the phases the same way (taps in reverse row order, so every dx entry adds
 its terms in the order the loops over output rows did) and joins them into dx; the weight
 gradient takes each tap's dot product of g with its shifted phase, over the batch in order, in
-float64. One (n, c) plane per parallel task for the forward pass and the input gradient (each
-task writes only its own planes), one filter per task for the weight gradient, so the result
-does not depend on the thread count, and every sum adds its terms in the same order as the
-loops before this layout (the same bits, checked on 1,092 shapes when it was written). Tested against the grouped
-im2col path (tests/test_real_network_layers.py).
+float64. A block of up to 16 (n, c) planes per parallel task for the forward pass and the input
+gradient (sharing one buffer; each plane writes only its own output), one filter per task for the
+weight gradient, so the result does not depend on the thread count, and every sum adds its terms
+in the same order as the loops before this layout (the same bits, checked on 1,092 shapes when it
+was written). Tested against the grouped im2col path (tests/test_real_network_layers.py).
 """
 import numpy as np
 from numba import njit, prange
