@@ -98,6 +98,26 @@ def test_depthwise_kernels_equal_the_grouped_im2col_path(dtype, tol, C, m, k, s,
         np.testing.assert_allclose(fast, ref, atol=tol * np.abs(ref).max())
 
 
+
+def test_depthwise_gradients_keep_the_grouped_paths_infinities_and_nans():
+    """An infinite or NaN input pixel: the depthwise kernels' weight gradient is inf or NaN in the same
+    entries as the grouped im2col path's (the dropped columns of their flat loops add no 0 * inf)."""
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 3, 9, 9)), rng.standard_normal((3, 1, 3, 3))
+    x[0, 2, 4, 4], x[1, 0, 0, 8], x[1, 1, 8, 0] = np.inf, np.nan, -np.inf
+    g = rng.standard_normal((2, 3, 9, 9))
+    results = []
+    for depthwise in (None, False):
+        with mg.kernels(depthwise=depthwise):
+            X, W = mg.Tensor(x, requires_grad=True), mg.Tensor(w, requires_grad=True)
+            results.append(mg.grad(mg.conv2d(X, W, None, 1, 1, groups=3), [W], seed=g)[0])
+    fast, ref = results
+    assert (~np.isfinite(ref)).any()
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(fast), np.isinf(ref))
+    np.testing.assert_allclose(fast[np.isfinite(ref)], ref[np.isfinite(ref)], rtol=1e-12)
+
+
 # --- PyTorch's numbers ------------------------------------------------------------------------------
 def _torch_pair(rng, shape, f_mg, f_torch, params=()):
     torch = pytest.importorskip("torch")

@@ -15,7 +15,9 @@ Wph wide (the columns past Wo are computed and dropped): one loop of Ho * Wph pe
 Ho loops of Wo, whose set-up cost more than their work on 7x7 and 14x14 maps, and no zero-padded
 copy of the whole input (7% of MobileNetV2's forward pass). The input gradient adds each tap's
 weight times g into the phases the same way (taps in reverse row order, so every dx entry adds
-its terms in the order the loops over output rows did) and joins them into dx; the weight
+its terms in the order the loops over output rows did; g is 0 in the dropped columns, so only
+a weight of inf or NaN makes them matter: 0 * inf = NaN is then added where they land) and
+joins them into dx; the weight
 gradient takes each tap's dot product of g with its shifted phase, over the batch in order, in
 float64. A block of up to 16 (n, c) planes per parallel task for the forward pass and the input
 gradient (sharing one buffer; each plane writes only its own output), one filter per task for the
@@ -162,8 +164,12 @@ def _weight_grad(g, x, m, sh, sw, ph, pw, dh, dw, gw):
                     phase, start = _tap_start(i, j, sh, sw, dh, dw, Wph)
                     src = planes[phase, start:]
                     s = sums[i, j]
-                    for q in range(L):
-                        s += rows[q] * src[q]
+                    # row by row, leaving out the dropped columns: their 0 * x would turn an
+                    # infinite input into NaN in entries the loops over outputs leave infinite
+                    for oh in range(Ho):
+                        g_row, x_row = rows[oh * Wph:], src[oh * Wph:]
+                        for ow in range(Wo):
+                            s += g_row[ow] * x_row[ow]
                     sums[i, j] = s
         for i in range(kh):
             for j in range(kw):
