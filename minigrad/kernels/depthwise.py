@@ -58,6 +58,14 @@ def _tap_start(i, j, sh, sw, dh, dw, Wph):
 
 
 @njit(inline="always")
+def _add_scaled(dst, v, src, count):
+    """dst[:count] += v src[:count]: one tap over a whole output plane (1-D views indexed from 0, so
+    the loop vectorises)."""
+    for q in range(count):
+        dst[q] += v * src[q]
+
+
+@njit(inline="always")
 def _per_block(tasks):
     """Planes per parallel task: up to 16, so that small planes share one buffer's allocation and
     zeroing, but at least 8 tasks where there are 8 planes (the block is fixed by the shape: each
@@ -90,9 +98,7 @@ def _forward_plane(w, m, n, c, sh, sw, dh, dw, Wph, planes, acc, out):
             for j in range(kw):
                 v = w[o, 0, i, j]
                 phase, start = _tap_start(i, j, sh, sw, dh, dw, Wph)
-                src = planes[phase, start:]
-                for q in range(Ho * Wph):
-                    acc[q] += v * src[q]
+                _add_scaled(acc, v, planes[phase, start:], Ho * Wph)
         for oh in range(Ho):
             out[n, o, oh, :] = acc[oh * Wph:oh * Wph + Wo]
 
@@ -126,9 +132,7 @@ def _input_grad_plane(g, w, m, n, c, sh, sw, ph, pw, dh, dw, Wph, planes, rows, 
             for j in range(kw):
                 v = w[o, 0, i, j]
                 phase, start = _tap_start(i, j, sh, sw, dh, dw, Wph)
-                dst = planes[phase, start:]
-                for q in range(Ho * Wph):
-                    dst[q] += v * rows[q]
+                _add_scaled(planes[phase, start:], v, rows, Ho * Wph)
     for r in range(H):
         hp = r + ph
         for b in range(sw):
