@@ -142,14 +142,17 @@ def sparse_attraction(indptr, indices, pvals, Y, alpha, attract):
 
 def _gathers_pay():
     """Whether the sparse attraction's loop should be vectorised, loading y_j with gather
-    instructions: yes, except on CPUs with AVX-512. Measured with the same P and map, 2 threads:
-    on an AMD EPYC (znver3, AVX2) the vectorised loop took 0.70-0.90x the scalar one's time from
-    10,000 to 1,000,000 points (1 thread 0.76-0.83x), as four divisions go in one instruction; on
-    an earlier machine with AVX-512 it took 5.1 against 2.9 ms at 10,000 points (one thread), its
-    gathers costing more than they save. The choice is fixed per machine (a fit's bits never
-    depend on a timing), and each loop sums every row in its own fixed order, whatever the threads."""
+    instructions: yes, except on AMD CPUs with AVX-512 (Zen 4 on). Measured with the same P and
+    map: on an AMD EPYC Zen 4 (znver4, AVX-512) the vectorised loop took 5.1 against 2.9 ms at
+    10,000 points (one thread), its 512-bit gathers costing more than they save; on an AMD EPYC
+    Zen 3 (znver3, AVX2) 0.70-0.90x the scalar one's time from 10,000 to 1,000,000 points (2
+    threads; 1 thread 0.76-0.83x), as four divisions go in one instruction; on an Intel Xeon with
+    AVX-512 (LLVM's 'rocketlake') 0.78-0.95x at 10,000-125,000 points (2 threads; 1 thread
+    0.67-0.97x). The choice is fixed per machine (a fit's bits never depend on a timing), and
+    each loop sums every row in its own fixed order, whatever the threads."""
+    name = numba.config.CPU_NAME or llvm.get_host_cpu_name()
     features = numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
-    return "+avx512f" not in features.split(",")
+    return not (name.startswith("znver") and "+avx512f" in features.split(","))
 
 
 GATHERS_PAY = _gathers_pay()
