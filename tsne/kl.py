@@ -147,7 +147,7 @@ def _gathers_pay():
     10,000 points (one thread), its 512-bit gathers costing more than they save; on an AMD EPYC
     Zen 3 (znver3, AVX2) 0.70-0.90x the scalar one's time from 10,000 to 1,000,000 points (2
     threads; 1 thread 0.76-0.83x), as four divisions go in one instruction; on an Intel Xeon with
-    AVX-512 (LLVM's 'rocketlake') 0.78-0.95x at 10,000-125,000 points (2 threads; 1 thread
+    AVX-512 (LLVM's 'rocketlake') 0.76-0.95x at 10,000-500,000 points (2 threads; 1 thread
     0.67-0.97x). The choice is fixed per machine (a fit's bits never depend on a timing), and
     each loop sums every row in its own fixed order, whatever the threads."""
     name = numba.config.CPU_NAME or llvm.get_host_cpu_name()
