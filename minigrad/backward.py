@@ -56,16 +56,19 @@ def _seeds(outputs, seed):
 def _checked(node, rule, grads):
     """A rule's result, checked against the op's inputs: a tuple with one gradient per input, each
     None or a float array of that input's shape (a swapped rule must not silently broadcast)."""
-    what = f"backward rule {getattr(rule, '__name__', type(rule).__name__)!r} of op '{node.op.name}'"
     if not isinstance(grads, (tuple, list)) or len(grads) != len(node.inputs):
-        raise ValueError(f"{what}: expected a tuple of {len(node.inputs)} gradients (one per input), got "
-                         f"{len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__}")
+        raise ValueError(f"{_rule_name(node, rule)}: expected a tuple of {len(node.inputs)} gradients (one per "
+                         f"input), got {len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__}")
     for i, (g, inp, need) in enumerate(zip(grads, node.inputs, node.needs_input_grad)):
-        fits = isinstance(g, (np.ndarray, np.generic)) and g.shape == inp.shape and g.dtype.kind == "f"
-        if need and g is not None and not fits:
-            raise ValueError(f"{what}: gradient {i} should be a float array of the input's shape {inp.shape}, got "
-                             f"{type(g).__name__} {getattr(g, 'shape', '')} {getattr(g, 'dtype', '')}")
+        if need and g is not None and not (isinstance(g, (np.ndarray, np.generic)) and g.shape == inp.shape
+                                           and g.dtype.kind == "f"):
+            raise ValueError(f"{_rule_name(node, rule)}: gradient {i} should be a float array of the input's shape "
+                             f"{inp.shape}, got {type(g).__name__} {getattr(g, 'shape', '')} {getattr(g, 'dtype', '')}")
     return grads
+
+
+def _rule_name(node, rule):
+    return f"backward rule {getattr(rule, '__name__', type(rule).__name__)!r} of op '{node.op.name}'"
 
 
 def _reverse(outputs, seeds, wanted, release=False):
@@ -83,15 +86,15 @@ def _reverse(outputs, seeds, wanted, release=False):
         grads[id(o)] = grads[id(o)] + s if id(o) in grads else s
     while order:
         t = order.pop()
-        node = t._node
-        g = grads.get(id(t)) if id(t) in keep else grads.pop(id(t), None)
-        if node is None or g is None or id(t) not in relevant:
+        node, key = t._node, id(t)
+        g = grads.get(key) if key in keep else grads.pop(key, None)
+        if node is None or g is None or key not in relevant:
             continue
-        node.needs_input_grad = tuple(id(i) in relevant for i in node.inputs)
+        node.needs_input_grad = need = tuple([id(i) in relevant for i in node.inputs])
         rule = rule_for(node.op)
         input_grads = _checked(node, rule, rule(node, g))
-        for inp, gi, need in zip(node.inputs, input_grads, node.needs_input_grad):
-            if gi is not None and need:
+        for inp, gi, wanted_here in zip(node.inputs, input_grads, need):
+            if gi is not None and wanted_here:
                 gi = gi.astype(inp.dtype, copy=False)  # a float32 graph stays float32 whatever a rule computed in
                 grads[id(inp)] = grads[id(inp)] + gi if id(inp) in grads else gi
         if release:

@@ -461,3 +461,40 @@ def test_channel_affine_is_numpys_expression_bit_for_bit(dtype, shape):
     mixed = channel_affine(x, scale.astype(np.float64), shift.astype(np.float64))  # NumPy's promotion, x's dtype
     np.testing.assert_array_equal(mixed, (x * scale.astype(np.float64).reshape(per_channel)
                                           + shift.astype(np.float64).reshape(per_channel)).astype(dtype))
+
+
+_CLAMP_IN_A_FRESH_PROCESS = """
+import sys
+import numpy as np
+from minigrad.kernels.relu import _clamp
+x = np.linspace(-1, 1, int(sys.argv[1]))
+out = np.empty_like(x)
+_clamp(x, np.inf, out)
+assert np.array_equal(out, np.maximum(x, 0))
+dispatcher = _clamp.serial if len(x) < 65536 else _clamp.compiled
+print(sum(dispatcher.stats.cache_hits.values()), sum(dispatcher.stats.cache_misses.values()))
+"""
+
+
+def test_small_and_large_calls_run_two_compilations_that_numba_caches_apart(tmp_path):
+    """A call on fewer than SERIAL_BELOW elements runs the kernel compiled without ``parallel``, a
+    larger one the parallel compilation. Numba's cache keys code by name, line and bytecode, not by
+    ``parallel``: in a fresh cache, the serial compilation saved by one process must not be what the
+    next process loads for its first large call (a cache hit there would be the serial code)."""
+    import os
+    import subprocess
+    import sys
+
+    from minigrad.kernels.parallel_launch import SERIAL_BELOW
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+
+    def hits_and_misses(n):
+        run = subprocess.run([sys.executable, "-c", _CLAMP_IN_A_FRESH_PROCESS, str(n)], env=env, capture_output=True,
+                             text=True, check=True)
+        return tuple(map(int, run.stdout.split()))
+
+    assert SERIAL_BELOW == 65536
+    assert hits_and_misses(1000) == (0, 1)  # compiled and saved: the serial code
+    assert hits_and_misses(100_000) == (0, 1)  # the parallel code is not found in the cache: compiled
+    assert hits_and_misses(100_000) == (1, 0) and hits_and_misses(1000) == (1, 0)  # each finds its own

@@ -6,12 +6,17 @@ sleep (a futex wake-up on these VMs), and a region ends only when its slowest th
 busy machine, that is when the scheduler next runs it. Kernels of small networks touch a few
 thousand elements and take microseconds, so two threads made a 3x12x12 network's training step
 slower, not faster: 0.6 ms on one thread, 0.8-8.8 ms on two (medians of 50 steps on a loaded
-2-core machine; torch 0.5-0.8 ms). ``parallel_kernel`` compiles the kernel once (``parallel=True``)
-and runs it on one thread, in the calling thread, when its array arguments hold fewer than
-``SERIAL_BELOW`` elements in all. The loop and its split are the same either way (no kernel sums
-across its parallel iterations in a thread-dependent order), so the results are identical.
+2-core machine; torch 0.5-0.8 ms). ``parallel_kernel`` compiles the kernel twice, each on its
+first call: with ``parallel=True`` for calls whose array arguments hold ``SERIAL_BELOW`` elements
+or more in all, and as a plain serial function (``prange`` is then ``range``) for smaller ones.
+A parallel region costs ~1.7 us to enter even on one thread (the thread count set to 1 and back,
+the scheduler's set-up: 1.9 us against 0.3 us for a 500-element loop), and a batch-1 network's
+step calls a few dozen kernels. Which one runs depends on the sizes alone, never on the thread
+count, and no kernel sums across its parallel iterations in a thread-dependent order, so a
+result is the same for any number of threads.
 """
 import functools
+import types
 
 import numba
 import numba.np.ufunc.parallel as _numba_parallel
@@ -46,13 +51,25 @@ def _thread_functions():
     return _get_set
 
 
-def parallel_kernel(**options):
-    """Decorator: ``numba.njit(parallel=True, cache=True, **options)``, run serially on small work.
+def _renamed(f, name):
+    """A copy of function f under another name. Numba's on-disk cache keys a compiled function by its
+    name, line and bytecode, not by ``parallel``: the serial and parallel compilations of one
+    function would load each other's code."""
+    g = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
+    g.__qualname__, g.__module__ = f.__qualname__[:-len(f.__name__)] + name, f.__module__
+    return g
 
-    The returned function takes the kernel's arguments; ``.compiled`` is the Numba dispatcher.
+
+def parallel_kernel(**options):
+    """Decorator: ``numba.njit(parallel=True, cache=True, **options)`` for large work, the same
+    function compiled without ``parallel`` for small work (each compiled on its first call).
+
+    The returned function takes the kernel's arguments; ``.compiled`` and ``.serial`` are the two
+    Numba dispatchers.
     """
     def wrap(f):
         compiled = njit(parallel=True, cache=True, **options)(f)
+        serial = njit(cache=True, **options)(_renamed(f, f.__name__ + "_serial"))
 
         @functools.wraps(f)
         def run(*args):
@@ -60,17 +77,8 @@ def parallel_kernel(**options):
             for a in args:
                 if type(a) is np.ndarray:
                     work += a.size
-            if work >= SERIAL_BELOW:
-                return compiled(*args)
-            threads = get_threads()
-            if threads == 1:
-                return compiled(*args)
-            set_threads(1)
-            try:
-                return compiled(*args)
-            finally:
-                set_threads(threads)
+            return compiled(*args) if work >= SERIAL_BELOW else serial(*args)
 
-        run.compiled = compiled
+        run.compiled, run.serial = compiled, serial
         return run
     return wrap
