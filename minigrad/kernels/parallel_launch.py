@@ -40,10 +40,10 @@ def set_threads(n):
 
 def _thread_functions():
     """The threading layer's own two C functions behind numba.get/set_num_threads, once it has been
-    launched. Every small kernel sets the count to 1 and back: through the public functions (which
-    check the layer is launched and validate n on every call) that cost ~3 us a kernel, through
-    these ~0.7 us, and a small network's step runs a few dozen kernels. Where a Numba release no
-    longer has them, the public functions."""
+    launched. ``gemm.matmul`` sets the count for each product that runs its parts in Numba's pool
+    and back: through the public functions (which check the layer is launched and validate n on
+    every call) that cost ~3 us a call, through these ~0.7 us, and a small network's step runs a
+    few dozen products. Where a Numba release no longer has them, the public functions."""
     global _get_set
     numba.get_num_threads()  # launches the layer, which sets the two below
     get, put = getattr(_numba_parallel, "_get_num_threads", None), getattr(_numba_parallel, "_set_num_threads", None)
